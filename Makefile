@@ -1,0 +1,30 @@
+# Thin wrapper over CMake presets; all logic lives in CMakeLists.txt and scripts/.
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+.PHONY: all build test demo bench asan tsan fuzz fmt fmt-check deps clean
+all: build
+deps:
+	@scripts/deps.sh
+build: deps
+	@cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
+test: build
+	@ctest --preset release -j $(JOBS) $(CTEST_ARGS)
+demo: build
+	@scripts/demo.sh build/release/agora
+bench: build
+	@scripts/bench.sh build/release
+asan: deps
+	@cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS) $(CTEST_ARGS)
+tsan: deps
+	@cmake --preset tsan >/dev/null && cmake --build --preset tsan -j $(JOBS)
+	@ctest --preset tsan -j $(JOBS) $(CTEST_ARGS)
+fuzz: deps
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
+	@scripts/fuzz.sh build/fuzz $(or $(FUZZ_SECONDS),60)
+fmt:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+fmt-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+clean:
+	@rm -rf build

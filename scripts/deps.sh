@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages listed in scripts/deps.txt that are missing. Runs apt-get
+# only when something is missing; stops with a clear message if that needs root.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+mapfile -t pkgs < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/deps.txt" | grep -v '^$')
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "agora: installing missing Debian packages: ${missing[*]}" >&2
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=sudo
+  else
+    echo "agora: these packages are missing and installing them needs root:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists once if they are absent or a package cannot be found.
+if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/agora-apt.log 2>&1; then
+  $SUDO apt-get update -q >>/tmp/agora-apt.log 2>&1 || true
+  if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/agora-apt.log 2>&1; then
+    echo "agora: apt-get install failed; see /tmp/agora-apt.log" >&2
+    tail -n 20 /tmp/agora-apt.log >&2
+    exit 1
+  fi
+fi
+echo "agora: installed ${missing[*]}" >&2

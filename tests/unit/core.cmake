@@ -1,0 +1,21 @@
+# Core library unit tests.
+agora_unit_test(core_err SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_err.c CASES
+  err_every_code_has_name_and_message err_known_strings err_try_propagates_first_error)
+agora_unit_test(core_config SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_config.c CASES
+  config_defaults_apply config_file_sets_sections_and_types config_layers_in_order
+  config_unknown_key_names_file_line config_out_of_range_names_file_line
+  config_bad_values_and_syntax config_env_and_set_errors_name_source
+  config_format_round_trips_and_hash_tracks_values config_long_line_and_nul_are_rejected
+  config_missing_file_names_path)
+agora_unit_test(core_rng SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_rng.c CASES
+  rng_philox_known_answers rng_same_seed_same_sequence rng_stateless_access_matches_stream
+  rng_streams_are_order_independent rng_streams_are_independent
+  rng_distributions_have_right_moments)
+agora_unit_test(core_io SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_io.c CASES
+  io_atomic_write_survives_crash_before_rename io_failure_at_each_step_keeps_old_file
+  io_oom_at_each_allocation_is_clean io_json_writer_output_is_exact
+  io_metrics_write_jsonl_and_csv io_progress_plain_mode_prints_deciles
+  io_progress_auto_on_a_file_is_plain)
+agora_unit_test(core_cli SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_cli.c CASES
+  cli_help_and_version_exit_zero cli_unknown_command_exits_two
+  cli_every_subcommand_has_help cli_every_subcommand_rejects_unknown_flag)

@@ -1,0 +1,91 @@
+/* test_core_cli.c: the agora binary's top-level behaviour, for every registered
+ * subcommand: --help exits 0, an unknown flag exits 2 with a one-line error and a hint. */
+#include "agora_test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static char g_out[1 << 16];
+
+static int run(const char *args) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %s", agora_test_bin(), args);
+    return agora_test_run(cmd, g_out, sizeof g_out);
+}
+
+static void cli_help_and_version_exit_zero(void **state) {
+    (void)state;
+    assert_int_equal(run("--help"), 0);
+    assert_non_null(strstr(g_out, "usage: agora <command>"));
+    assert_int_equal(run("version"), 0);
+    assert_non_null(strstr(g_out, "agora 0."));
+}
+
+static void cli_unknown_command_exits_two(void **state) {
+    (void)state;
+    assert_int_equal(run("frobnicate"), 2);
+    assert_string_equal(g_out, "agora: unknown command 'frobnicate'\nTry 'agora --help'.\n");
+    assert_int_equal(run(""), 2);
+}
+
+/* Collects the subcommand names listed by `agora --help`. */
+static size_t list_commands(char names[][32], size_t max) {
+    run("--help");
+    size_t n = 0;
+    const char *p = strstr(g_out, "commands:\n");
+    if (p == NULL)
+        return 0;
+    p += 10;
+    while (*p == ' ' && n < max) {
+        char name[32];
+        if (sscanf(p, " %31s", name) != 1)
+            break;
+        if (strcmp(name, "version") != 0)
+            snprintf(names[n++], 32, "%s", name);
+        p = strchr(p, '\n');
+        if (p == NULL)
+            break;
+        p++;
+    }
+    return n;
+}
+
+static void cli_every_subcommand_has_help(void **state) {
+    (void)state;
+    char names[64][32];
+    size_t n = list_commands(names, 64);
+    for (size_t i = 0; i < n; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "%s --help", names[i]);
+        int rc = run(a);
+        if (rc != 0)
+            fail_msg("agora %s exited %d:\n%s", a, rc, g_out);
+        assert_non_null(strstr(g_out, names[i]));
+    }
+}
+
+static void cli_every_subcommand_rejects_unknown_flag(void **state) {
+    (void)state;
+    char names[64][32];
+    size_t n = list_commands(names, 64);
+    for (size_t i = 0; i < n; i++) {
+        char a[96], want[128];
+        snprintf(a, sizeof a, "%s --no-such-flag", names[i]);
+        int rc = run(a);
+        if (rc != 2)
+            fail_msg("agora %s exited %d, expected 2:\n%s", a, rc, g_out);
+        snprintf(want, sizeof want, "agora %s: unknown flag '--no-such-flag'\n", names[i]);
+        assert_non_null(strstr(g_out, want));
+        assert_non_null(strstr(g_out, "--help"));
+    }
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cli_help_and_version_exit_zero),
+        cmocka_unit_test(cli_unknown_command_exits_two),
+        cmocka_unit_test(cli_every_subcommand_has_help),
+        cmocka_unit_test(cli_every_subcommand_rejects_unknown_flag),
+    };
+    return agora_test_main(tests, argc, argv);
+}
