@@ -10,7 +10,13 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Non-Debian steps (for example npm data packages) live in scripts/deps.d/*.sh and run
+# after the Debian packages are in place.
+run_hooks() {
+  shopt -s nullglob
+  for h in "$here"/deps.d/*.sh; do bash "$h" || exit 1; done
+}
+if [ ${#missing[@]} -eq 0 ]; then run_hooks; exit 0; fi
 echo "agora: installing missing Debian packages: ${missing[*]}" >&2
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -34,3 +40,4 @@ if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/a
   fi
 fi
 echo "agora: installed ${missing[*]}" >&2
+run_hooks
