@@ -8,7 +8,8 @@ for f in "$build"/fuzz/fuzz_*; do
   [ -x "$f" ] || continue
   t=$(basename "$f"); t=${t#fuzz_}
   echo "== fuzz $t for ${secs}s"
-  mkdir -p "$root/fuzz/corpus/$t"
+  mkdir -p "$root/fuzz/corpus/$t" "$build/corpus/$t"
+  # New coverage goes to the build tree; the checked-in corpus is only read (seeds).
   "$f" -max_total_time="$secs" -artifact_prefix="$root/fuzz/corpus/$t/crash-" \
-       "$root/fuzz/corpus/$t" 2>&1 | tail -n 3
+       "$build/corpus/$t" "$root/fuzz/corpus/$t" 2>&1 | tail -n 3
 done
