@@ -1,4 +1,5 @@
 /* panic.c: the end of the road for our own bugs (AGORA_ASSERT). Never for outside faults. */
+#include <execinfo.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,5 +27,9 @@ void agora_panic(const char *file, int line, const char *fmt, ...) {
         g_hook(msg, g_hook_user);
     fprintf(stderr, "%s\n", msg);
     fflush(stderr);
+    /* glibc's backtrace; symbol names need -rdynamic, addresses work with addr2line. */
+    void *frames[64];
+    int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, 2);
     abort();
 }
