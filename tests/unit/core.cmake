@@ -1,6 +1,7 @@
 # Core library unit tests.
 agora_unit_test(core_err SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_err.c CASES
-  err_every_code_has_name_and_message err_known_strings err_try_propagates_first_error)
+  err_every_code_has_name_and_message err_known_strings err_try_propagates_first_error
+  err_assert_panics_with_message_and_hook)
 agora_unit_test(core_config SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_config.c CASES
   config_defaults_apply config_file_sets_sections_and_types config_layers_in_order
   config_unknown_key_names_file_line config_out_of_range_names_file_line
