@@ -1,0 +1,196 @@
+/* train.h: the single-node training engine, a Llama-3-style decoder trained on the CPU.
+ *
+ * Model: token embedding, then n_layers pre-norm blocks of
+ *   x += o_proj(attn(rope(q_proj(rms(x))), rope(k_proj(rms(x))), v_proj(rms(x))))
+ *   x += down_proj(silu(gate_proj(rms(x))) * up_proj(rms(x)))
+ * then a final RMSNorm and an LM head (untied by default). Attention is causal with
+ * grouped-query heads (n_kv_heads divides n_heads) and HF-style rotary embeddings (the
+ * two halves of each head are rotated as pairs, as HF transformers' Llama does). The loss
+ * is mean cross-entropy plus the max-z-loss z_w * mean(max_logit^2) of INTELLECT-1.
+ *
+ * Memory: parameters, gradients, AdamW first moments and second moments are each ONE
+ * 64-byte-aligned slab of floats; agora_model_param views name each tensor in the slab
+ * with its HF name ("model.layers.3.self_attn.q_proj.weight"). Activations are one more
+ * slab sized for (max_batch, max_seq).
+ *
+ * Kernels: matmuls use cblas_sgemm (row-major), everything else OpenMP loops. Every fast
+ * kernel has a plain `_ref` twin (see src/train/layers.h); agora_model_use_ref() switches
+ * a model to the reference kernels, which tests hold the fast ones to.
+ */
+#ifndef AGORA_TRAIN_H
+#define AGORA_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora/agora.h"
+#include "agora/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- model configuration ----
+
+/* Plain data: the model's shape. Fill from a preset or an HF config.json. */
+typedef struct agora_model_config {
+    int32_t vocab_size;
+    int32_t dim;        /* hidden size C */
+    int32_t n_layers;   /* L */
+    int32_t n_heads;    /* query heads H */
+    int32_t n_kv_heads; /* key/value heads, divides n_heads */
+    int32_t ffn_dim;    /* SwiGLU hidden size F */
+    int32_t max_seq;    /* longest sequence (RoPE table, activations) */
+    double rope_theta;
+    double norm_eps;
+    bool tie_embeddings; /* lm_head shares model.embed_tokens.weight */
+} agora_model_config;
+
+/* Preset names, NULL-terminated: "tiny", "small", "base", "intellect-1". */
+AGORA_API extern const char *const agora_model_preset_names[];
+
+/* agora_model_config_preset fills cfg from a preset. Returns AGORA_ENOTFOUND for an
+ * unknown name. */
+AGORA_NODISCARD AGORA_API agora_err agora_model_config_preset(const char *name,
+                                                              agora_model_config *cfg);
+/* agora_model_config_validate checks that the shape is usable (positive sizes, heads
+ * divide dim, kv heads divide heads, even head dim). err says which field is wrong. */
+AGORA_NODISCARD AGORA_API agora_err agora_model_config_validate(const agora_model_config *cfg,
+                                                                char err[AGORA_ERR_LEN]);
+/* agora_model_config_load_json reads an HF LlamaConfig-style config.json
+ * (hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+ * num_key_value_heads, vocab_size, max_position_embeddings, rope_theta, rms_norm_eps,
+ * tie_word_embeddings). */
+AGORA_NODISCARD AGORA_API agora_err agora_model_config_load_json(const char *path,
+                                                                 agora_model_config *cfg,
+                                                                 char err[AGORA_ERR_LEN]);
+/* agora_model_config_to_json renders the HF config.json text (freed with agora_free). */
+AGORA_NODISCARD AGORA_API agora_err agora_model_config_to_json(const agora_model_config *cfg,
+                                                               char **text_out);
+
+/* Parameter count, counting a tied head once. */
+AGORA_API uint64_t agora_model_config_n_params(const agora_model_config *cfg);
+/* Parameters outside the input embedding table (what the FLOP formula uses). */
+AGORA_API uint64_t agora_model_config_n_params_nonembed(const agora_model_config *cfg);
+/* Training FLOPs per token: 6*N_nonembed + 12*L*H*head_dim*T (spec §14; attention
+ * counted without the causal halving). */
+AGORA_API double agora_model_flops_per_token(const agora_model_config *cfg, int32_t seq_len);
+/* Bytes of activations agora_model_create allocates for (batch, seq). */
+AGORA_API uint64_t agora_model_activation_bytes(const agora_model_config *cfg, int32_t batch,
+                                                int32_t seq);
+
+// ---- the model ----
+
+/* One named tensor in the parameter slab (the same offsets index grads, m and v). */
+typedef struct agora_model_param {
+    char name[64];
+    int32_t ndim;
+    int64_t shape[2];
+    size_t offset; /* in floats from the slab start; a multiple of 16 */
+    size_t numel;
+} agora_model_param;
+
+typedef struct agora_model agora_model;
+
+/* agora_model_create allocates parameters (zeroed) and gradients, and activations for
+ * up to max_batch sequences of up to cfg->max_seq tokens. */
+AGORA_NODISCARD AGORA_API agora_err agora_model_create(const agora_model_config *cfg,
+                                                       int32_t max_batch, agora_model **out);
+AGORA_API void agora_model_destroy(agora_model *m); /* NULL-safe */
+
+AGORA_API const agora_model_config *agora_model_get_config(const agora_model *m);
+AGORA_API size_t agora_model_n_params(const agora_model *m); /* floats in the slab */
+AGORA_API float *agora_model_params(agora_model *m);
+AGORA_API float *agora_model_grads(agora_model *m);
+AGORA_API size_t agora_model_n_tensors(const agora_model *m);
+AGORA_API const agora_model_param *agora_model_tensor(const agora_model *m, size_t i);
+/* Finds a tensor by HF name; NULL if absent. */
+AGORA_API const agora_model_param *agora_model_find(const agora_model *m, const char *name);
+
+/* agora_model_init draws the INTELLECT-1 init: N(0, 0.02) truncated at 2 std for embeddings
+ * and head, depth-scaled std 0.02/sqrt(2(l+1)) for o_proj and down_proj, 0.02 for other
+ * linears, ones for norms. Deterministic in seed (stream AGORA_RNG_STREAM_INIT). */
+AGORA_API void agora_model_init(agora_model *m, uint64_t seed);
+
+/* Switches every kernel to its `_ref` twin (tests). */
+AGORA_API void agora_model_use_ref(agora_model *m, bool use_ref);
+
+/* agora_model_forward runs (B, T) int32 tokens through the model and, if targets is not
+ * NULL, computes the loss (mean CE + z_loss_w * mean(max_logit^2)) over all positions
+ * (targets < 0 are ignored). B <= max_batch, T <= max_seq. Keeps activations for
+ * backward. loss_out / ce_out may be NULL. */
+AGORA_NODISCARD AGORA_API agora_err agora_model_forward(agora_model *m, const int32_t *tokens,
+                                                        const int32_t *targets, int32_t B,
+                                                        int32_t T, float z_loss_w, float *loss_out,
+                                                        float *ce_out);
+/* Logits of the last forward, (B, T, V) row-major. Valid until the next forward or
+ * backward (backward overwrites them with their gradient). */
+AGORA_API const float *agora_model_logits(const agora_model *m);
+/* agora_model_backward ADDS d(loss * loss_scale)/d(params) into the gradient slab, for the
+ * batch of the last forward (which must have had targets). loss_scale = 1/accum_steps for
+ * gradient accumulation. */
+AGORA_NODISCARD AGORA_API agora_err agora_model_backward(agora_model *m, float loss_scale);
+AGORA_API void agora_model_zero_grad(agora_model *m);
+
+// ---- optimizer ----
+
+typedef struct agora_adamw_params {
+    double lr, beta1, beta2, eps, weight_decay;
+} agora_adamw_params;
+
+/* AdamW state: first and second moments, each one slab the size of the params. */
+typedef struct agora_adamw {
+    size_t n;
+    float *m, *v;
+    int64_t t; /* steps taken */
+} agora_adamw;
+
+AGORA_NODISCARD AGORA_API agora_err agora_adamw_init(agora_adamw *opt, size_t n);
+AGORA_API void agora_adamw_fini(agora_adamw *opt);
+/* One step with PyTorch's torch.optim.AdamW arithmetic (t counts from 1):
+ *   p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
+ *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)        */
+AGORA_API void agora_adamw_step(agora_adamw *opt, float *params, const float *grads,
+                                const agora_adamw_params *hp);
+/* Global L2 norm of grads (accumulated in double). */
+AGORA_API double agora_grad_norm(const float *grads, size_t n);
+/* torch.nn.utils.clip_grad_norm_: scales grads by max_norm/(norm+1e-6) when that is below
+ * 1. Returns the norm before clipping. max_norm <= 0 only measures. */
+AGORA_API double agora_grad_clip(float *grads, size_t n, double max_norm);
+
+// ---- learning-rate schedules ----
+
+typedef enum agora_lr_sched_kind {
+    AGORA_LR_COSINE = 0,   /* linear warmup, then cosine from lr to lr*min_ratio */
+    AGORA_LR_CONSTANT = 1, /* linear warmup, then constant */
+    AGORA_LR_WSD_SQRT = 2  /* warmup, stable, then lr*max(0, 1-sqrt((s-d)/(total-d))) */
+} agora_lr_sched_kind;
+/* Names in enum order, NULL-terminated: "cosine", "constant", "wsd-sqrt". */
+AGORA_API extern const char *const agora_lr_sched_names[];
+
+typedef struct agora_lr_sched {
+    agora_lr_sched_kind kind;
+    double lr;
+    int64_t warmup;      /* steps of linear warmup: step s < warmup gets lr*(s+1)/warmup */
+    int64_t total;       /* last step (cosine end, wsd-sqrt zero point) */
+    double min_ratio;    /* cosine floor as a fraction of lr */
+    int64_t decay_start; /* wsd-sqrt: first step of the sqrt decay */
+} agora_lr_sched;
+
+/* Learning rate for step s (0-based). */
+AGORA_API double agora_lr_at(const agora_lr_sched *s, int64_t step);
+
+// ---- sampling ----
+
+/* agora_sample_logits draws a token from logits (V floats) at the given temperature,
+ * restricted to the top_k largest (top_k <= 0: all). temperature <= 0 is greedy. u is a
+ * uniform draw in [0,1). scratch holds V floats + V ints (2*V*4 bytes). */
+AGORA_API int32_t agora_sample_logits(const float *logits, int32_t V, double temperature,
+                                      int32_t top_k, double u, void *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGORA_TRAIN_H */

@@ -1,0 +1,367 @@
+/* layers.c: the fast training kernels.
+ *
+ * Implements: matmuls through cblas_sgemm, split over OpenMP threads by output rows or
+ * columns (OpenBLAS itself is pinned to one thread, so there is one pool); attention as
+ * two sgemms per (batch, head) with the causal softmax between them; element-wise
+ * kernels as OpenMP loops over rows, written so gcc vectorizes the inner loops.
+ * Does not: own memory (the model passes every buffer), or decide shapes.
+ * Every kernel here has a twin in layers_ref.c with the same contract.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "train/layers.h"
+
+#ifdef AGORA_HAVE_BLAS
+#include <cblas.h>
+#endif
+#ifdef AGORA_HAVE_OPENMP
+#include <omp.h>
+#define AGORA_OMP(x) _Pragma(x)
+#else
+#define AGORA_OMP(x)
+#endif
+
+int agora__num_threads(void) {
+#ifdef AGORA_HAVE_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void agora__blas_single_thread(void) {
+#if defined(AGORA_HAVE_BLAS) && defined(AGORA_HAVE_OPENMP)
+    openblas_set_num_threads(1);
+#endif
+}
+
+// ---- GEMM split across threads ----
+
+enum { NO_T = 0, YES_T = 1 };
+
+/* C (M,N) = A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T, row-major. */
+static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (M == 0 || N == 0)
+        return;
+#ifdef AGORA_HAVE_BLAS
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+#else
+    for (size_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        for (size_t j = 0; j < N; j++)
+            c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+        for (size_t k = 0; k < K; k++) {
+            float a = ta ? A[k * lda + i] : A[i * lda + k];
+            if (tb)
+                for (size_t j = 0; j < N; j++)
+                    c[j] += a * B[j * ldb + k];
+            else
+                for (size_t j = 0; j < N; j++)
+                    c[j] += a * B[k * ldb + j];
+        }
+    }
+#endif
+}
+
+/* Splits C along its longer side into one block per thread (multiples of 16 wide). */
+static void gemm_par(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                     const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    int nt = agora__num_threads();
+    if (nt <= 1 || (double)M * (double)N * (double)K < 4e5) {
+        gemm1(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int split_rows = M >= N;
+    size_t len = split_rows ? M : N;
+    size_t chunk = (len + (size_t)nt - 1) / (size_t)nt;
+    chunk = (chunk + 15) / 16 * 16;
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (int t = 0; t < nt; t++) {
+        size_t lo = (size_t)t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+        if (lo >= hi)
+            continue;
+        if (split_rows) {
+            const float *a = ta ? A + lo : A + lo * lda;
+            gemm1(ta, tb, hi - lo, N, K, a, lda, B, ldb, beta, C + lo * ldc, ldc);
+        } else {
+            const float *b = tb ? B + lo * ldb : B + lo;
+            gemm1(ta, tb, M, hi - lo, K, A, lda, b, ldb, beta, C + lo, ldc);
+        }
+    }
+}
+
+static void matmul_fwd(float *out, const float *inp, const float *w, size_t N, size_t K, size_t M) {
+    gemm_par(NO_T, YES_T, N, M, K, inp, K, w, K, 0.0f, out, M);
+}
+
+static void matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                       size_t N, size_t K, size_t M, int accumulate) {
+    if (dinp != NULL)
+        gemm_par(NO_T, NO_T, N, K, M, dout, M, w, K, accumulate ? 1.0f : 0.0f, dinp, K);
+    gemm_par(YES_T, NO_T, M, K, N, dout, M, inp, K, 1.0f, dw, K);
+}
+
+// ---- RMSNorm ----
+
+static void rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w, size_t N, size_t C,
+                        float eps) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t n = 0; n < N; n++) {
+        const float *xr = x + n * C;
+        float ss = 0.0f;
+        for (size_t c = 0; c < C; c++)
+            ss += xr[c] * xr[c];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        rstd[n] = r;
+        float *o = out + n * C;
+        for (size_t c = 0; c < C; c++)
+            o[c] = xr[c] * r * w[c];
+    }
+}
+
+static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                        const float *rstd, size_t N, size_t C) {
+    AGORA_OMP("omp parallel") {
+        AGORA_OMP("omp for schedule(static)")
+        for (size_t n = 0; n < N; n++) {
+            const float *xr = x + n * C, *dy = dout + n * C;
+            float r = rstd[n], dot = 0.0f;
+            for (size_t c = 0; c < C; c++)
+                dot += w[c] * dy[c] * xr[c];
+            float k = r * r * r * dot / (float)C;
+            float *d = dx + n * C;
+            for (size_t c = 0; c < C; c++)
+                d[c] += r * w[c] * dy[c] - xr[c] * k;
+        }
+        /* dw: each thread owns a block of columns and walks every row over it. */
+        AGORA_OMP("omp for schedule(static)")
+        for (size_t c0 = 0; c0 < C; c0 += 64) {
+            size_t c1 = c0 + 64 < C ? c0 + 64 : C;
+            float acc[64] = {0};
+            for (size_t n = 0; n < N; n++) {
+                const float *xr = x + n * C, *dy = dout + n * C;
+                float r = rstd[n];
+                for (size_t c = c0; c < c1; c++)
+                    acc[c - c0] += dy[c] * xr[c] * r;
+            }
+            for (size_t c = c0; c < c1; c++)
+                dw[c] += acc[c - c0];
+        }
+    }
+}
+
+// ---- RoPE ----
+
+static void rope(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T, size_t nh,
+                 size_t D, int inverse) {
+    size_t half = D / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t bt = 0; bt < B * T; bt++) {
+        size_t t = bt % T;
+        const float *c = cos_t + t * half, *s = sin_t + t * half;
+        for (size_t h = 0; h < nh; h++) {
+            float *xv = x + (bt * nh + h) * D;
+            for (size_t i = 0; i < half; i++) {
+                float x1 = xv[i], x2 = xv[i + half], si = sgn * s[i];
+                xv[i] = x1 * c[i] - x2 * si;
+                xv[i + half] = x2 * c[i] + x1 * si;
+            }
+        }
+    }
+}
+
+// ---- attention ----
+
+static void attn_fwd(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
+                     size_t T, size_t H, size_t KV, size_t D) {
+    float scale = 1.0f / sqrtf((float)D);
+    size_t rep = H / KV;
+    AGORA_OMP("omp parallel for schedule(dynamic, 1)")
+    for (size_t bh = 0; bh < B * H; bh++) {
+        size_t b = bh / H, h = bh % H, g = h / rep;
+        const float *qh = q + (b * T * H + h) * D;
+        const float *kg = k + (b * T * KV + g) * D;
+        const float *vg = v + (b * T * KV + g) * D;
+        float *p = P + bh * T * T;
+        /* S = Q K^T (T,T); only the lower triangle is used. */
+        gemm1(NO_T, YES_T, T, T, D, qh, H * D, kg, KV * D, 0.0f, p, T);
+        for (size_t i = 0; i < T; i++) {
+            float *row = p + i * T;
+            float mx = -INFINITY;
+            for (size_t j = 0; j <= i; j++) {
+                row[j] *= scale;
+                mx = row[j] > mx ? row[j] : mx;
+            }
+            float sum = 0.0f;
+            for (size_t j = 0; j <= i; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = 1.0f / sum;
+            for (size_t j = 0; j <= i; j++)
+                row[j] *= inv;
+            memset(row + i + 1, 0, (T - i - 1) * sizeof *row);
+        }
+        gemm1(NO_T, NO_T, T, D, T, p, T, vg, KV * D, 0.0f, out + (b * T * H + h) * D, H * D);
+    }
+}
+
+static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                     const float *P, const float *q, const float *k, const float *v, size_t B,
+                     size_t T, size_t H, size_t KV, size_t D) {
+    float scale = 1.0f / sqrtf((float)D);
+    size_t rep = H / KV;
+    float *dP = scratch;                  /* (B,H,T,T) */
+    float *dkh = scratch + B * H * T * T; /* (B,T,H,D) per-head dk */
+    float *dvh = dkh + B * T * H * D;     /* (B,T,H,D) per-head dv */
+    AGORA_OMP("omp parallel for schedule(dynamic, 1)")
+    for (size_t bh = 0; bh < B * H; bh++) {
+        size_t b = bh / H, h = bh % H, g = h / rep;
+        size_t qoff = (b * T * H + h) * D, koff = (b * T * KV + g) * D;
+        const float *p = P + bh * T * T;
+        float *dp = dP + bh * T * T;
+        /* dP = dO V^T; dV_h = P^T dO */
+        gemm1(NO_T, YES_T, T, T, D, dout + qoff, H * D, v + koff, KV * D, 0.0f, dp, T);
+        gemm1(YES_T, NO_T, T, D, T, p, T, dout + qoff, H * D, 0.0f, dvh + qoff, H * D);
+        /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
+        for (size_t i = 0; i < T; i++) {
+            const float *pr = p + i * T;
+            float *dr = dp + i * T;
+            float dot = 0.0f;
+            for (size_t j = 0; j <= i; j++)
+                dot += dr[j] * pr[j];
+            for (size_t j = 0; j <= i; j++)
+                dr[j] = pr[j] * (dr[j] - dot) * scale;
+            memset(dr + i + 1, 0, (T - i - 1) * sizeof *dr);
+        }
+        gemm1(NO_T, NO_T, T, D, T, dp, T, k + koff, KV * D, 0.0f, dq + qoff, H * D);
+        gemm1(YES_T, NO_T, T, D, T, dp, T, q + qoff, H * D, 0.0f, dkh + qoff, H * D);
+    }
+    /* Sum the per-head dk/dv of each group. */
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t bt = 0; bt < B * T; bt++)
+        for (size_t g = 0; g < KV; g++) {
+            float *dkv = dk + (bt * KV + g) * D, *dvv = dv + (bt * KV + g) * D;
+            memset(dkv, 0, D * sizeof *dkv);
+            memset(dvv, 0, D * sizeof *dvv);
+            for (size_t r = 0; r < rep; r++) {
+                const float *a = dkh + (bt * H + g * rep + r) * D;
+                const float *c = dvh + (bt * H + g * rep + r) * D;
+                for (size_t d = 0; d < D; d++) {
+                    dkv[d] += a[d];
+                    dvv[d] += c[d];
+                }
+            }
+        }
+}
+
+// ---- SwiGLU ----
+
+static void swiglu_fwd(float *h, const float *g, const float *u, size_t n) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t i = 0; i < n; i++) {
+        float x = g[i];
+        h[i] = x / (1.0f + expf(-x)) * u[i];
+    }
+}
+
+static void swiglu_bwd(float *dg, float *du, const float *dh, const float *g, const float *u,
+                       size_t n) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t i = 0; i < n; i++) {
+        float x = g[i], s = 1.0f / (1.0f + expf(-x));
+        dg[i] = dh[i] * u[i] * s * (1.0f + x * (1.0f - s));
+        du[i] = dh[i] * x * s;
+    }
+}
+
+// ---- fused softmax cross-entropy with max-z-loss ----
+
+static void ce_fwd(float *loss_rows, float *lse, float *zmax, int32_t *argmax, const float *logits,
+                   const int32_t *targets, size_t N, size_t V) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t n = 0; n < N; n++) {
+        const float *z = logits + n * V;
+        size_t am = 0;
+        float mx = z[0];
+        for (size_t i = 1; i < V; i++)
+            if (z[i] > mx) {
+                mx = z[i];
+                am = i;
+            }
+        float sum = 0.0f;
+        for (size_t i = 0; i < V; i++)
+            sum += expf(z[i] - mx);
+        float l = mx + logf(sum);
+        lse[n] = l;
+        zmax[n] = mx;
+        argmax[n] = (int32_t)am;
+        loss_rows[n] = targets[n] >= 0 ? l - z[targets[n]] : 0.0f;
+    }
+}
+
+static void ce_bwd(float *logits, const float *lse, const float *zmax, const int32_t *argmax,
+                   const int32_t *targets, size_t N, size_t V, float z_w, float scale) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t n = 0; n < N; n++) {
+        float *z = logits + n * V;
+        if (targets[n] < 0) {
+            memset(z, 0, V * sizeof *z);
+            continue;
+        }
+        float l = lse[n];
+        for (size_t i = 0; i < V; i++)
+            z[i] = expf(z[i] - l) * scale;
+        z[targets[n]] -= scale;
+        z[argmax[n]] += 2.0f * z_w * zmax[n] * scale;
+    }
+}
+
+// ---- embedding, residual ----
+
+static void embed_fwd(float *out, const float *emb, const int32_t *tokens, size_t N, size_t C) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t n = 0; n < N; n++)
+        memcpy(out + n * C, emb + (size_t)tokens[n] * C, C * sizeof *out);
+}
+
+/* Columns are split across threads so repeated tokens never race. */
+static void embed_bwd(float *demb, const float *dout, const int32_t *tokens, size_t N, size_t C) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t c0 = 0; c0 < C; c0 += 64) {
+        size_t c1 = c0 + 64 < C ? c0 + 64 : C;
+        for (size_t n = 0; n < N; n++) {
+            float *d = demb + (size_t)tokens[n] * C;
+            const float *s = dout + n * C;
+            for (size_t c = c0; c < c1; c++)
+                d[c] += s[c];
+        }
+    }
+}
+
+static void add(float *out, const float *a, const float *b, size_t n) {
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+const agora__kernels agora__kernels_fast = {
+    .matmul_fwd = matmul_fwd,
+    .matmul_bwd = matmul_bwd,
+    .rmsnorm_fwd = rmsnorm_fwd,
+    .rmsnorm_bwd = rmsnorm_bwd,
+    .rope = rope,
+    .attn_fwd = attn_fwd,
+    .attn_bwd = attn_bwd,
+    .swiglu_fwd = swiglu_fwd,
+    .swiglu_bwd = swiglu_bwd,
+    .ce_fwd = ce_fwd,
+    .ce_bwd = ce_bwd,
+    .embed_fwd = embed_fwd,
+    .embed_bwd = embed_bwd,
+    .add = add,
+};

@@ -1,0 +1,101 @@
+/* layers.h: the training kernels, each with a fast version and a plain `_ref` twin.
+ *
+ * Shapes use N = B*T rows, C = model dim, H/KV = query/key-value heads, D = head dim,
+ * F = FFN dim, V = vocab. All tensors are row-major float32. Backward kernels ADD into
+ * parameter gradients (dw) so micro-batches accumulate; activation gradients are noted
+ * per kernel as "set" or "add".
+ *
+ * The fast matmuls call cblas_sgemm with OpenBLAS pinned to one thread and split the
+ * output across OpenMP threads themselves, so there is one thread pool, never two
+ * fighting over the cores.
+ */
+#ifndef AGORA_TRAIN_LAYERS_H
+#define AGORA_TRAIN_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct agora__kernels {
+    /* out (N,M) = inp (N,K) @ w (M,K)^T */
+    void (*matmul_fwd)(float *out, const float *inp, const float *w, size_t N, size_t K, size_t M);
+    /* dinp (N,K) = (or += if accumulate) dout (N,M) @ w (M,K); dw (M,K) += dout^T @ inp.
+     * dinp may be NULL. */
+    void (*matmul_bwd)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                       size_t N, size_t K, size_t M, int accumulate);
+    /* out (N,C) = x * rstd * w; rstd (N) saved. */
+    void (*rmsnorm_fwd)(float *out, float *rstd, const float *x, const float *w, size_t N, size_t C,
+                        float eps);
+    /* dx (N,C) += ...; dw (C) += ... */
+    void (*rmsnorm_bwd)(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                        const float *rstd, size_t N, size_t C);
+    /* In place on x (B,T,nh,D): rotate pairs (i, i+D/2) by angle pos*freq[i]; inverse=1
+     * rotates back (the backward of a rotation is its transpose). cos/sin are (T, D/2). */
+    void (*rope)(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T, size_t nh,
+                 size_t D, int inverse);
+    /* Causal GQA attention. q (B,T,H,D), k and v (B,T,KV,D), out (B,T,H,D) set,
+     * P (B,H,T,T) softmax probabilities saved (upper triangle zero). */
+    void (*attn_fwd)(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
+                     size_t T, size_t H, size_t KV, size_t D);
+    /* dq, dk, dv set. scratch: B*H*T*T floats for dP plus 2*B*T*H*D for per-head dk/dv. */
+    void (*attn_bwd)(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                     const float *P, const float *q, const float *k, const float *v, size_t B,
+                     size_t T, size_t H, size_t KV, size_t D);
+    /* h = silu(g) * u, n elements. */
+    void (*swiglu_fwd)(float *h, const float *g, const float *u, size_t n);
+    /* dg, du set. */
+    void (*swiglu_bwd)(float *dg, float *du, const float *dh, const float *g, const float *u,
+                       size_t n);
+    /* Per row: lse (N) = logsumexp, zmax (N) = max logit, argmax (N); loss_rows (N) =
+     * lse - z[target] (0 for ignored rows, target < 0). */
+    void (*ce_fwd)(float *loss_rows, float *lse, float *zmax, int32_t *argmax, const float *logits,
+                   const int32_t *targets, size_t N, size_t V);
+    /* Overwrites logits (N,V) with d(scale * (sum CE + z_w * sum zmax^2))/dlogits. */
+    void (*ce_bwd)(float *logits, const float *lse, const float *zmax, const int32_t *argmax,
+                   const int32_t *targets, size_t N, size_t V, float z_w, float scale);
+    /* out (N,C) = emb[tokens]; backward: demb[tokens] += dout (serial in token order). */
+    void (*embed_fwd)(float *out, const float *emb, const int32_t *tokens, size_t N, size_t C);
+    void (*embed_bwd)(float *demb, const float *dout, const int32_t *tokens, size_t N, size_t C);
+    /* out = a + b, n elements. */
+    void (*add)(float *out, const float *a, const float *b, size_t n);
+} agora__kernels;
+
+extern const agora__kernels agora__kernels_fast;
+extern const agora__kernels agora__kernels_ref;
+
+/* Pins OpenBLAS to one thread (our OpenMP loops split the work); idempotent. */
+void agora__blas_single_thread(void);
+/* Threads our OpenMP regions use (1 without OpenMP). */
+int agora__num_threads(void);
+
+/* Reference kernels, also called directly by tests. */
+void agora__matmul_fwd_ref(float *out, const float *inp, const float *w, size_t N, size_t K,
+                           size_t M);
+void agora__matmul_bwd_ref(float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, size_t N, size_t K, size_t M, int accumulate);
+void agora__rmsnorm_fwd_ref(float *out, float *rstd, const float *x, const float *w, size_t N,
+                            size_t C, float eps);
+void agora__rmsnorm_bwd_ref(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                            const float *rstd, size_t N, size_t C);
+void agora__rope_ref(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T,
+                     size_t nh, size_t D, int inverse);
+void agora__attn_fwd_ref(float *out, float *P, const float *q, const float *k, const float *v,
+                         size_t B, size_t T, size_t H, size_t KV, size_t D);
+void agora__attn_bwd_ref(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                         const float *P, const float *q, const float *k, const float *v, size_t B,
+                         size_t T, size_t H, size_t KV, size_t D);
+void agora__swiglu_fwd_ref(float *h, const float *g, const float *u, size_t n);
+void agora__swiglu_bwd_ref(float *dg, float *du, const float *dh, const float *g, const float *u,
+                           size_t n);
+void agora__ce_fwd_ref(float *loss_rows, float *lse, float *zmax, int32_t *argmax,
+                       const float *logits, const int32_t *targets, size_t N, size_t V);
+void agora__ce_bwd_ref(float *logits, const float *lse, const float *zmax, const int32_t *argmax,
+                       const int32_t *targets, size_t N, size_t V, float z_w, float scale);
+void agora__embed_fwd_ref(float *out, const float *emb, const int32_t *tokens, size_t N, size_t C);
+void agora__embed_bwd_ref(float *demb, const float *dout, const int32_t *tokens, size_t N,
+                          size_t C);
+void agora__add_ref(float *out, const float *a, const float *b, size_t n);
+
+/* RoPE tables (T, D/2): cos/sin of t * theta^(-2i/D), computed in double. */
+void agora__rope_table(float *cos_t, float *sin_t, size_t T, size_t D, double theta);
+
+#endif /* AGORA_TRAIN_LAYERS_H */
