@@ -53,6 +53,25 @@ AGORA_NODISCARD AGORA_API agora_err
 agora_tokenizer_load_gpt2_mem(const char *encoder_json, size_t encoder_len, const char *vocab_bpe,
                               size_t vocab_len, agora_tokenizer **out, char err[AGORA_ERR_LEN]);
 
+/* agora_tokenizer_create builds a tokenizer from its parts; the loaders and the trainer
+ * all end here, so the checks live in one place.
+ *   byte_ids: the id of each byte value 0..255 (a permutation of 0..255), NULL = identity;
+ *   merges:   2*n_merges ids (left, right); merge k yields id 256 + k, and both its inputs
+ *             must be bytes or results of earlier merges (so ranks order the merges);
+ *   specials: n_specials byte strings, ids 256 + n_merges + i, never produced by encode.
+ * Returns AGORA_ERANGE/EINVAL with a message naming the bad merge or id. */
+AGORA_NODISCARD AGORA_API agora_err
+agora_tokenizer_create(const uint32_t *byte_ids, const uint32_t *merges, uint32_t n_merges,
+                       const char *const *specials, const size_t *special_lens, uint32_t n_specials,
+                       agora_tokenizer **out, char err[AGORA_ERR_LEN]);
+/* Merge k (rank k) joins ids *left_out and *right_out into id 256 + k. k < n_merges. */
+AGORA_API void agora_tokenizer_merge(const agora_tokenizer *t, uint32_t k, uint32_t *left_out,
+                                     uint32_t *right_out);
+/* The id of the single-byte token b. */
+AGORA_API uint32_t agora_tokenizer_byte_id(const agora_tokenizer *t, uint8_t b);
+/* Number of special tokens (ids 256 + n_merges and up). */
+AGORA_API uint32_t agora_tokenizer_n_specials(const agora_tokenizer *t);
+
 /* Number of ids: every id produced by encode is < vocab size. */
 AGORA_API uint32_t agora_tokenizer_vocab_size(const agora_tokenizer *t);
 /* Number of merges (vocab size minus 256 bytes minus special tokens). */
@@ -116,6 +135,18 @@ typedef agora_err (*agora_pretok_fn)(const char *chunk, size_t len, void *user);
  * per thread. */
 AGORA_NODISCARD AGORA_API agora_err agora_pretok_split(const char *text, size_t len,
                                                        agora_pretok_fn fn, void *user);
+
+/* agora_pretok_safe_cut returns the first p >= from where text can be cut so that
+ * splitting text[0, p) and text[p, len) gives exactly the chunks of splitting the whole
+ * (p follows a lone '\n' that sits between visible ASCII characters), or len if there is
+ * none. Used to encode big texts on several threads with identical results. */
+AGORA_API size_t agora_pretok_safe_cut(const char *text, size_t len, size_t from);
+
+/* agora_tokenizer_open loads a tokenizer from path, whichever kind it is: a directory
+ * holding encoder.json + vocab.bpe (GPT-2), a shard directory (the tokenizer named in its
+ * meta.json), or a file in our format. */
+AGORA_NODISCARD AGORA_API agora_err agora_tokenizer_open(const char *path, agora_tokenizer **out,
+                                                         char err[AGORA_ERR_LEN]);
 
 #ifdef __cplusplus
 }
