@@ -1,0 +1,391 @@
+/* test_train_ops.c: every training kernel, checked two ways.
+ *
+ * 1. Finite differences hold each _ref backward to the math: for a scalar
+ *    L = sum_i r_i * y_i with fixed random r, dL/dx from the backward kernel must match
+ *    (L(x+h) - L(x-h)) / 2h at the coordinates with the largest gradients.
+ * 2. The fast kernel (layers.c) must match its _ref twin on the same inputs.
+ */
+#include "agora_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/layers.h"
+
+static float *randn(size_t n, uint64_t seed, float scale) {
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    agora_test_fill_normal(x, n, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] *= scale;
+    return x;
+}
+
+static float *zeros(size_t n) {
+    float *x = calloc(n, sizeof *x);
+    assert_non_null(x);
+    return x;
+}
+
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* The loss as a function of the buffer being perturbed. */
+typedef double (*loss_fn)(void *ctx);
+
+/* Checks grad against central differences of f at the k coordinates of x with the largest
+ * |grad|, plus k spread evenly. */
+static void check_fd(loss_fn f, void *ctx, float *x, const float *grad, size_t n, float h,
+                     double rtol, double atol, const char *what) {
+    enum { K = 6 };
+    size_t idx[2 * K];
+    size_t m = 0;
+    for (int r = 0; r < K && r < (int)n; r++) {
+        size_t best = 0;
+        double bv = -1;
+        for (size_t i = 0; i < n; i++) {
+            bool used = false;
+            for (size_t j = 0; j < m; j++)
+                used |= idx[j] == i;
+            if (!used && fabs(grad[i]) > bv) {
+                bv = fabs(grad[i]);
+                best = i;
+            }
+        }
+        idx[m++] = best;
+    }
+    for (int r = 0; r < K; r++)
+        idx[m++] = (size_t)r * n / K;
+    for (size_t j = 0; j < m; j++) {
+        size_t i = idx[j];
+        float x0 = x[i];
+        x[i] = x0 + h;
+        double lp = f(ctx);
+        x[i] = x0 - h;
+        double lm = f(ctx);
+        x[i] = x0;
+        double fd = (lp - lm) / (2.0 * (double)h);
+        double err = fabs(fd - grad[i]);
+        if (err > atol + rtol * fabs(fd)) {
+            print_error("%s[%zu]: analytic %.8g, finite difference %.8g\n", what, i,
+                        (double)grad[i], fd);
+            fail();
+        }
+    }
+}
+
+// ---- matmul ----
+
+typedef struct {
+    float *x, *w, *y, *r;
+    size_t N, K, M;
+} mm_ctx;
+
+static double mm_loss(void *p) {
+    mm_ctx *c = p;
+    agora__matmul_fwd_ref(c->y, c->x, c->w, c->N, c->K, c->M);
+    return dot(c->y, c->r, c->N * c->M);
+}
+
+static void train_ops_matmul_grad_matches_finite_difference(void **state) {
+    (void)state;
+    mm_ctx c = {.N = 7, .K = 13, .M = 5};
+    c.x = randn(c.N * c.K, 1, 1);
+    c.w = randn(c.M * c.K, 2, 1);
+    c.r = randn(c.N * c.M, 3, 1);
+    c.y = zeros(c.N * c.M);
+    float *dx = zeros(c.N * c.K), *dw = zeros(c.M * c.K);
+    agora__matmul_bwd_ref(dx, dw, c.r, c.x, c.w, c.N, c.K, c.M, 0);
+    check_fd(mm_loss, &c, c.x, dx, c.N * c.K, 1e-2f, 1e-3, 1e-4, "dx");
+    check_fd(mm_loss, &c, c.w, dw, c.M * c.K, 1e-2f, 1e-3, 1e-4, "dw");
+    free(c.x), free(c.w), free(c.r), free(c.y), free(dx), free(dw);
+}
+
+static void train_ops_matmul_fast_matches_ref(void **state) {
+    (void)state;
+    size_t N = 300, K = 96, M = 200;
+    float *x = randn(N * K, 1, 1), *w = randn(M * K, 2, 1), *dy = randn(N * M, 3, 1);
+    float *y0 = zeros(N * M), *y1 = zeros(N * M);
+    agora__matmul_fwd_ref(y0, x, w, N, K, M);
+    agora__kernels_fast.matmul_fwd(y1, x, w, N, K, M);
+    agora_assert_tensor_near(y1, y0, N * M, 1e-4, 1e-4);
+    float *dx0 = randn(N * K, 4, 1), *dx1 = malloc(N * K * sizeof *dx1);
+    float *dw0 = randn(M * K, 5, 1), *dw1 = malloc(M * K * sizeof *dw1);
+    memcpy(dx1, dx0, N * K * sizeof *dx1);
+    memcpy(dw1, dw0, M * K * sizeof *dw1);
+    agora__matmul_bwd_ref(dx0, dw0, dy, x, w, N, K, M, 1); /* both accumulate */
+    agora__kernels_fast.matmul_bwd(dx1, dw1, dy, x, w, N, K, M, 1);
+    agora_assert_tensor_near(dx1, dx0, N * K, 1e-3, 1e-4);
+    agora_assert_tensor_near(dw1, dw0, M * K, 1e-3, 1e-4);
+    free(x), free(w), free(dy), free(y0), free(y1), free(dx0), free(dx1), free(dw0), free(dw1);
+}
+
+// ---- RMSNorm ----
+
+typedef struct {
+    float *x, *w, *y, *rstd, *r;
+    size_t N, C;
+} rms_ctx;
+
+static double rms_loss(void *p) {
+    rms_ctx *c = p;
+    agora__rmsnorm_fwd_ref(c->y, c->rstd, c->x, c->w, c->N, c->C, 1e-5f);
+    return dot(c->y, c->r, c->N * c->C);
+}
+
+static void train_ops_rmsnorm_grad_matches_finite_difference(void **state) {
+    (void)state;
+    rms_ctx c = {.N = 5, .C = 16};
+    c.x = randn(c.N * c.C, 1, 1);
+    c.w = randn(c.C, 2, 1);
+    c.r = randn(c.N * c.C, 3, 1);
+    c.y = zeros(c.N * c.C);
+    c.rstd = zeros(c.N);
+    float *dx = zeros(c.N * c.C), *dw = zeros(c.C);
+    rms_loss(&c);
+    agora__rmsnorm_bwd_ref(dx, dw, c.r, c.x, c.w, c.rstd, c.N, c.C);
+    check_fd(rms_loss, &c, c.x, dx, c.N * c.C, 1e-2f, 2e-3, 1e-4, "dx");
+    check_fd(rms_loss, &c, c.w, dw, c.C, 1e-2f, 2e-3, 1e-4, "dw");
+    free(c.x), free(c.w), free(c.r), free(c.y), free(c.rstd), free(dx), free(dw);
+}
+
+static void train_ops_rmsnorm_fast_matches_ref(void **state) {
+    (void)state;
+    size_t N = 64, C = 200;
+    float *x = randn(N * C, 1, 2), *w = randn(C, 2, 1), *dy = randn(N * C, 3, 1);
+    float *y0 = zeros(N * C), *y1 = zeros(N * C), *r0 = zeros(N), *r1 = zeros(N);
+    agora__rmsnorm_fwd_ref(y0, r0, x, w, N, C, 1e-5f);
+    agora__kernels_fast.rmsnorm_fwd(y1, r1, x, w, N, C, 1e-5f);
+    agora_assert_tensor_near(y1, y0, N * C, 1e-5, 1e-5);
+    agora_assert_tensor_near(r1, r0, N, 1e-6, 1e-5);
+    float *dx0 = zeros(N * C), *dx1 = zeros(N * C), *dw0 = zeros(C), *dw1 = zeros(C);
+    agora__rmsnorm_bwd_ref(dx0, dw0, dy, x, w, r0, N, C);
+    agora__kernels_fast.rmsnorm_bwd(dx1, dw1, dy, x, w, r0, N, C);
+    agora_assert_tensor_near(dx1, dx0, N * C, 1e-5, 1e-4);
+    agora_assert_tensor_near(dw1, dw0, C, 1e-4, 1e-4);
+    free(x), free(w), free(dy), free(y0), free(y1), free(r0), free(r1);
+    free(dx0), free(dx1), free(dw0), free(dw1);
+}
+
+// ---- RoPE ----
+
+typedef struct {
+    float *x, *y, *r, *cs, *sn;
+    size_t B, T, nh, D;
+} rope_ctx;
+
+static double rope_loss(void *p) {
+    rope_ctx *c = p;
+    size_t n = c->B * c->T * c->nh * c->D;
+    memcpy(c->y, c->x, n * sizeof *c->y);
+    agora__rope_ref(c->y, c->cs, c->sn, c->B, c->T, c->nh, c->D, 0);
+    return dot(c->y, c->r, n);
+}
+
+static void train_ops_rope_grad_matches_finite_difference(void **state) {
+    (void)state;
+    rope_ctx c = {.B = 2, .T = 5, .nh = 3, .D = 8};
+    size_t n = c.B * c.T * c.nh * c.D;
+    c.x = randn(n, 1, 1);
+    c.r = randn(n, 2, 1);
+    c.y = zeros(n);
+    c.cs = zeros(c.T * c.D / 2);
+    c.sn = zeros(c.T * c.D / 2);
+    agora__rope_table(c.cs, c.sn, c.T, c.D, 10000.0);
+    float *dx = malloc(n * sizeof *dx);
+    memcpy(dx, c.r, n * sizeof *dx);
+    agora__rope_ref(dx, c.cs, c.sn, c.B, c.T, c.nh, c.D, 1);
+    check_fd(rope_loss, &c, c.x, dx, n, 1e-2f, 1e-3, 1e-4, "dx");
+    /* fast == ref, both directions */
+    float *a = randn(n, 3, 1), *b = malloc(n * sizeof *b);
+    memcpy(b, a, n * sizeof *b);
+    agora__rope_ref(a, c.cs, c.sn, c.B, c.T, c.nh, c.D, 0);
+    agora__kernels_fast.rope(b, c.cs, c.sn, c.B, c.T, c.nh, c.D, 0);
+    agora_assert_tensor_near(b, a, n, 1e-6, 1e-6);
+    agora__rope_ref(a, c.cs, c.sn, c.B, c.T, c.nh, c.D, 1);
+    agora__kernels_fast.rope(b, c.cs, c.sn, c.B, c.T, c.nh, c.D, 1);
+    agora_assert_tensor_near(b, a, n, 1e-6, 1e-6);
+    free(c.x), free(c.r), free(c.y), free(c.cs), free(c.sn), free(dx), free(a), free(b);
+}
+
+// ---- attention ----
+
+typedef struct {
+    float *q, *k, *v, *out, *P, *r;
+    size_t B, T, H, KV, D;
+} attn_ctx;
+
+static double attn_loss(void *p) {
+    attn_ctx *c = p;
+    agora__attn_fwd_ref(c->out, c->P, c->q, c->k, c->v, c->B, c->T, c->H, c->KV, c->D);
+    return dot(c->out, c->r, c->B * c->T * c->H * c->D);
+}
+
+static void train_ops_attention_grad_matches_finite_difference(void **state) {
+    (void)state;
+    attn_ctx c = {.B = 2, .T = 6, .H = 4, .KV = 2, .D = 4};
+    size_t nq = c.B * c.T * c.H * c.D, nk = c.B * c.T * c.KV * c.D;
+    c.q = randn(nq, 1, 1);
+    c.k = randn(nk, 2, 1);
+    c.v = randn(nk, 3, 1);
+    c.r = randn(nq, 4, 1);
+    c.out = zeros(nq);
+    c.P = zeros(c.B * c.H * c.T * c.T);
+    float *dq = zeros(nq), *dk = zeros(nk), *dv = zeros(nk), *scratch = zeros(c.T);
+    attn_loss(&c);
+    agora__attn_bwd_ref(dq, dk, dv, scratch, c.r, c.P, c.q, c.k, c.v, c.B, c.T, c.H, c.KV, c.D);
+    check_fd(attn_loss, &c, c.q, dq, nq, 1e-2f, 2e-3, 2e-4, "dq");
+    check_fd(attn_loss, &c, c.k, dk, nk, 1e-2f, 2e-3, 2e-4, "dk");
+    check_fd(attn_loss, &c, c.v, dv, nk, 1e-2f, 2e-3, 2e-4, "dv");
+    /* causality: the first position's output depends on nothing after it */
+    float before = c.out[0];
+    c.k[nk / 2 - 1] += 5.0f;
+    c.v[nk / 2 - 1] += 5.0f;
+    attn_loss(&c);
+    agora_assert_near(c.out[0], before, 0);
+    free(c.q), free(c.k), free(c.v), free(c.r), free(c.out), free(c.P);
+    free(dq), free(dk), free(dv), free(scratch);
+}
+
+static void train_ops_attention_fast_matches_ref(void **state) {
+    (void)state;
+    size_t B = 2, T = 33, H = 6, KV = 2, D = 16;
+    size_t nq = B * T * H * D, nk = B * T * KV * D, np = B * H * T * T;
+    float *q = randn(nq, 1, 1), *k = randn(nk, 2, 1), *v = randn(nk, 3, 1);
+    float *dout = randn(nq, 4, 1);
+    float *o0 = zeros(nq), *o1 = zeros(nq), *P0 = zeros(np), *P1 = zeros(np);
+    agora__attn_fwd_ref(o0, P0, q, k, v, B, T, H, KV, D);
+    agora__kernels_fast.attn_fwd(o1, P1, q, k, v, B, T, H, KV, D);
+    agora_assert_tensor_near(o1, o0, nq, 1e-5, 1e-4);
+    agora_assert_tensor_near(P1, P0, np, 1e-6, 1e-4);
+    float *dq0 = zeros(nq), *dk0 = zeros(nk), *dv0 = zeros(nk), *s0 = zeros(T);
+    float *dq1 = zeros(nq), *dk1 = zeros(nk), *dv1 = zeros(nk), *s1 = zeros(np + 2 * nq);
+    agora__attn_bwd_ref(dq0, dk0, dv0, s0, dout, P0, q, k, v, B, T, H, KV, D);
+    agora__kernels_fast.attn_bwd(dq1, dk1, dv1, s1, dout, P0, q, k, v, B, T, H, KV, D);
+    agora_assert_tensor_near(dq1, dq0, nq, 1e-5, 1e-4);
+    agora_assert_tensor_near(dk1, dk0, nk, 1e-5, 1e-4);
+    agora_assert_tensor_near(dv1, dv0, nk, 1e-5, 1e-4);
+    free(q), free(k), free(v), free(dout), free(o0), free(o1), free(P0), free(P1);
+    free(dq0), free(dk0), free(dv0), free(s0), free(dq1), free(dk1), free(dv1), free(s1);
+}
+
+// ---- SwiGLU ----
+
+typedef struct {
+    float *g, *u, *h, *r;
+    size_t n;
+} swi_ctx;
+
+static double swi_loss(void *p) {
+    swi_ctx *c = p;
+    agora__swiglu_fwd_ref(c->h, c->g, c->u, c->n);
+    return dot(c->h, c->r, c->n);
+}
+
+static void train_ops_swiglu_grad_matches_finite_difference(void **state) {
+    (void)state;
+    swi_ctx c = {.n = 50};
+    c.g = randn(c.n, 1, 2);
+    c.u = randn(c.n, 2, 1);
+    c.r = randn(c.n, 3, 1);
+    c.h = zeros(c.n);
+    float *dg = zeros(c.n), *du = zeros(c.n);
+    agora__swiglu_bwd_ref(dg, du, c.r, c.g, c.u, c.n);
+    check_fd(swi_loss, &c, c.g, dg, c.n, 1e-2f, 1e-3, 1e-4, "dg");
+    check_fd(swi_loss, &c, c.u, du, c.n, 1e-2f, 1e-3, 1e-4, "du");
+    float *h1 = zeros(c.n), *dg1 = zeros(c.n), *du1 = zeros(c.n);
+    swi_loss(&c);
+    agora__kernels_fast.swiglu_fwd(h1, c.g, c.u, c.n);
+    agora__kernels_fast.swiglu_bwd(dg1, du1, c.r, c.g, c.u, c.n);
+    agora_assert_tensor_near(h1, c.h, c.n, 1e-6, 1e-5);
+    agora_assert_tensor_near(dg1, dg, c.n, 1e-6, 1e-5);
+    agora_assert_tensor_near(du1, du, c.n, 1e-6, 1e-5);
+    free(c.g), free(c.u), free(c.r), free(c.h), free(dg), free(du), free(h1), free(dg1), free(du1);
+}
+
+// ---- cross-entropy with max-z-loss ----
+
+typedef struct {
+    float *z, *rows, *lse, *zmax;
+    int32_t *tgt, *am;
+    size_t N, V;
+    float zw;
+} ce_ctx;
+
+static double ce_loss(void *p) {
+    ce_ctx *c = p;
+    agora__ce_fwd_ref(c->rows, c->lse, c->zmax, c->am, c->z, c->tgt, c->N, c->V);
+    double s = 0;
+    size_t nv = 0;
+    for (size_t i = 0; i < c->N; i++)
+        if (c->tgt[i] >= 0) {
+            s += c->rows[i] + (double)c->zw * c->zmax[i] * c->zmax[i];
+            nv++;
+        }
+    return s / (double)nv;
+}
+
+static void train_ops_cross_entropy_zloss_grad_matches_finite_difference(void **state) {
+    (void)state;
+    ce_ctx c = {.N = 6, .V = 11, .zw = 0.05f};
+    c.z = randn(c.N * c.V, 1, 2);
+    c.rows = zeros(c.N), c.lse = zeros(c.N), c.zmax = zeros(c.N);
+    int32_t tgt[6] = {3, 0, 10, -1, 7, 7}, am[6];
+    c.tgt = tgt, c.am = am;
+    double l = ce_loss(&c);
+    assert_true(l > 0);
+    float *dz = malloc(c.N * c.V * sizeof *dz);
+    memcpy(dz, c.z, c.N * c.V * sizeof *dz);
+    agora__ce_bwd_ref(dz, c.lse, c.zmax, c.am, c.tgt, c.N, c.V, c.zw, 1.0f / 5.0f);
+    check_fd(ce_loss, &c, c.z, dz, c.N * c.V, 1e-3f, 5e-3, 2e-4, "dlogits");
+    for (size_t v = 0; v < c.V; v++) /* the ignored row has no gradient */
+        agora_assert_near(dz[3 * c.V + v], 0, 0);
+    /* fast == ref */
+    float *z1 = malloc(c.N * c.V * sizeof *z1), r1[6], l1[6], m1[6];
+    int32_t am1[6];
+    memcpy(z1, c.z, c.N * c.V * sizeof *z1);
+    ce_loss(&c);
+    agora__kernels_fast.ce_fwd(r1, l1, m1, am1, z1, c.tgt, c.N, c.V);
+    agora_assert_tensor_near(r1, c.rows, c.N, 1e-5, 1e-5);
+    agora__kernels_fast.ce_bwd(z1, l1, m1, am1, c.tgt, c.N, c.V, c.zw, 0.2f);
+    agora_assert_tensor_near(z1, dz, c.N * c.V, 1e-6, 1e-5);
+    free(c.z), free(c.rows), free(c.lse), free(c.zmax), free(dz), free(z1);
+}
+
+static void train_ops_embedding_fast_matches_ref(void **state) {
+    (void)state;
+    size_t V = 10, C = 130, N = 40;
+    int32_t tok[40];
+    for (size_t i = 0; i < N; i++)
+        tok[i] = (int32_t)((i * 7) % V);
+    float *emb = randn(V * C, 1, 1), *o0 = zeros(N * C), *o1 = zeros(N * C);
+    agora__embed_fwd_ref(o0, emb, tok, N, C);
+    agora__kernels_fast.embed_fwd(o1, emb, tok, N, C);
+    assert_memory_equal(o0, o1, N * C * sizeof *o0);
+    float *d0 = zeros(V * C), *d1 = zeros(V * C), *dy = randn(N * C, 2, 1);
+    agora__embed_bwd_ref(d0, dy, tok, N, C);
+    agora__kernels_fast.embed_bwd(d1, dy, tok, N, C);
+    assert_memory_equal(d0, d1, V * C * sizeof *d0); /* same order of adds per element */
+    free(emb), free(o0), free(o1), free(d0), free(d1), free(dy);
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(train_ops_matmul_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_matmul_fast_matches_ref),
+        cmocka_unit_test(train_ops_rmsnorm_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_rmsnorm_fast_matches_ref),
+        cmocka_unit_test(train_ops_rope_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_attention_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_attention_fast_matches_ref),
+        cmocka_unit_test(train_ops_swiglu_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_cross_entropy_zloss_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_embedding_fast_matches_ref),
+    };
+    return agora_test_main(tests, argc, argv);
+}

@@ -1,0 +1,17 @@
+# Training engine unit tests (train-engine). Each case is its own ctest entry.
+agora_unit_test(train_ops SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_train_ops.c
+  LIBS agora_train CASES
+  train_ops_matmul_grad_matches_finite_difference train_ops_matmul_fast_matches_ref
+  train_ops_rmsnorm_grad_matches_finite_difference train_ops_rmsnorm_fast_matches_ref
+  train_ops_rope_grad_matches_finite_difference
+  train_ops_attention_grad_matches_finite_difference train_ops_attention_fast_matches_ref
+  train_ops_swiglu_grad_matches_finite_difference
+  train_ops_cross_entropy_zloss_grad_matches_finite_difference
+  train_ops_embedding_fast_matches_ref)
+agora_unit_test(train_model SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_train_model.c TIMEOUT 180
+  LIBS agora_train CASES
+  train_model_whole_grad_matches_finite_difference train_model_fast_matches_ref
+  train_model_grad_accumulation_equals_big_batch train_model_rejects_bad_tokens_and_shapes
+  train_model_adamw_matches_torch_formula train_model_grad_clip_scales_to_max_norm
+  train_model_schedules_follow_their_formulas train_model_presets_have_expected_sizes
+  train_model_config_json_round_trips train_model_tiny_overfits_text)
