@@ -1,0 +1,441 @@
+/* import.c: networks and agent attributes from files (spec §3.2).
+ *
+ * Implements: the SNAP / CSV edge-list parser, the agent-attribute CSV parser (both work on
+ * memory, so the fuzz targets call them directly), and agora__sim_import, which reads the
+ * files named by sim.edges / sim.agents and builds the state. Every rejection names
+ * file:line and the reason.
+ * Does not: filter by degree or component, or derive edges from retweets (not done yet).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "agora/alloc.h"
+#include "agora/hash.h"
+#include "agora/log.h"
+#include "agora/stream.h"
+#include "sim/sim_internal.h"
+
+enum { ID_MAX_LEN = 128, MAX_NODES = 1u << 30 };
+
+void agora__sim_edges_free(agora__sim_edges *e) {
+    agora_free(e->src);
+    agora_free(e->dst);
+    agora_free(e->names);
+    agora_free(e->name_off);
+    agora_free(e->htab);
+    memset(e, 0, sizeof *e);
+}
+
+static const char *node_name(const agora__sim_edges *e, uint32_t v) {
+    return e->names + e->name_off[v];
+}
+
+int64_t agora__sim_edges_find(const agora__sim_edges *e, const char *id, size_t len) {
+    if (e->htab == NULL)
+        return -1;
+    uint32_t h = (uint32_t)agora_hash64(id, len) & e->hmask;
+    for (;;) {
+        uint32_t v = e->htab[h];
+        if (v == 0)
+            return -1;
+        const char *nm = node_name(e, v - 1);
+        if (strncmp(nm, id, len) == 0 && nm[len] == '\0')
+            return v - 1;
+        h = (h + 1) & e->hmask;
+    }
+}
+
+static agora_err rehash(agora__sim_edges *e, uint32_t cap) {
+    uint32_t *t = agora_calloc(cap, sizeof *t);
+    if (t == NULL)
+        return AGORA_ENOMEM;
+    for (uint32_t v = 0; v < e->n_nodes; v++) {
+        const char *nm = node_name(e, v);
+        uint32_t h = (uint32_t)agora_hash64(nm, strlen(nm)) & (cap - 1);
+        while (t[h] != 0)
+            h = (h + 1) & (cap - 1);
+        t[h] = v + 1;
+    }
+    agora_free(e->htab);
+    e->htab = t;
+    e->hmask = cap - 1;
+    return AGORA_OK;
+}
+
+/* Returns the node of id (adding it), or -1 on allocation failure, -2 when full. */
+static int64_t node_of(agora__sim_edges *e, const char *id, size_t len) {
+    int64_t v = agora__sim_edges_find(e, id, len);
+    if (v >= 0)
+        return v;
+    if (e->n_nodes >= MAX_NODES)
+        return -2;
+    if (e->htab == NULL || (e->n_nodes + 1) * 2 > e->hmask + 1) {
+        uint32_t cap = e->htab ? (e->hmask + 1) * 2 : 1024;
+        if (rehash(e, cap) != AGORA_OK)
+            return -1;
+    }
+    if (e->names_len + len + 1 > e->names_cap) {
+        size_t cap = e->names_cap ? e->names_cap * 2 : 4096;
+        while (cap < e->names_len + len + 1)
+            cap *= 2;
+        char *p = agora_realloc(e->names, cap);
+        if (p == NULL)
+            return -1;
+        e->names = p;
+        e->names_cap = cap;
+    }
+    if (e->n_nodes + 1 > e->name_off_cap) {
+        size_t cap = e->name_off_cap ? e->name_off_cap * 2 : 1024;
+        uint64_t *p = agora_realloc(e->name_off, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        e->name_off = p;
+        e->name_off_cap = cap;
+    }
+    e->name_off[e->n_nodes] = e->names_len;
+    memcpy(e->names + e->names_len, id, len);
+    e->names[e->names_len + len] = '\0';
+    e->names_len += len + 1;
+    uint32_t h = (uint32_t)agora_hash64(id, len) & e->hmask;
+    while (e->htab[h] != 0)
+        h = (h + 1) & e->hmask;
+    e->htab[h] = e->n_nodes + 1;
+    return e->n_nodes++;
+}
+
+/* Splits a line into fields at whitespace (SNAP) or commas (CSV), up to max fields.
+ * Returns the field count, or -1 for a byte that has no place in an id. */
+static int split(const char *p, const char *end, bool csv, const char **f, size_t *fl, int max) {
+    int n = 0;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end)
+            break;
+        const char *s = p;
+        while (p < end && *p != ',' && (csv || (*p != ' ' && *p != '\t'))) {
+            unsigned char c = (unsigned char)*p;
+            if (c < 0x20 && c != '\t')
+                return -1;
+            p++;
+        }
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (n < max) {
+            f[n] = s;
+            fl[n] = (size_t)(e - s);
+        }
+        n++;
+        if (p < end && *p == ',') {
+            p++;
+            if (p == end) { /* trailing comma: an empty last field */
+                if (n < max) {
+                    f[n] = p;
+                    fl[n] = 0;
+                }
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* Iterates lines: sets ls and le, returns false at the end. Strips CR. */
+static bool next_line(const char *text, size_t len, size_t *pos, const char **ls, const char **le) {
+    if (*pos >= len)
+        return false;
+    const char *s = text + *pos, *end = text + len;
+    const char *e = memchr(s, '\n', (size_t)(end - s));
+    if (e == NULL)
+        e = end;
+    *pos = (size_t)(e - text) + 1;
+    *ls = s;
+    *le = e > s && e[-1] == '\r' ? e - 1 : e;
+    return true;
+}
+
+static bool blank_or_comment(const char *s, const char *e) {
+    while (s < e && (*s == ' ' || *s == '\t'))
+        s++;
+    return s == e || *s == '#';
+}
+
+agora_err agora__sim_parse_edges(const char *name, const char *text, size_t len, bool reverse,
+                                 agora__sim_edges *out, char err[AGORA_ERR_LEN]) {
+    memset(out, 0, sizeof *out);
+    size_t pos = 0, line = 0;
+    const char *ls, *le;
+    agora_err rc = AGORA_OK;
+    while (next_line(text, len, &pos, &ls, &le)) {
+        line++;
+        if (blank_or_comment(ls, le))
+            continue;
+        bool csv = memchr(ls, ',', (size_t)(le - ls)) != NULL;
+        const char *f[3];
+        size_t fl[3];
+        int nf = split(ls, le, csv, f, fl, 3);
+        if (nf < 0) {
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: control character in line", name, line);
+            rc = AGORA_EPARSE;
+            goto fail;
+        }
+        if (nf < 2 || fl[0] == 0 || fl[1] == 0) {
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: expected two node ids ('u v' or 'u,v')", name,
+                     line);
+            rc = AGORA_EPARSE;
+            goto fail;
+        }
+        if (fl[0] > ID_MAX_LEN || fl[1] > ID_MAX_LEN) {
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: node id longer than %d bytes", name, line,
+                     ID_MAX_LEN);
+            rc = AGORA_EPARSE;
+            goto fail;
+        }
+        int64_t u = node_of(out, f[0], fl[0]), v = u >= 0 ? node_of(out, f[1], fl[1]) : u;
+        if (u < 0 || v < 0) {
+            rc = (u == -2 || v == -2) ? AGORA_EOVERFLOW : AGORA_ENOMEM;
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: %s", name, line,
+                     rc == AGORA_EOVERFLOW ? "too many nodes" : "out of memory");
+            goto fail;
+        }
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 1024;
+            uint32_t *a = agora_realloc(out->src, cap * sizeof *a);
+            if (a == NULL) {
+                rc = AGORA_ENOMEM;
+                goto fail;
+            }
+            out->src = a;
+            uint32_t *b = agora_realloc(out->dst, cap * sizeof *b);
+            if (b == NULL) {
+                rc = AGORA_ENOMEM;
+                goto fail;
+            }
+            out->dst = b;
+            out->cap = cap;
+        }
+        out->src[out->n] = (uint32_t)(reverse ? v : u);
+        out->dst[out->n] = (uint32_t)(reverse ? u : v);
+        out->n++;
+    }
+    if (out->n_nodes < 2) {
+        snprintf(err, AGORA_ERR_LEN, "%s: no edges (need at least two nodes)", name);
+        rc = AGORA_EPARSE;
+        goto fail;
+    }
+    return AGORA_OK;
+fail:
+    if (rc == AGORA_ENOMEM && err[0] == '\0')
+        snprintf(err, AGORA_ERR_LEN, "%s: out of memory", name);
+    agora__sim_edges_free(out);
+    return rc;
+}
+
+enum { COL_ID, COL_O, COL_TAU, COL_A, COL_PI, COL_LABEL, COL_N };
+static const char *const k_cols[COL_N] = {"id",       "opinion", "toxicity",
+                                          "activity", "rt_base", "label"};
+
+static bool parse_num(const char *s, size_t n, double *out) {
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+agora_err agora__sim_parse_agents(const char *name, const char *text, size_t len,
+                                  const agora__sim_edges *ids, agora__sim_attr **rows,
+                                  size_t *n_rows, char err[AGORA_ERR_LEN]) {
+    enum { MAXF = 16 };
+    *rows = NULL;
+    *n_rows = 0;
+    size_t pos = 0, line = 0, cap = 0, n = 0;
+    const char *ls, *le;
+    int col_of[MAXF], ncol = -1;
+    agora__sim_attr *r = NULL;
+    uint8_t *got = ids->n_nodes ? agora_calloc(ids->n_nodes, 1) : NULL;
+    agora_err rc = AGORA_EPARSE;
+    if (ids->n_nodes && got == NULL)
+        return AGORA_ENOMEM;
+    while (next_line(text, len, &pos, &ls, &le)) {
+        line++;
+        if (blank_or_comment(ls, le))
+            continue;
+        const char *f[MAXF];
+        size_t fl[MAXF];
+        int nf = split(ls, le, true, f, fl, MAXF);
+        if (nf < 0) {
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: control character in line", name, line);
+            goto fail;
+        }
+        if (nf > MAXF) {
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: more than %d columns", name, line, MAXF);
+            goto fail;
+        }
+        if (ncol < 0) { /* the header */
+            bool have_id = false;
+            for (int c = 0; c < nf; c++) {
+                col_of[c] = -1;
+                for (int k = 0; k < COL_N; k++)
+                    if (fl[c] == strlen(k_cols[k]) && memcmp(f[c], k_cols[k], fl[c]) == 0)
+                        col_of[c] = k;
+                if (col_of[c] < 0) {
+                    snprintf(err, AGORA_ERR_LEN,
+                             "%s:%zu: unknown column '%.*s' (expected id, opinion, toxicity, "
+                             "activity, rt_base, label)",
+                             name, line, (int)(fl[c] > 64 ? 64 : fl[c]), f[c]);
+                    goto fail;
+                }
+                for (int d = 0; d < c; d++)
+                    if (col_of[d] == col_of[c]) {
+                        snprintf(err, AGORA_ERR_LEN, "%s:%zu: column '%s' repeated", name, line,
+                                 k_cols[col_of[c]]);
+                        goto fail;
+                    }
+                have_id |= col_of[c] == COL_ID;
+            }
+            if (!have_id) {
+                snprintf(err, AGORA_ERR_LEN, "%s:%zu: header has no 'id' column", name, line);
+                goto fail;
+            }
+            ncol = nf;
+            continue;
+        }
+        if (nf != ncol) {
+            snprintf(err, AGORA_ERR_LEN, "%s:%zu: %d fields, header has %d", name, line, nf, ncol);
+            goto fail;
+        }
+        agora__sim_attr a = {0, 0, 0, 0, 0, 0};
+        for (int c = 0; c < nf; c++) {
+            int k = col_of[c];
+            if (k == COL_LABEL)
+                continue;
+            if (k == COL_ID) {
+                int64_t v = agora__sim_edges_find(ids, f[c], fl[c]);
+                if (v < 0) {
+                    snprintf(err, AGORA_ERR_LEN, "%s:%zu: unknown id '%.*s' (not in the edge list)",
+                             name, line, (int)(fl[c] > 64 ? 64 : fl[c]), f[c]);
+                    goto fail;
+                }
+                if (got[v]) {
+                    snprintf(err, AGORA_ERR_LEN, "%s:%zu: id '%.*s' repeated", name, line,
+                             (int)(fl[c] > 64 ? 64 : fl[c]), f[c]);
+                    goto fail;
+                }
+                got[v] = 1;
+                a.node = (uint32_t)v;
+                continue;
+            }
+            double x;
+            if (!parse_num(f[c], fl[c], &x)) {
+                snprintf(err, AGORA_ERR_LEN, "%s:%zu: %s: not a number", name, line, k_cols[k]);
+                goto fail;
+            }
+            bool ok = k == COL_O ? (x >= -1 && x <= 1) : k == COL_A ? x >= 0 : (x >= 0 && x <= 1);
+            if (!ok) {
+                snprintf(err, AGORA_ERR_LEN, "%s:%zu: %s = %g out of range (%s)", name, line,
+                         k_cols[k], x,
+                         k == COL_O   ? "[-1, 1]"
+                         : k == COL_A ? ">= 0"
+                                      : "[0, 1]");
+                goto fail;
+            }
+            if (k == COL_O) {
+                a.o = x;
+                a.has |= SIM_ATTR_O;
+            } else if (k == COL_TAU) {
+                a.tau = x;
+                a.has |= SIM_ATTR_TAU;
+            } else if (k == COL_A) {
+                a.a = x;
+                a.has |= SIM_ATTR_A;
+            } else {
+                a.pi = x;
+                a.has |= SIM_ATTR_PI;
+            }
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            agora__sim_attr *p = agora_realloc(r, cap * sizeof *p);
+            if (p == NULL) {
+                rc = AGORA_ENOMEM;
+                snprintf(err, AGORA_ERR_LEN, "%s: out of memory", name);
+                goto fail;
+            }
+            r = p;
+        }
+        r[n++] = a;
+    }
+    if (ncol < 0) {
+        snprintf(err, AGORA_ERR_LEN, "%s: empty (expected a header line)", name);
+        goto fail;
+    }
+    agora_free(got);
+    *rows = r;
+    *n_rows = n;
+    return AGORA_OK;
+fail:
+    agora_free(got);
+    agora_free(r);
+    return rc;
+}
+
+agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
+    const agora_sim_params *p = &s->p;
+    char *text = NULL;
+    size_t len = 0;
+    agora__sim_edges ed;
+    memset(&ed, 0, sizeof ed);
+    agora__sim_attr *rows = NULL;
+    size_t n_rows = 0;
+    AGORA_TRY(agora_read_file(p->edges_path, (size_t)1 << 34, &text, &len, err));
+    agora_err rc = agora__sim_parse_edges(p->edges_path, text, len,
+                                          p->edge_dir == SIM_EDGE_FOLLOWED_BY, &ed, err);
+    agora_free(text);
+    text = NULL;
+    if (rc != AGORA_OK)
+        return rc;
+    if (p->agents_path[0] != '\0') {
+        rc = agora_read_file(p->agents_path, (size_t)1 << 32, &text, &len, err);
+        if (rc == AGORA_OK)
+            rc = agora__sim_parse_agents(p->agents_path, text, len, &ed, &rows, &n_rows, err);
+        agora_free(text);
+        if (rc != AGORA_OK)
+            goto done;
+    }
+    rc = agora__sim_alloc(s, ed.n_nodes);
+    if (rc != AGORA_OK)
+        goto done;
+    agora__sim_init_attributes(s);
+    for (size_t r = 0; r < n_rows; r++) {
+        uint32_t v = rows[r].node;
+        if (rows[r].has & SIM_ATTR_O)
+            s->o[v] = rows[r].o;
+        if (rows[r].has & SIM_ATTR_TAU)
+            s->tau[v] = rows[r].tau;
+        if (rows[r].has & SIM_ATTR_A)
+            s->act[v] = rows[r].a;
+        if (rows[r].has & SIM_ATTR_PI)
+            s->pi[v] = rows[r].pi;
+    }
+    rc = agora__sim_graph_from_edges(s, ed.src, ed.dst, ed.n);
+    if (rc == AGORA_OK)
+        AGORA_LOG_INFO(AGORA_SUB_SIM,
+                       "imported %s: %u nodes, %lld edges (%zu lines with self-loops or "
+                       "duplicates skipped), %zu attribute rows",
+                       p->edges_path, ed.n_nodes, (long long)s->n_edges, ed.n - (size_t)s->n_edges,
+                       n_rows);
+done:
+    agora__sim_edges_free(&ed);
+    agora_free(rows);
+    return rc;
+}

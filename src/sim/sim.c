@@ -1,0 +1,930 @@
+/* sim.c: the simulator's state and its step loop (spec §4, §5, §8, §10).
+ *
+ * Implements: allocation, clone (the branch point), destroy, one step (A: post, B: read in
+ * parallel, C: serial commit of retweets, unfollows and follows), the state digest and the
+ * invariant check.
+ * Does not: rank (recsys/), build pools (pool.c), move opinions (opinion/), or compute
+ * metrics (sim_metrics.c). Nothing here branches on the ranker: the step receives an ops
+ * struct and calls its score function through agora__sim_feed_build.
+ */
+#include <stddef.h>
+
+#include "agora/alloc.h"
+#include "agora/hash.h"
+#include "agora/log.h"
+#include "sim/sim_internal.h"
+
+// ---- the per-agent arrays, described once for alloc, clone, free and digest ----
+
+enum { CNT_N, CNT_SEEN, CNT_D, CNT_K, CNT_2K, CNT_LX, CNT_M };
+typedef struct arr_desc {
+    size_t off, elem;
+    int cnt;
+    bool digest;
+} arr_desc;
+#define A(f, c, d)                                                                                 \
+    { offsetof(agora_sim, f), sizeof(*((agora_sim *)0)->f), c, d }
+static const arr_desc k_arrays[] = {
+    A(o, CNT_N, 1),          A(tau, CNT_N, 1),        A(act, CNT_N, 1),
+    A(pi, CNT_N, 1),         A(toxic, CNT_N, 1),      A(E, CNT_N, 1),
+    A(En, CNT_N, 1),         A(C, CNT_N, 1),          A(Cn, CNT_N, 1),
+    A(rt_made, CNT_N, 1),    A(rt_recv, CNT_N, 1),    A(tot_exp, CNT_N, 1),
+    A(tot_rt, CNT_N, 1),     A(imp, CNT_N, 1),        A(followers_t0, CNT_N, 1),
+    A(out_n, CNT_N, 1),      A(out_cap, CNT_N, 0),    A(in_n, CNT_N, 1),
+    A(in_cap, CNT_N, 0),     A(post_n, CNT_N, 0),     A(seen_cnt, CNT_N, 1),
+    A(disc_head, CNT_N, 1),  A(disc_n, CNT_N, 1),     A(rt_n, CNT_N, 1),
+    A(unf_n, CNT_N, 0),      A(fol_n, CNT_N, 0),      A(lnx, CNT_N, 0),
+    A(seen, CNT_SEEN, 1),    A(disc_a, CNT_D, 1),     A(disc_w, CNT_D, 1),
+    A(rt_buf, CNT_K, 1),     A(rt_via, CNT_K, 1),     A(unf_buf, CNT_K, 0),
+    A(fol_buf, CNT_2K, 0),   A(fol_kind, CNT_2K, 0),  A(fol_pair, CNT_2K, 0),
+    A(lx, CNT_LX, 0),        A(ly, CNT_K, 0),         A(m_author, CNT_M, 1),
+    A(m_nrt, CNT_M, 1),      A(m_t0, CNT_M, 1),       A(m_idx, CNT_M, 1),
+    A(m_neg, CNT_M, 1),      A(m_o, CNT_M, 1),        A(m_exp[0], CNT_M, 1),
+    A(m_exp[1], CNT_M, 1),   A(m_rtc[0], CNT_M, 1),   A(m_rtc[1], CNT_M, 1),
+    A(m_exp_p[0], CNT_M, 0), A(m_exp_p[1], CNT_M, 0), A(m_rtc_p[0], CNT_M, 0),
+    A(m_rtc_p[1], CNT_M, 0),
+};
+#undef A
+#define N_ARRAYS (sizeof k_arrays / sizeof k_arrays[0])
+
+static size_t arr_count(const agora_sim *s, int cnt) {
+    size_t n = (size_t)s->n, k = (size_t)s->k;
+    switch (cnt) {
+    case CNT_SEEN:
+        return n * s->seen_cap;
+    case CNT_D:
+        return n * (size_t)s->D;
+    case CNT_K:
+        return n * k;
+    case CNT_2K:
+        return n * 2 * k;
+    case CNT_LX:
+        return s->p.learner ? n * k * SIM_NFEAT : 0;
+    case CNT_M:
+        return s->mcap;
+    default:
+        return n;
+    }
+}
+
+static void **arr_ptr(agora_sim *s, const arr_desc *d) {
+    return (void **)((char *)s + d->off);
+}
+static const void *arr_get(const agora_sim *s, const arr_desc *d) {
+    return *(void *const *)((const char *)s + d->off);
+}
+
+static uint32_t pow2_at_least(uint64_t x) {
+    uint32_t c = 16;
+    while (c < x && c < (1u << 31))
+        c *= 2;
+    return c;
+}
+
+static void scratch_free(agora__sim_scratch *sc) {
+    agora_free(sc->pool);
+    agora_free(sc->hkey);
+    agora_free(sc->hval);
+    agora_free(sc->hgen);
+    agora_free(sc->feed);
+    agora_free(sc->tmp);
+    agora_free(sc->om);
+}
+
+static agora_err scratch_init(agora_sim *s) {
+    int nt = 1;
+#ifdef AGORA_HAVE_OPENMP
+    nt = omp_get_max_threads();
+#endif
+    s->n_threads = nt;
+    s->scr = agora_calloc((size_t)nt, sizeof *s->scr);
+    if (s->scr == NULL)
+        return AGORA_ENOMEM;
+    for (int t = 0; t < nt; t++) {
+        agora__sim_scratch *sc = &s->scr[t];
+        sc->pool_cap = 1024;
+        sc->hmask = 4096 - 1;
+        sc->pool = agora_malloc(sc->pool_cap * sizeof *sc->pool);
+        sc->hkey = agora_malloc(4096 * sizeof *sc->hkey);
+        sc->hval = agora_malloc(4096 * sizeof *sc->hval);
+        sc->hgen = agora_calloc(4096, sizeof *sc->hgen);
+        sc->feed = agora_malloc((size_t)s->k * sizeof *sc->feed);
+        sc->tmp = agora_malloc(s->seen_cap * sizeof *sc->tmp);
+        sc->om = agora_malloc((size_t)s->k * sizeof *sc->om);
+        if (!sc->pool || !sc->hkey || !sc->hval || !sc->hgen || !sc->feed || !sc->tmp || !sc->om)
+            return AGORA_ENOMEM;
+    }
+    return AGORA_OK;
+}
+
+static agora_err slots_init(agora_sim *s, size_t seq_cap) {
+    s->slot = agora_calloc((size_t)s->W, sizeof *s->slot);
+    if (s->slot == NULL)
+        return AGORA_ENOMEM;
+    for (int w = 0; w < s->W; w++) {
+        s->slot[w].e = -1;
+        s->slot[w].off = agora_calloc((size_t)s->n + 1, sizeof(uint32_t));
+        s->slot[w].cap = seq_cap < 64 ? 64 : seq_cap;
+        s->slot[w].seq = agora_malloc(s->slot[w].cap * sizeof(uint32_t));
+        if (s->slot[w].off == NULL || s->slot[w].seq == NULL)
+            return AGORA_ENOMEM;
+    }
+    return AGORA_OK;
+}
+
+/* Allocates every array for n agents (zeroed); the graph lists stay empty. */
+agora_err agora__sim_alloc(agora_sim *s, int64_t n) {
+    s->n = n;
+    s->k = (int)s->p.feed_k;
+    s->W = (int)s->p.pool_window;
+    s->D = (int)s->p.disc_size;
+    s->seen_cap = pow2_at_least(2 * (uint64_t)s->k * (uint64_t)s->p.msg_max_age);
+    double mean_posts = s->p.activity_mean * (double)n;
+    s->mcap = pow2_at_least((uint64_t)(2.0 * (double)s->p.msg_max_age * mean_posts) + 1024);
+    s->mmask = s->mcap - 1;
+    for (size_t a = 0; a < N_ARRAYS; a++) {
+        size_t c = arr_count(s, k_arrays[a].cnt);
+        if (c == 0)
+            continue;
+        void *p = agora_calloc(c, k_arrays[a].elem);
+        if (p == NULL)
+            return AGORA_ENOMEM;
+        *arr_ptr(s, &k_arrays[a]) = p;
+    }
+    s->out_v = agora_calloc((size_t)n, sizeof *s->out_v);
+    s->out_made = agora_calloc((size_t)n, sizeof *s->out_made);
+    s->out_eng = agora_calloc((size_t)n, sizeof *s->out_eng);
+    s->in_v = agora_calloc((size_t)n, sizeof *s->in_v);
+    if (!s->out_v || !s->out_made || !s->out_eng || !s->in_v)
+        return AGORA_ENOMEM;
+    s->step_seq0_cap = 1024;
+    s->step_seq0 = agora_calloc((size_t)s->step_seq0_cap, sizeof *s->step_seq0);
+    if (s->step_seq0 == NULL)
+        return AGORA_ENOMEM;
+    AGORA_TRY(slots_init(s, (size_t)(2.0 * mean_posts) + 1024));
+    return scratch_init(s);
+}
+
+void agora_sim_destroy(agora_sim *s) {
+    if (s == NULL)
+        return;
+    for (size_t a = 0; a < N_ARRAYS; a++)
+        agora_free(*arr_ptr(s, &k_arrays[a]));
+    for (int64_t i = 0; s->out_v && i < s->n; i++) {
+        agora_free(s->out_v[i]);
+        agora_free(s->out_made[i]);
+        agora_free(s->out_eng[i]);
+    }
+    for (int64_t i = 0; s->in_v && i < s->n; i++)
+        agora_free(s->in_v[i]);
+    agora_free(s->out_v);
+    agora_free(s->out_made);
+    agora_free(s->out_eng);
+    agora_free(s->in_v);
+    agora_free(s->step_seq0);
+    for (int w = 0; s->slot && w < s->W; w++) {
+        agora_free(s->slot[w].off);
+        agora_free(s->slot[w].seq);
+    }
+    agora_free(s->slot);
+    for (int t = 0; s->scr && t < s->n_threads; t++)
+        scratch_free(&s->scr[t]);
+    agora_free(s->scr);
+    agora_free(s);
+}
+
+static agora_err validate(const agora_sim_params *p, char err[AGORA_ERR_LEN]) {
+    if (p->burnin_steps > p->n_steps) {
+        snprintf(err, AGORA_ERR_LEN, "sim.burnin_steps (%lld) exceeds sim.n_steps (%lld)",
+                 (long long)p->burnin_steps, (long long)p->n_steps);
+        return AGORA_EINVAL;
+    }
+    if (p->graph_init == SIM_GRAPH_FILE && p->edges_path[0] == '\0') {
+        snprintf(err, AGORA_ERR_LEN, "sim.graph_init = file needs sim.edges");
+        return AGORA_EINVAL;
+    }
+    if (p->n_agents > UINT32_MAX / 2) {
+        snprintf(err, AGORA_ERR_LEN, "sim.n_agents too large");
+        return AGORA_EINVAL;
+    }
+    return AGORA_OK;
+}
+
+agora_err agora_sim_create(const agora_sim_params *p, agora_sim **out, char err[AGORA_ERR_LEN]) {
+    *out = NULL;
+    err[0] = '\0';
+    AGORA_TRY(validate(p, err));
+    agora_sim *s = agora_calloc(1, sizeof *s);
+    if (s == NULL)
+        return AGORA_ENOMEM;
+    s->p = *p;
+    s->seed = (uint64_t)p->seed;
+    agora_err rc;
+    if (p->graph_init == SIM_GRAPH_FILE) {
+        rc = agora__sim_import(s, err);
+    } else {
+        rc = agora__sim_alloc(s, p->n_agents);
+        if (rc == AGORA_OK) {
+            agora__sim_init_attributes(s);
+            rc = agora__sim_generate(s, err);
+        }
+    }
+    if (rc != AGORA_OK) {
+        if (err[0] == '\0')
+            snprintf(err, AGORA_ERR_LEN, "sim: cannot create the state: %s", agora_err_str(rc));
+        agora_sim_destroy(s);
+        return rc;
+    }
+    agora__sim_kernel_table(s);
+    agora_sim_branch(s);
+    s->t0 = 0;
+    *out = s;
+    return AGORA_OK;
+}
+
+agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
+    *out = NULL;
+    agora_sim *s = agora_calloc(1, sizeof *s);
+    if (s == NULL)
+        return AGORA_ENOMEM;
+    *s = *src;
+    /* Pointers now alias src; reset them before anything can fail. */
+    for (size_t a = 0; a < N_ARRAYS; a++)
+        *arr_ptr(s, &k_arrays[a]) = NULL;
+    s->out_v = NULL;
+    s->out_made = s->out_eng = NULL;
+    s->in_v = NULL;
+    s->step_seq0 = NULL;
+    s->slot = NULL;
+    s->scr = NULL;
+    agora_err rc = AGORA_ENOMEM;
+    for (size_t a = 0; a < N_ARRAYS; a++) {
+        size_t c = arr_count(s, k_arrays[a].cnt);
+        if (c == 0)
+            continue;
+        void *p = agora_malloc(c * k_arrays[a].elem);
+        if (p == NULL)
+            goto fail;
+        memcpy(p, arr_get(src, &k_arrays[a]), c * k_arrays[a].elem);
+        *arr_ptr(s, &k_arrays[a]) = p;
+    }
+    size_t n = (size_t)s->n;
+    s->out_v = agora_calloc(n, sizeof *s->out_v);
+    s->out_made = agora_calloc(n, sizeof *s->out_made);
+    s->out_eng = agora_calloc(n, sizeof *s->out_eng);
+    s->in_v = agora_calloc(n, sizeof *s->in_v);
+    if (!s->out_v || !s->out_made || !s->out_eng || !s->in_v)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        size_t oc = s->out_cap[i], ic = s->in_cap[i];
+        s->out_v[i] = agora_malloc(oc * sizeof(uint32_t) + 1);
+        s->out_made[i] = agora_malloc(oc * sizeof(int32_t) + 1);
+        s->out_eng[i] = agora_malloc(oc * sizeof(int32_t) + 1);
+        s->in_v[i] = agora_malloc(ic * sizeof(uint32_t) + 1);
+        if (!s->out_v[i] || !s->out_made[i] || !s->out_eng[i] || !s->in_v[i])
+            goto fail;
+        memcpy(s->out_v[i], src->out_v[i], s->out_n[i] * sizeof(uint32_t));
+        memcpy(s->out_made[i], src->out_made[i], s->out_n[i] * sizeof(int32_t));
+        memcpy(s->out_eng[i], src->out_eng[i], s->out_n[i] * sizeof(int32_t));
+        memcpy(s->in_v[i], src->in_v[i], s->in_n[i] * sizeof(uint32_t));
+    }
+    s->step_seq0 = agora_malloc((size_t)s->step_seq0_cap * sizeof *s->step_seq0);
+    if (s->step_seq0 == NULL)
+        goto fail;
+    memcpy(s->step_seq0, src->step_seq0, (size_t)s->step_seq0_cap * sizeof *s->step_seq0);
+    s->slot = agora_calloc((size_t)s->W, sizeof *s->slot);
+    if (s->slot == NULL)
+        goto fail;
+    for (int w = 0; w < s->W; w++) {
+        s->slot[w] = src->slot[w];
+        s->slot[w].off = agora_malloc((n + 1) * sizeof(uint32_t));
+        s->slot[w].seq = agora_malloc(s->slot[w].cap * sizeof(uint32_t));
+        if (s->slot[w].off == NULL || s->slot[w].seq == NULL)
+            goto fail;
+        memcpy(s->slot[w].off, src->slot[w].off, (n + 1) * sizeof(uint32_t));
+        memcpy(s->slot[w].seq, src->slot[w].seq, s->slot[w].n * sizeof(uint32_t));
+    }
+    rc = scratch_init(s);
+    if (rc != AGORA_OK)
+        goto fail;
+    *out = s;
+    return AGORA_OK;
+fail:
+    agora_sim_destroy(s);
+    return rc;
+}
+
+// ---- phase A: posting (spec §4) ----
+
+static agora_err ensure_step_seq0(agora_sim *s, int64_t t) {
+    if (t + 1 < s->step_seq0_cap)
+        return AGORA_OK;
+    int64_t cap = s->step_seq0_cap * 2;
+    while (cap <= t + 1)
+        cap *= 2;
+    uint32_t *p = agora_realloc(s->step_seq0, (size_t)cap * sizeof *p);
+    if (p == NULL)
+        return AGORA_ENOMEM;
+    s->step_seq0 = p;
+    s->step_seq0_cap = cap;
+    return AGORA_OK;
+}
+
+/* Re-homes the live messages [first, next_seq) into a ring of capacity cap. */
+static agora_err ring_grow(agora_sim *s, uint32_t cap, uint32_t first) {
+    agora_sim tmp = *s;
+    tmp.mcap = cap;
+    tmp.mmask = cap - 1;
+    for (size_t a = 0; a < N_ARRAYS; a++) {
+        if (k_arrays[a].cnt != CNT_M)
+            continue;
+        void *p = agora_calloc(cap, k_arrays[a].elem);
+        if (p == NULL) {
+            for (size_t b = 0; b < a; b++)
+                if (k_arrays[b].cnt == CNT_M &&
+                    *arr_ptr(&tmp, &k_arrays[b]) != arr_get(s, &k_arrays[b]))
+                    agora_free(*arr_ptr(&tmp, &k_arrays[b]));
+            return AGORA_ENOMEM;
+        }
+        size_t el = k_arrays[a].elem;
+        const char *old = arr_get(s, &k_arrays[a]);
+        for (uint32_t q = first; q != s->next_seq; q++)
+            memcpy((char *)p + (size_t)(q & tmp.mmask) * el, old + (size_t)(q & s->mmask) * el, el);
+        *arr_ptr(&tmp, &k_arrays[a]) = p;
+    }
+    for (size_t a = 0; a < N_ARRAYS; a++)
+        if (k_arrays[a].cnt == CNT_M) {
+            agora_free(*arr_ptr(s, &k_arrays[a]));
+            *arr_ptr(s, &k_arrays[a]) = *arr_ptr(&tmp, &k_arrays[a]);
+        }
+    s->mcap = cap;
+    s->mmask = cap - 1;
+    return AGORA_OK;
+}
+
+static uint32_t poisson_inv(double a, double u, uint32_t cap) {
+    double p = exp(-a), F = p;
+    uint32_t k = 0;
+    while (u > F && k < cap) {
+        k++;
+        p *= a / k;
+        F += p;
+        if (p == 0.0 && F < u) { /* far tail underflowed: a is large */
+            k = cap;
+            break;
+        }
+    }
+    return k;
+}
+
+static agora_err phase_post(agora_sim *s) {
+    const int64_t t = s->t, n = s->n;
+    const agora_sim_params *p = &s->p;
+    AGORA_TRY(ensure_step_seq0(s, t));
+    AGORA__SIM_OMP("omp parallel for schedule(static)")
+    for (int64_t j = 0; j < n; j++)
+        s->post_n[j] =
+            poisson_inv(s->act[j], agora__sim_u01(s->seed, SIM_S_POST, (uint32_t)j, (uint64_t)t),
+                        (uint32_t)p->post_cap);
+    uint64_t total = 0, emit = 0;
+    for (int64_t j = 0; j < n; j++) {
+        total += s->post_n[j];
+        emit += s->post_n[j] + s->rt_n[j];
+    }
+    /* Cascade sizes of the messages that die now (t - t0 reaches A_max). */
+    uint32_t first_prev = t > 0 ? agora__sim_first_live(s, t - 1) : 0;
+    s->step_seq0[t] = s->next_seq;
+    uint32_t first = agora__sim_first_live(s, t);
+    if (t >= s->t0)
+        for (uint32_t q = first_prev; q != first; q++) {
+            uint32_t nrt = s->m_nrt[q & s->mmask];
+            s->casc_n++;
+            s->casc_sum += nrt;
+            if (nrt > s->casc_max)
+                s->casc_max = nrt;
+        }
+    uint64_t live = (uint64_t)(uint32_t)(s->next_seq - first) + total;
+    if (live > s->mcap) {
+        uint32_t cap = pow2_at_least(live * 2);
+        AGORA_TRY(ring_grow(s, cap, first));
+    }
+    /* Emission slot of step t: retweets buffered at t - 1, then the new posts. */
+    agora__sim_slot *sl = &s->slot[t % s->W];
+    if (emit > UINT32_MAX)
+        return AGORA_EOVERFLOW;
+    if (emit > sl->cap) {
+        size_t cap = sl->cap;
+        while (cap < emit)
+            cap *= 2;
+        uint32_t *q = agora_realloc(sl->seq, cap * sizeof *q);
+        if (q == NULL)
+            return AGORA_ENOMEM;
+        sl->seq = q;
+        sl->cap = cap;
+    }
+    uint32_t acc = 0;
+    for (int64_t j = 0; j < n; j++) {
+        sl->off[j] = acc;
+        acc += s->post_n[j] + s->rt_n[j];
+    }
+    sl->off[n] = acc;
+    sl->n = acc;
+    sl->e = t;
+    const uint32_t seq0 = s->next_seq;
+    /* The seq of post (j, q) is seq0 + (posts of agents < j) + q: a prefix sum. */
+    uint32_t *pre = s->post_n; /* reused in place as exclusive prefix */
+    uint32_t run = 0;
+    for (int64_t j = 0; j < n; j++) {
+        uint32_t c = pre[j];
+        pre[j] = run;
+        run += c;
+    }
+    AGORA__SIM_OMP("omp parallel for schedule(static)")
+    for (int64_t j = 0; j < n; j++) {
+        uint32_t np = (j + 1 < n ? pre[j + 1] : run) - pre[j];
+        uint32_t *dst = &sl->seq[sl->off[j]];
+        for (uint32_t r = 0; r < s->rt_n[j]; r++)
+            *dst++ = s->rt_buf[(size_t)j * (size_t)s->k + r];
+        s->rt_n[j] = 0;
+        for (uint32_t q = 0; q < np; q++) {
+            uint32_t seq = seq0 + pre[j] + q, m = seq & s->mmask;
+            uint64_t key = agora__sim_msg_key((uint32_t)j, (int32_t)t, q);
+            double om = s->o[j] + p->msg_noise * agora__sim_normal(s->seed, SIM_S_MSG_O, 0, key);
+            s->m_author[m] = (uint32_t)j;
+            s->m_t0[m] = (int32_t)t;
+            s->m_idx[m] = (uint8_t)q;
+            s->m_o[m] = (float)(om < -1 ? -1 : (om > 1 ? 1 : om));
+            s->m_neg[m] = agora__sim_u01(s->seed, SIM_S_MSG_NEG, 0, key) < s->tau[j];
+            s->m_nrt[m] = 0;
+            for (int c = 0; c < 2; c++) {
+                s->m_exp[c][m] = s->m_rtc[c][m] = 0;
+                atomic_store_explicit(&s->m_exp_p[c][m], 0, memory_order_relaxed);
+                atomic_store_explicit(&s->m_rtc_p[c][m], 0, memory_order_relaxed);
+            }
+            *dst++ = seq;
+        }
+    }
+    s->next_seq = seq0 + run;
+    return AGORA_OK;
+}
+
+// ---- phase B: reading (spec §5, §6, §8) ----
+
+static uint64_t msg_key_of(const agora_sim *s, uint32_t seq) {
+    uint32_t m = seq & s->mmask;
+    return agora__sim_msg_key(s->m_author[m], s->m_t0[m], s->m_idx[m]);
+}
+
+/* replacement(i, t) of spec §8: a uniform agent with probability rand_follow, else a
+ * discovered author drawn by stored weight; redrawn (keyed attempts, at most 16) while it is
+ * i, a followee or already buffered. UINT32_MAX when every attempt failed. */
+static uint32_t replacement(const agora_sim *s, uint32_t i, int64_t t) {
+    const size_t D = (size_t)s->D;
+    const uint32_t dn = s->disc_n[i];
+    for (uint64_t a = 0; a < 16; a++) {
+        double u1 = agora__sim_u01(s->seed, SIM_S_REPL, i, ((uint64_t)t << 6) | (a << 1));
+        double u2 = agora__sim_u01(s->seed, SIM_S_REPL, i, ((uint64_t)t << 6) | (a << 1) | 1);
+        uint32_t j;
+        if (u1 < s->p.rand_follow || dn == 0) {
+            j = (uint32_t)(u2 * (double)s->n);
+        } else {
+            double tot = 0;
+            for (uint32_t d = 0; d < dn; d++)
+                tot += s->disc_w[i * D + d];
+            double x = u2 * tot;
+            uint32_t d = 0;
+            while (d + 1 < dn && x >= s->disc_w[i * D + d]) {
+                x -= s->disc_w[i * D + d];
+                d++;
+            }
+            j = s->disc_a[i * D + d];
+        }
+        if (j >= s->n || j == i || agora__sim_follows(s, i, j))
+            continue;
+        bool dup = false;
+        for (uint32_t f = 0; f < s->fol_n[i]; f++)
+            dup |= s->fol_buf[(size_t)i * 2 * (size_t)s->k + f] == j;
+        if (!dup)
+            return j;
+    }
+    return UINT32_MAX;
+}
+
+static void rewire_on_read(agora_sim *s, uint32_t i, double o_i, const agora__sim_cand *c, double p,
+                           bool rt) {
+    const uint32_t m = c->seq & s->mmask, author = s->m_author[m], via = c->via;
+    const size_t k = (size_t)s->k;
+    const uint64_t km = msg_key_of(s, c->seq);
+    const int64_t t = s->t;
+    double d = fabs(o_i - (double)s->m_o[m]);
+    if (d > s->p.unf_eps && (!s->p.unf_neg_only || s->m_neg[m]) &&
+        agora__sim_u01(s->seed, SIM_S_UNF, i, km) < s->p.unf_q) {
+        bool dup = false;
+        for (uint32_t u = 0; u < s->unf_n[i]; u++)
+            dup |= s->unf_buf[i * k + u] == via;
+        if (!dup) {
+            uint8_t ui = s->unf_n[i]++;
+            s->unf_buf[i * k + ui] = via;
+            if (s->p.conserve_out_degree) {
+                uint32_t r = replacement(s, i, t);
+                if (r != UINT32_MAX) {
+                    size_t f = i * 2 * k + s->fol_n[i]++;
+                    s->fol_buf[f] = r;
+                    s->fol_kind[f] = 1;
+                    s->fol_pair[f] = ui;
+                }
+            }
+        }
+    }
+    if (rt && via != author && author != i && !agora__sim_follows(s, i, author) &&
+        agora__sim_u01(s->seed, SIM_S_FOL, i, km) < s->p.fol_q) {
+        size_t f = i * 2 * k + s->fol_n[i]++;
+        s->fol_buf[f] = author;
+        s->fol_kind[f] = 2;
+        s->fol_pair[f] = 0;
+    }
+    if (via != author && author != i && !agora__sim_follows(s, i, author)) {
+        size_t D = (size_t)s->D, h = s->disc_head[i];
+        s->disc_a[i * D + h] = author;
+        s->disc_w[i * D + h] = (float)p;
+        s->disc_head[i] = (uint32_t)((h + 1) % D);
+        if (s->disc_n[i] < D)
+            s->disc_n[i]++;
+    }
+}
+
+typedef struct step_tot {
+    int64_t exp, neg, pool, negpool, rt;
+} step_tot;
+
+static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
+                     agora__sim_scratch *sc, step_tot *tot) {
+    const agora_sim_params *p = &s->p;
+    const int64_t t = s->t;
+    const size_t k = (size_t)s->k;
+    size_t nc = agora__sim_pool_build(s, i, t, sc);
+    int64_t negpool = 0;
+    for (size_t j = 0; j < nc; j++)
+        negpool += s->m_neg[sc->pool[j].seq & s->mmask];
+    double o_i = s->o[i];
+    agora__sim_read_ctx ctx = {s, i, o_i, t};
+    size_t nf = agora__sim_feed_build(&ctx, ops->score, sc->pool, nc, k, sc->feed);
+    int64_t neg = 0;
+    size_t n_om = 0;
+    s->unf_n[i] = 0;
+    s->fol_n[i] = 0;
+    s->lnx[i] = 0;
+    const int camp_i = o_i >= p->camp_split;
+    for (size_t r = 0; r < nf; r++) {
+        const agora__sim_cand *c = &sc->feed[r];
+        const uint32_t m = c->seq & s->mmask;
+        const int mneg = s->m_neg[m];
+        neg += mneg;
+        atomic_fetch_add_explicit(&s->imp[s->m_author[m]], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->m_exp_p[camp_i][m], 1, memory_order_relaxed);
+        double prt = agora__sim_p_rt(s, o_i, s->pi[i], c->seq, p->beta_neg);
+        const uint64_t km = msg_key_of(s, c->seq);
+        bool rt = agora__sim_u01(s->seed, SIM_S_RT, i, km) < prt;
+        if (p->learner) {
+            double x[SIM_NFEAT];
+            agora__sim_features(s, i, ctx.o_reader, c->seq, t, x);
+            float *dst = &s->lx[((size_t)i * k + s->lnx[i]) * SIM_NFEAT];
+            for (int f = 0; f < SIM_NFEAT; f++)
+                dst[f] = (float)x[f];
+            s->ly[(size_t)i * k + s->lnx[i]] = rt;
+            s->lnx[i]++;
+        }
+        if (rt) {
+            s->rt_buf[(size_t)i * k + s->rt_n[i]] = c->seq;
+            s->rt_via[(size_t)i * k + s->rt_n[i]] = c->via;
+            s->rt_n[i]++;
+            s->rt_made[i]++;
+            s->tot_rt[i]++;
+            atomic_fetch_add_explicit(&s->m_rtc_p[camp_i][m], 1, memory_order_relaxed);
+            int64_t lo = 0, hi = (int64_t)s->out_n[i] - 1; /* engagement with the edge */
+            while (lo <= hi) {
+                int64_t mid = (lo + hi) / 2;
+                if (s->out_v[i][mid] == c->via) {
+                    s->out_eng[i][mid] = (int32_t)t;
+                    break;
+                }
+                if (s->out_v[i][mid] < c->via)
+                    lo = mid + 1;
+                else
+                    hi = mid - 1;
+            }
+        }
+        if (!p->freeze_opinions && (p->influence_on == SIM_INFLUENCE_READ || rt)) {
+            agora__sim_opinion_item(p, &o_i, (double)s->m_o[m], mneg, p->camp_split);
+            sc->om[n_om++] = (double)s->m_o[m];
+        }
+        if (!p->freeze_rewiring)
+            rewire_on_read(s, i, o_i, c, prt, rt);
+        agora__sim_seen_add(s, i, c->seq, sc->tmp);
+    }
+    if (!p->freeze_opinions) {
+        if (p->opinion_model == SIM_OPINION_HK || p->opinion_model == SIM_OPINION_DEGROOT)
+            agora__sim_opinion_hk(p, &o_i, sc->om, n_om);
+        if (p->opinion_drift > 0) {
+            o_i += p->opinion_drift * agora__sim_normal(s->seed, SIM_S_DRIFT, i, (uint64_t)t);
+            o_i = o_i < -1 ? -1 : (o_i > 1 ? 1 : o_i);
+        }
+    }
+    s->o[i] = o_i;
+    if (p->tox_dynamics == SIM_TOX_CONTAGION && nf > 0)
+        s->tau[i] = (1.0 - p->tox_eta) * s->tau[i] + p->tox_eta * (double)neg / (double)nf;
+    s->E[i] += (int64_t)nf;
+    s->En[i] += neg;
+    s->C[i] += (int64_t)nc;
+    s->Cn[i] += negpool;
+    s->tot_exp[i] += (int64_t)nf;
+    tot->exp += (int64_t)nf;
+    tot->neg += neg;
+    tot->pool += (int64_t)nc;
+    tot->negpool += negpool;
+    tot->rt += s->rt_n[i];
+}
+
+static agora_err phase_read(agora_sim *s, const agora__sim_recsys_ops *ops) {
+    int64_t e = 0, ng = 0, pl = 0, np = 0, rt = 0;
+    const int64_t n = s->n;
+    AGORA__SIM_OMP("omp parallel reduction(+ : e, ng, pl, np, rt)") {
+        int tid = 0;
+#ifdef AGORA_HAVE_OPENMP
+        tid = omp_get_thread_num();
+#endif
+        agora__sim_scratch *sc = &s->scr[tid];
+        step_tot tot = {0, 0, 0, 0, 0};
+        AGORA__SIM_OMP("omp for schedule(dynamic, 128)")
+        for (int64_t i = 0; i < n; i++)
+            read_one(s, ops, (uint32_t)i, sc, &tot);
+        e += tot.exp;
+        ng += tot.neg;
+        pl += tot.pool;
+        np += tot.negpool;
+        rt += tot.rt;
+    }
+    for (int t = 0; t < s->n_threads; t++)
+        if (s->scr[t].oom)
+            return AGORA_ENOMEM;
+    s->s_exp = e;
+    s->s_neg = ng;
+    s->s_pool = pl;
+    s->s_negpool = np;
+    s->s_rt = rt;
+    s->work_pool += pl;
+    s->work_feed += e;
+    return AGORA_OK;
+}
+
+// ---- phase C: serial commit (spec §8, ascending id) ----
+
+/* The followee with the lowest engagement over the last W steps (no retweet through it in
+ * the window ranks lowest), ties to the older edge, then the smaller id. */
+static uint32_t least_engaged(const agora_sim *s, uint32_t i, uint32_t except) {
+    int64_t since = s->t - s->W + 1;
+    uint32_t best = UINT32_MAX;
+    int64_t be = 0, bm = 0;
+    for (uint32_t a = 0; a < s->out_n[i]; a++) {
+        uint32_t j = s->out_v[i][a];
+        if (j == except)
+            continue;
+        int64_t eng = s->out_eng[i][a] >= since ? s->out_eng[i][a] : INT64_MIN;
+        int64_t made = s->out_made[i][a];
+        if (best == UINT32_MAX || eng < be || (eng == be && made < bm)) {
+            best = j;
+            be = eng;
+            bm = made;
+        }
+    }
+    return best;
+}
+
+static agora_err commit_rewiring(agora_sim *s) {
+    const size_t k = (size_t)s->k;
+    const int32_t t = (int32_t)s->t;
+    for (int64_t ii = 0; ii < s->n; ii++) {
+        uint32_t i = (uint32_t)ii;
+        const uint32_t *unf = &s->unf_buf[i * k];
+        const uint32_t *fol = &s->fol_buf[i * 2 * k];
+        if (!s->p.conserve_out_degree) {
+            for (uint32_t u = 0; u < s->unf_n[i]; u++)
+                agora__sim_unfollow(s, i, unf[u]);
+            for (uint32_t f = 0; f < s->fol_n[i]; f++)
+                AGORA_TRY(agora__sim_follow(s, i, fol[f], t));
+            continue;
+        }
+        /* Out-degree conserved: each follow replaces exactly one followee. */
+        for (uint32_t f = 0; f < s->fol_n[i]; f++) {
+            uint32_t j = fol[f];
+            if (j == i || agora__sim_follows(s, i, j))
+                continue;
+            uint32_t drop = s->fol_kind[i * 2 * k + f] == 1 ? unf[s->fol_pair[i * 2 * k + f]]
+                                                            : least_engaged(s, i, j);
+            if (drop == UINT32_MAX || !agora__sim_unfollow(s, i, drop))
+                continue;
+            AGORA_TRY(agora__sim_follow(s, i, j, t));
+        }
+    }
+    return AGORA_OK;
+}
+
+static void commit_messages(agora_sim *s) {
+    const size_t k = (size_t)s->k;
+    for (int64_t i = 0; i < s->n; i++)
+        for (uint32_t r = 0; r < s->rt_n[i]; r++) {
+            uint32_t m = s->rt_buf[(size_t)i * k + r] & s->mmask;
+            s->m_nrt[m]++;
+            s->rt_recv[s->m_author[m]]++;
+        }
+    uint32_t first = agora__sim_first_live(s, s->t);
+    uint32_t nlive = s->next_seq - first;
+    AGORA__SIM_OMP("omp parallel for schedule(static)")
+    for (uint32_t q = 0; q < nlive; q++) {
+        uint32_t m = (first + q) & s->mmask;
+        for (int c = 0; c < 2; c++) {
+            s->m_exp[c][m] += atomic_exchange_explicit(&s->m_exp_p[c][m], 0, memory_order_relaxed);
+            s->m_rtc[c][m] += atomic_exchange_explicit(&s->m_rtc_p[c][m], 0, memory_order_relaxed);
+        }
+    }
+}
+
+static void start_of_step(agora_sim *s) {
+    double sum[2] = {0, 0};
+    int64_t cnt[2] = {0, 0};
+    for (int64_t i = 0; i < s->n; i++) {
+        int c = s->o[i] >= s->p.camp_split;
+        sum[c] += s->o[i];
+        cnt[c]++;
+    }
+    s->camp_mean[0] = cnt[0] ? sum[0] / (double)cnt[0] : -0.5;
+    s->camp_mean[1] = cnt[1] ? sum[1] / (double)cnt[1] : 0.5;
+    s->rbar = s->g_exp > 0 ? (double)s->g_rt / (double)s->g_exp : s->p.rt_base_median;
+}
+
+agora_err agora__sim_step_ops(agora_sim *s, const agora__sim_recsys_ops *ops) {
+    if (s->t >= INT32_MAX - 1 || s->t >= 0xffffff)
+        return AGORA_EOVERFLOW; /* key(m) holds t0 in 24 bits */
+    start_of_step(s);
+    AGORA_TRY(phase_post(s));
+    AGORA_TRY(phase_read(s, ops));
+    commit_messages(s);
+    if (!s->p.freeze_rewiring)
+        AGORA_TRY(commit_rewiring(s));
+    s->g_exp += s->s_exp;
+    s->g_rt += s->s_rt;
+    if (s->p.learner)
+        agora__sim_learner_update(s);
+    s->t++;
+    return AGORA_OK;
+}
+
+agora_err agora_sim_step(agora_sim *s, int recsys) {
+    const agora__sim_recsys_ops *ops = agora__sim_recsys_ops_get(recsys);
+    if (ops == NULL)
+        return AGORA_EINVAL;
+    return agora__sim_step_ops(s, ops);
+}
+
+void agora_sim_branch(agora_sim *s) {
+    const int64_t n = s->n;
+    s->t0 = s->t;
+    memset(s->E, 0, (size_t)n * sizeof *s->E);
+    memset(s->En, 0, (size_t)n * sizeof *s->En);
+    memset(s->C, 0, (size_t)n * sizeof *s->C);
+    memset(s->Cn, 0, (size_t)n * sizeof *s->Cn);
+    memset(s->rt_made, 0, (size_t)n * sizeof *s->rt_made);
+    memset(s->rt_recv, 0, (size_t)n * sizeof *s->rt_recv);
+    for (int64_t i = 0; i < n; i++)
+        atomic_store_explicit(&s->imp[i], 0, memory_order_relaxed);
+    s->casc_n = s->casc_sum = s->casc_max = 0;
+    for (int64_t i = 0; i < n; i++)
+        s->followers_t0[i] = s->in_n[i];
+    /* The toxic set: top decile of tau (ties by id) or tau >= threshold. */
+    if (s->p.toxic_def == SIM_TOXIC_THRESHOLD) {
+        for (int64_t i = 0; i < n; i++)
+            s->toxic[i] = s->tau[i] >= s->p.toxic_threshold;
+    } else {
+        int64_t want = (n + 9) / 10, got = 0;
+        /* threshold = the want-th largest tau; count ties by ascending id */
+        double lo = 0.0, hi = 1.0;
+        for (int it = 0; it < 60; it++) {
+            double mid = 0.5 * (lo + hi);
+            int64_t c = 0;
+            for (int64_t i = 0; i < n; i++)
+                c += s->tau[i] >= mid;
+            if (c >= want)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            s->toxic[i] = s->tau[i] > hi;
+            got += s->toxic[i];
+        }
+        for (int64_t i = 0; i < n && got < want; i++)
+            if (!s->toxic[i] && s->tau[i] >= lo) {
+                s->toxic[i] = 1;
+                got++;
+            }
+    }
+}
+
+int64_t agora_sim_time(const agora_sim *s) {
+    return s->t;
+}
+int64_t agora_sim_n_agents(const agora_sim *s) {
+    return s->n;
+}
+int64_t agora_sim_n_edges(const agora_sim *s) {
+    return s->n_edges;
+}
+const double *agora_sim_opinions(const agora_sim *s) {
+    return s->o;
+}
+void agora_sim_work(const agora_sim *s, int64_t *pool_items, int64_t *feed_items) {
+    *pool_items = s->work_pool;
+    *feed_items = s->work_feed;
+}
+
+size_t agora_sim_bytes(const agora_sim *s, size_t *graph_bytes) {
+    size_t b = sizeof *s, g = 0;
+    for (size_t a = 0; a < N_ARRAYS; a++)
+        b += arr_count(s, k_arrays[a].cnt) * k_arrays[a].elem;
+    for (int64_t i = 0; i < s->n; i++)
+        g += (size_t)s->out_cap[i] * 12 + (size_t)s->in_cap[i] * 4 + 4 * sizeof(void *);
+    for (int w = 0; w < s->W; w++)
+        b += ((size_t)s->n + 1 + s->slot[w].cap) * sizeof(uint32_t);
+    if (graph_bytes)
+        *graph_bytes = g;
+    return b + g;
+}
+
+uint64_t agora_sim_digest(const agora_sim *s) {
+    agora_hasher *h = NULL;
+    if (agora_hasher_create(&h) != AGORA_OK)
+        return 0;
+    agora_hasher_update(h, &s->t, sizeof s->t);
+    agora_hasher_update(h, &s->next_seq, sizeof s->next_seq);
+    agora_hasher_update(h, s->w, sizeof s->w);
+    for (size_t a = 0; a < N_ARRAYS; a++) {
+        if (!k_arrays[a].digest)
+            continue;
+        if (k_arrays[a].cnt == CNT_M) { /* live messages only, by seq */
+            const char *base = arr_get(s, &k_arrays[a]);
+            size_t el = k_arrays[a].elem;
+            for (uint32_t q = agora__sim_first_live(s, s->t > 0 ? s->t - 1 : 0); q != s->next_seq;
+                 q++)
+                agora_hasher_update(h, base + (size_t)(q & s->mmask) * el, el);
+            continue;
+        }
+        agora_hasher_update(h, arr_get(s, &k_arrays[a]),
+                            arr_count(s, k_arrays[a].cnt) * k_arrays[a].elem);
+    }
+    for (int64_t i = 0; i < s->n; i++) {
+        agora_hasher_update(h, s->out_v[i], s->out_n[i] * sizeof(uint32_t));
+        agora_hasher_update(h, s->out_made[i], s->out_n[i] * sizeof(int32_t));
+        agora_hasher_update(h, s->out_eng[i], s->out_n[i] * sizeof(int32_t));
+        agora_hasher_update(h, s->in_v[i], s->in_n[i] * sizeof(uint32_t));
+    }
+    uint64_t d = agora_hasher_digest(h);
+    agora_hasher_destroy(h);
+    return d;
+}
+
+agora_err agora_sim_check_invariants(const agora_sim *s, char err[AGORA_ERR_LEN]) {
+    int64_t sum_out = 0, sum_in = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        if (!(s->o[i] >= -1.0 && s->o[i] <= 1.0) || !(s->tau[i] >= 0 && s->tau[i] <= 1) ||
+            !(s->pi[i] >= 0 && s->pi[i] <= 1)) {
+            snprintf(err, AGORA_ERR_LEN, "agent %lld: attribute out of range", (long long)i);
+            return AGORA_ESTATE;
+        }
+        for (uint32_t a = 0; a < s->out_n[i]; a++) {
+            uint32_t j = s->out_v[i][a];
+            if (j == (uint32_t)i || j >= s->n || (a > 0 && s->out_v[i][a - 1] >= j)) {
+                snprintf(err, AGORA_ERR_LEN, "agent %lld: self-loop, bad id or duplicate edge",
+                         (long long)i);
+                return AGORA_ESTATE;
+            }
+        }
+        for (uint32_t a = 0; a < s->in_n[i]; a++)
+            if (!agora__sim_follows(s, s->in_v[i][a], (uint32_t)i)) {
+                snprintf(err, AGORA_ERR_LEN, "agent %lld: In lists %u, who does not follow",
+                         (long long)i, s->in_v[i][a]);
+                return AGORA_ESTATE;
+            }
+        sum_out += s->out_n[i];
+        sum_in += s->in_n[i];
+        if (s->seen_cnt[i] > s->seen_cap) {
+            snprintf(err, AGORA_ERR_LEN, "agent %lld: seen set overfull", (long long)i);
+            return AGORA_ESTATE;
+        }
+    }
+    if (sum_out != sum_in || sum_out != s->n_edges) {
+        snprintf(err, AGORA_ERR_LEN, "sum|Out| = %lld, sum|In| = %lld, edges = %lld",
+                 (long long)sum_out, (long long)sum_in, (long long)s->n_edges);
+        return AGORA_ESTATE;
+    }
+    return AGORA_OK;
+}

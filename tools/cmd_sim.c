@@ -1,0 +1,691 @@
+/* cmd_sim.c: `agora sim run` and `agora sim compare`.
+ *
+ * run:     one condition (burn-in under sim.burnin_recsys, then sim.recsys), with a progress
+ *          bar; writes the run directory (config copy, metrics.jsonl/.csv every
+ *          sim.metrics_every steps, summary.json, agents.csv, SVG plots).
+ * compare: R replicates; each burns in once, then branches into every policy from the same
+ *          state with the same random streams; prints the paper-style table (mean and 95%
+ *          bootstrap CI over replicates) and writes compare.csv.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agora/alloc.h"
+#include "agora/json.h"
+#include "agora/log.h"
+#include "agora/metrics.h"
+#include "agora/progress.h"
+#include "agora/rng.h"
+#include "agora/rundir.h"
+#include "agora/sim.h"
+#include "agora/stream.h"
+#include "agora/time.h"
+#include "cli.h"
+
+#ifdef AGORA_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static void sim_help(FILE *out);
+
+static int threads_now(void) {
+#ifdef AGORA_HAVE_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+typedef struct sim_opts {
+    const char *run_dir, *policies, *progress;
+    agora_cli_list sets;
+    int64_t replicates;
+} sim_opts;
+
+static agora_progress_mode progress_mode(const char *s) {
+    if (s == NULL || strcmp(s, "auto") == 0)
+        return AGORA_PROGRESS_AUTO;
+    if (strcmp(s, "plain") == 0)
+        return AGORA_PROGRESS_PLAIN;
+    if (strcmp(s, "off") == 0)
+        return AGORA_PROGRESS_OFF;
+    return AGORA_PROGRESS_TTY;
+}
+
+static void write_step_record(agora_metrics *m, const agora_sim_stepstats *r, const char *policy) {
+    agora_metrics_begin(m);
+    agora_metrics_i64(m, "t", r->t);
+    agora_metrics_str(m, "policy", policy);
+    agora_metrics_i64(m, "exposures", r->exposures);
+    agora_metrics_i64(m, "pool_items", r->pool_items);
+    agora_metrics_i64(m, "retweets", r->retweets);
+    agora_metrics_i64(m, "edges", r->edges);
+    agora_metrics_f64(m, "ne_feed", r->ne_feed);
+    agora_metrics_f64(m, "ne_pool", r->ne_pool);
+    agora_metrics_f64(m, "rpe", r->rpe);
+    agora_metrics_f64(m, "o_mean", r->o_mean);
+    agora_metrics_f64(m, "o_var", r->o_var);
+    agora_metrics_f64(m, "o_mean_abs", r->o_mean_abs);
+    agora_metrics_f64(m, "extremist", r->extremist);
+    agora_metrics_f64(m, "bc", r->bc);
+    agora_metrics_f64(m, "r_o", r->r_o);
+    agora_metrics_f64(m, "gini_followers", r->gini_followers);
+}
+
+static void jw_dist(agora_jw *w, const char *key, const agora_sim_dist *d) {
+    agora_jw_key(w, key);
+    agora_jw_obj_begin(w);
+    agora_jw_key(w, "mean");
+    agora_jw_f64(w, d->mean);
+    agora_jw_key(w, "median");
+    agora_jw_f64(w, d->median);
+    agora_jw_key(w, "p90");
+    agora_jw_f64(w, d->p90);
+    agora_jw_key(w, "p99");
+    agora_jw_f64(w, d->p99);
+    agora_jw_key(w, "max");
+    agora_jw_f64(w, d->max);
+    agora_jw_key(w, "share_ge_100pct");
+    agora_jw_f64(w, d->share_ge1);
+    agora_jw_key(w, "share_ge_300pct");
+    agora_jw_f64(w, d->share_ge3);
+    agora_jw_key(w, "n");
+    agora_jw_i64(w, d->n);
+    agora_jw_key(w, "dropped");
+    agora_jw_i64(w, d->dropped);
+    agora_jw_obj_end(w);
+}
+
+static agora_err write_summary_json(const char *dir, const char *policy, const agora_sim_summary *s,
+                                    uint64_t digest) {
+    agora_jw w;
+    agora_jw_init(&w);
+    agora_jw_obj_begin(&w);
+    agora_jw_key(&w, "policy");
+    agora_jw_str(&w, policy);
+    agora_jw_key(&w, "digest");
+    char hex[32];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
+    agora_jw_str(&w, hex);
+    agora_jw_key(&w, "t0");
+    agora_jw_i64(&w, s->t0);
+    agora_jw_key(&w, "t");
+    agora_jw_i64(&w, s->t);
+    agora_jw_key(&w, "ne_feed");
+    agora_jw_f64(&w, s->ne_feed);
+    agora_jw_key(&w, "ne_pool");
+    agora_jw_f64(&w, s->ne_pool);
+    agora_jw_key(&w, "rpe");
+    agora_jw_f64(&w, s->rpe);
+    jw_dist(&w, "anb_pool", &s->anb_pool);
+    agora_jw_key(&w, "o_var");
+    agora_jw_f64(&w, s->o_var);
+    agora_jw_key(&w, "bc");
+    agora_jw_f64(&w, s->bc);
+    agora_jw_key(&w, "extremist");
+    agora_jw_f64(&w, s->extremist);
+    agora_jw_key(&w, "esteban_ray");
+    agora_jw_f64(&w, s->esteban_ray);
+    agora_jw_key(&w, "r_o");
+    agora_jw_f64(&w, s->r_o);
+    agora_jw_key(&w, "modularity");
+    agora_jw_f64(&w, s->modularity);
+    agora_jw_key(&w, "ei_index");
+    agora_jw_f64(&w, s->ei_index);
+    for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++) {
+        char key[64];
+        snprintf(key, sizeof key, "power_%s", agora_sim_power_names[pw]);
+        agora_jw_key(&w, key);
+        agora_jw_obj_begin(&w);
+        agora_jw_key(&w, "gini");
+        agora_jw_f64(&w, s->gini[pw]);
+        agora_jw_key(&w, "top1_share");
+        agora_jw_f64(&w, s->top1[pw]);
+        for (int q = 0; q < AGORA_SIM_NQ; q++) {
+            snprintf(key, sizeof key, "OR(%g)", agora_sim_q[q]);
+            agora_jw_key(&w, key);
+            agora_jw_f64(&w, agora_sim_or(s, pw, q));
+        }
+        agora_jw_obj_end(&w);
+    }
+    agora_jw_key(&w, "follower_gain_toxic");
+    agora_jw_f64(&w, s->follower_gain_toxic);
+    agora_jw_key(&w, "follower_gain_other");
+    agora_jw_f64(&w, s->follower_gain_other);
+    agora_jw_key(&w, "cascade_mean");
+    agora_jw_f64(&w, s->cascade_mean);
+    agora_jw_key(&w, "cascade_max");
+    agora_jw_f64(&w, s->cascade_max);
+    agora_jw_obj_end(&w);
+    agora_err rc = agora_jw_status(&w);
+    char path[4200], err[AGORA_ERR_LEN];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (rc == AGORA_OK)
+        rc = agora_write_file_atomic(path, w.buf, w.len, err);
+    agora_jw_fini(&w);
+    return rc;
+}
+
+static int load_config(const char *cmd, const char *path, const sim_opts *o, agora_sim_params *p) {
+    char err[AGORA_ERR_LEN];
+    agora_cfg_table t = agora_sim_cfg_table(p);
+    agora_err rc = agora_cfg_load_all(&t, 1, path, o->sets.v, o->sets.n, err);
+    if (rc != AGORA_OK)
+        return agora_cli_cfg_exit(cmd, rc, err);
+    return 0;
+}
+
+// ---- sim run ----
+
+static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
+    const char *cmd = "sim";
+    agora_sim_params p;
+    int ec = load_config(cmd, cfg, o, &p);
+    if (ec)
+        return ec;
+    char dir[4096], err[AGORA_ERR_LEN];
+    agora_cfg_table t = agora_sim_cfg_table(&p);
+    agora_err rc = agora_rundir_create(o->run_dir, "sim", dir, sizeof dir, err);
+    if (rc == AGORA_OK)
+        rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
+    if (rc == AGORA_OK)
+        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
+    if (rc != AGORA_OK)
+        return agora_cli_fail(cmd, "%s", err);
+    agora_sim *s = NULL;
+    agora_metrics *m = NULL;
+    agora_sim_stepstats *recs = NULL;
+    size_t n_rec = 0;
+    rc = agora_sim_create(&p, &s, err);
+    if (rc != AGORA_OK)
+        return agora_cli_fail(cmd, "%s", err);
+    rc = agora_metrics_open(dir, "metrics", &m);
+    size_t max_rec = (size_t)(p.n_steps / p.metrics_every) + 2;
+    recs = agora_calloc(max_rec, sizeof *recs);
+    if (rc != AGORA_OK || recs == NULL) {
+        ec = agora_cli_fail(cmd, "cannot open metrics in %s", dir);
+        goto out;
+    }
+    AGORA_LOG_INFO(AGORA_SUB_SIM, "sim run: N=%lld, %lld edges, T0=%lld, T=%lld, %s -> %s, dir %s",
+                   (long long)agora_sim_n_agents(s), (long long)agora_sim_n_edges(s),
+                   (long long)p.burnin_steps, (long long)p.n_steps,
+                   agora_sim_recsys_name(p.burnin_recsys), agora_sim_recsys_name(p.recsys), dir);
+    agora_progress pr;
+    agora_progress_init(&pr, "sim", (uint64_t)p.n_steps, stderr, progress_mode(o->progress));
+    int64_t t0ns = agora_now_ns();
+    for (int64_t step = 0; step < p.n_steps; step++) {
+        if (step == p.burnin_steps)
+            agora_sim_branch(s);
+        int rs = step < p.burnin_steps ? p.burnin_recsys : p.recsys;
+        rc = agora_sim_step(s, rs);
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "step %lld: %s", (long long)step, agora_err_str(rc));
+            goto out;
+        }
+        if ((step + 1) % p.metrics_every == 0 || step + 1 == p.n_steps) {
+            agora_sim_stepstats r;
+            agora_sim_stepstats_compute(s, &r);
+            write_step_record(m, &r, agora_sim_recsys_name(rs));
+            if (agora_metrics_end(m) != AGORA_OK) {
+                ec = agora_cli_fail(cmd, "cannot write metrics");
+                goto out;
+            }
+            if (n_rec < max_rec)
+                recs[n_rec++] = r;
+            agora_progress_update(&pr, (uint64_t)step + 1, "NE feed %.3f pool %.3f var %.3f",
+                                  r.ne_feed, r.ne_pool, r.o_var);
+        }
+    }
+    if (p.burnin_steps >= p.n_steps)
+        agora_sim_branch(s);
+    double secs = (double)(agora_now_ns() - t0ns) * 1e-9;
+    agora_progress_finish(&pr, "%lld steps in %.1f s", (long long)p.n_steps, secs);
+    agora_sim_summary sum;
+    rc = agora_sim_summarize(s, &sum);
+    uint64_t dg = agora_sim_digest(s);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/agents.csv", dir);
+    if (rc == AGORA_OK)
+        rc = agora_sim_write_agents_csv(s, path);
+    if (rc == AGORA_OK)
+        rc = write_summary_json(dir, agora_sim_recsys_name(p.recsys), &sum, dg);
+    if (rc == AGORA_OK)
+        rc = agora_sim_write_svgs(s, dir, recs, n_rec, &sum);
+    if (rc != AGORA_OK) {
+        ec = agora_cli_fail(cmd, "writing outputs to %s: %s", dir, agora_err_str(rc));
+        goto out;
+    }
+    printf("run dir      %s\n", dir);
+    printf("policy       %s (burn-in %s, T0 %lld, T %lld)\n", agora_sim_recsys_name(p.recsys),
+           agora_sim_recsys_name(p.burnin_recsys), (long long)p.burnin_steps, (long long)p.n_steps);
+    printf("NE feed/pool %.4f / %.4f\n", sum.ne_feed, sum.ne_pool);
+    printf("A_i (pool)   median %+.1f%%  p99 %+.1f%%  max %+.1f%%  (n=%lld)\n",
+           100 * sum.anb_pool.median, 100 * sum.anb_pool.p99, 100 * sum.anb_pool.max,
+           (long long)sum.anb_pool.n);
+    printf("opinions     var %.4f  BC %.3f  extremist %.3f  r_o %.3f\n", sum.o_var, sum.bc,
+           sum.extremist, sum.r_o);
+    printf("OR(1%%)       retweets %.2f  impressions %.2f  followers %.2f\n",
+           agora_sim_or(&sum, 0, 2), agora_sim_or(&sum, 1, 2), agora_sim_or(&sum, 2, 2));
+    printf("RPE          %.4f\n", sum.rpe);
+    printf("digest       %016llx\n", (unsigned long long)dg);
+    ec = 0;
+out:
+    agora_metrics_close(m);
+    agora_free(recs);
+    agora_sim_destroy(s);
+    return ec;
+}
+
+// ---- sim compare ----
+
+enum {
+    C_NE_FEED,
+    C_NE_POOL,
+    C_ANB_POP,
+    C_ANB_MED,
+    C_ANB_P90,
+    C_ANB_P99,
+    C_ANB_MAX,
+    C_ANB_GE1,
+    C_API_MED,
+    C_API_P99,
+    C_API_MAX,
+    C_OR1_RT,
+    C_OR1_IMP,
+    C_OR1_FOL,
+    C_VAR,
+    C_BC,
+    C_EXT,
+    C_ER,
+    C_RO,
+    C_Q,
+    C_GINI_FOL,
+    C_TOP1_FOL,
+    C_GAIN_TOX,
+    C_GAIN_OTH,
+    C_RPE,
+    C_N
+};
+static const char *const k_cnames[C_N] = {
+    "NE feed (neg. share shown)",
+    "NE pool",
+    "ANB vs chrono: population",
+    "ANB vs chrono: median",
+    "ANB vs chrono: p90",
+    "ANB vs chrono: p99",
+    "ANB vs chrono: max",
+    "share ANB >= +100%",
+    "A_i vs pool: median",
+    "A_i vs pool: p99",
+    "A_i vs pool: max",
+    "OR(1%) retweets received",
+    "OR(1%) impressions",
+    "OR(1%) followers",
+    "opinion variance",
+    "bimodality coeff.",
+    "extremist share |o|>0.8",
+    "Esteban-Ray P(1.6)",
+    "opinion assortativity r_o",
+    "camp modularity Q",
+    "Gini followers",
+    "top-1% follower share",
+    "follower gain: toxic",
+    "follower gain: other",
+    "retweets per exposure",
+};
+static const bool k_pct[C_N] = {[C_ANB_POP] = 1, [C_ANB_MED] = 1, [C_ANB_P90] = 1, [C_ANB_P99] = 1,
+                                [C_ANB_MAX] = 1, [C_API_MED] = 1, [C_API_P99] = 1, [C_API_MAX] = 1};
+
+static void fill_row(double *row, const agora_sim_summary *s, const agora_sim_dist *anb,
+                     double anb_pop) {
+    row[C_NE_FEED] = s->ne_feed;
+    row[C_NE_POOL] = s->ne_pool;
+    row[C_ANB_POP] = anb_pop;
+    row[C_ANB_MED] = anb->median;
+    row[C_ANB_P90] = anb->p90;
+    row[C_ANB_P99] = anb->p99;
+    row[C_ANB_MAX] = anb->max;
+    row[C_ANB_GE1] = anb->share_ge1;
+    row[C_API_MED] = s->anb_pool.median;
+    row[C_API_P99] = s->anb_pool.p99;
+    row[C_API_MAX] = s->anb_pool.max;
+    row[C_OR1_RT] = agora_sim_or(s, 0, 2);
+    row[C_OR1_IMP] = agora_sim_or(s, 1, 2);
+    row[C_OR1_FOL] = agora_sim_or(s, 2, 2);
+    row[C_VAR] = s->o_var;
+    row[C_BC] = s->bc;
+    row[C_EXT] = s->extremist;
+    row[C_ER] = s->esteban_ray;
+    row[C_RO] = s->r_o;
+    row[C_Q] = s->modularity;
+    row[C_GINI_FOL] = s->gini[2];
+    row[C_TOP1_FOL] = s->top1[2];
+    row[C_GAIN_TOX] = s->follower_gain_toxic;
+    row[C_GAIN_OTH] = s->follower_gain_other;
+    row[C_RPE] = s->rpe;
+}
+
+/* Mean and 95% bootstrap CI (1,000 resamples, fixed seed) over finite values. */
+static void mean_ci(const double *v, int n, double *mean, double *lo, double *hi) {
+    double buf[1000];
+    double sum = 0;
+    int m = 0;
+    double x[4096];
+    for (int i = 0; i < n && m < 4096; i++)
+        if (isfinite(v[i])) {
+            x[m++] = v[i];
+            sum += v[i];
+        }
+    *mean = m ? sum / m : NAN;
+    *lo = *hi = *mean;
+    if (m < 2)
+        return;
+    agora_rng r;
+    agora_rng_seed(&r, 12345, AGORA_RNG_STREAM_TEST, 0);
+    for (int b = 0; b < 1000; b++) {
+        double s = 0;
+        for (int i = 0; i < m; i++)
+            s += x[agora_rng_below(&r, (uint32_t)m)];
+        buf[b] = s / m;
+    }
+    /* partial sort is enough, but 1,000 values sort instantly */
+    for (int a = 1; a < 1000; a++) {
+        double y = buf[a];
+        int c = a;
+        while (c > 0 && buf[c - 1] > y) {
+            buf[c] = buf[c - 1];
+            c--;
+        }
+        buf[c] = y;
+    }
+    *lo = buf[25];
+    *hi = buf[974];
+}
+
+static int parse_policies(const char *list, int *pol, int max, int *n_out) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = 0;
+    bool have_chrono = false;
+    int chrono = agora_sim_recsys_parse("chrono");
+    for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        int r = agora_sim_recsys_parse(tok);
+        if (r < 0)
+            return agora_cli_usage("sim",
+                                   "unknown policy '%s' (chrono, random, eng_oracle "
+                                   "or engagement, eng_learned, popularity, "
+                                   "eng_neg_neutral, bridging)",
+                                   tok);
+        for (int k = 0; k < n; k++)
+            if (pol[k] == r)
+                return agora_cli_usage("sim", "policy '%s' listed twice", tok);
+        if (n >= max)
+            return agora_cli_usage("sim", "too many policies");
+        have_chrono |= r == chrono;
+        pol[n++] = r;
+    }
+    if (n == 0)
+        return agora_cli_usage("sim", "--policies is empty");
+    if (!have_chrono) { /* the baseline of ANB vs chrono goes first */
+        if (n >= max)
+            return agora_cli_usage("sim", "too many policies");
+        memmove(pol + 1, pol, (size_t)n * sizeof *pol);
+        pol[0] = chrono;
+        n++;
+    }
+    for (int k = 0; k < n; k++)
+        if (pol[k] == chrono && k != 0) {
+            memmove(pol + 1, pol, (size_t)k * sizeof *pol);
+            pol[0] = chrono;
+        }
+    *n_out = n;
+    return 0;
+}
+
+static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv) {
+    const char *cmd = "sim";
+    agora_sim_params p;
+    int ec = load_config(cmd, cfg, o, &p);
+    if (ec)
+        return ec;
+    enum { MAXP = AGORA_RECSYS_COUNT };
+    int pol[MAXP], np = 0;
+    ec = parse_policies(o->policies ? o->policies : "chrono,engagement", pol, MAXP, &np);
+    if (ec)
+        return ec;
+    int64_t R = o->replicates > 0 ? o->replicates : p.replicates;
+    if (R > 4096)
+        return agora_cli_usage(cmd, "--replicates at most 4096");
+    char dir[4096], err[AGORA_ERR_LEN];
+    agora_cfg_table t = agora_sim_cfg_table(&p);
+    agora_err rc = agora_rundir_create(o->run_dir, "simcmp", dir, sizeof dir, err);
+    if (rc == AGORA_OK)
+        rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
+    if (rc == AGORA_OK)
+        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
+    if (rc != AGORA_OK)
+        return agora_cli_fail(cmd, "%s", err);
+    double *rows = agora_calloc((size_t)(R * np * C_N), sizeof *rows);
+    agora_sim_summary *pooled = agora_calloc((size_t)np, sizeof *pooled);
+    if (rows == NULL || pooled == NULL) {
+        agora_free(rows);
+        agora_free(pooled);
+        return agora_cli_fail(cmd, "out of memory");
+    }
+    int64_t T0 = p.burnin_steps, T = p.n_steps;
+    agora_progress pr;
+    agora_progress_init(&pr, "compare", (uint64_t)(R * (T0 + np * (T - T0))), stderr,
+                        progress_mode(o->progress));
+    uint64_t done = 0;
+    int64_t t_start = agora_now_ns();
+    agora_sim *s0 = NULL, *base = NULL, *b = NULL;
+    for (int64_t r = 0; r < R; r++) {
+        agora_sim_params pr_p = p;
+        pr_p.seed = p.seed + r;
+        rc = agora_sim_create(&pr_p, &s0, err);
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "%s", err);
+            goto out;
+        }
+        for (int64_t st = 0; st < T0 && rc == AGORA_OK; st++) {
+            rc = agora_sim_step(s0, p.burnin_recsys);
+            agora_progress_update(&pr, ++done, "replicate %lld burn-in", (long long)r + 1);
+        }
+        agora_sim_branch(s0);
+        uint64_t d0 = agora_sim_digest(s0);
+        for (int k = 0; k < np && rc == AGORA_OK; k++) {
+            rc = agora_sim_clone(s0, &b);
+            if (rc != AGORA_OK)
+                break;
+            if (agora_sim_digest(b) != d0) {
+                ec = agora_cli_fail(cmd, "branch state differs from the burn-in state");
+                goto out;
+            }
+            for (int64_t st = T0; st < T && rc == AGORA_OK; st++) {
+                rc = agora_sim_step(b, pol[k]);
+                agora_progress_update(&pr, ++done, "replicate %lld %s", (long long)r + 1,
+                                      agora_sim_recsys_name(pol[k]));
+            }
+            if (rc != AGORA_OK)
+                break;
+            agora_sim_summary sum;
+            agora_sim_dist anb;
+            double pop = NAN;
+            rc = agora_sim_summarize(b, &sum);
+            if (rc == AGORA_OK)
+                rc = agora_sim_anb_vs(b, k == 0 ? b : base, &anb, &pop, NULL);
+            if (rc != AGORA_OK)
+                break;
+            fill_row(&rows[(r * np + k) * C_N], &sum, &anb, pop);
+            agora_sim_summary *pl = &pooled[k];
+            pl->n += sum.n;
+            pl->n_toxic += sum.n_toxic;
+            for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++)
+                for (int q = 0; q < AGORA_SIM_NQ; q++) {
+                    pl->or_hit[pw][q] += sum.or_hit[pw][q];
+                    pl->or_top[pw][q] += sum.or_top[pw][q];
+                }
+            if (k == 0) {
+                base = b;
+            } else {
+                agora_sim_destroy(b);
+            }
+            b = NULL;
+        }
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "replicate %lld: %s", (long long)r, agora_err_str(rc));
+            goto out;
+        }
+        agora_sim_destroy(base);
+        base = NULL;
+        agora_sim_destroy(s0);
+        s0 = NULL;
+    }
+    agora_progress_finish(&pr, "%lld replicates x %d policies in %.1f s", (long long)R, np,
+                          (double)(agora_now_ns() - t_start) * 1e-9);
+    /* compare.csv: one row per (replicate, policy) */
+    {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/compare.csv", dir);
+        size_t cap = (size_t)(R * np + 2) * C_N * 24 + 4096, len = 0;
+        char *csv = agora_malloc(cap);
+        if (csv == NULL) {
+            ec = agora_cli_fail(cmd, "out of memory");
+            goto out;
+        }
+        len += (size_t)snprintf(csv + len, cap - len, "replicate,policy");
+        for (int c = 0; c < C_N; c++)
+            len += (size_t)snprintf(csv + len, cap - len, ",\"%s\"", k_cnames[c]);
+        len += (size_t)snprintf(csv + len, cap - len, "\n");
+        for (int64_t r = 0; r < R; r++)
+            for (int k = 0; k < np; k++) {
+                len += (size_t)snprintf(csv + len, cap - len, "%lld,%s", (long long)r,
+                                        agora_sim_recsys_name(pol[k]));
+                for (int c = 0; c < C_N; c++)
+                    len += (size_t)snprintf(csv + len, cap - len, ",%.6g",
+                                            rows[(r * np + k) * C_N + c]);
+                len += (size_t)snprintf(csv + len, cap - len, "\n");
+            }
+        rc = agora_write_file_atomic(path, csv, len, err);
+        agora_free(csv);
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "%s", err);
+            goto out;
+        }
+    }
+    printf("agora sim compare: N=%lld, T0=%lld, T=%lld, beta_neg=%g, %lld replicate%s "
+           "(seeds %lld..%lld)\n",
+           (long long)p.n_agents, (long long)T0, (long long)T, p.beta_neg, (long long)R,
+           R == 1 ? "" : "s", (long long)p.seed, (long long)(p.seed + R - 1));
+    printf("mean [95%% bootstrap CI over replicates]; run dir %s\n\n", dir);
+    printf("%-28s", "metric");
+    for (int k = 0; k < np; k++)
+        printf(" | %-26s", agora_sim_recsys_name(pol[k]));
+    printf("\n");
+    double *col = agora_malloc((size_t)R * sizeof *col);
+    if (col == NULL) {
+        ec = agora_cli_fail(cmd, "out of memory");
+        goto out;
+    }
+    for (int c = 0; c < C_N; c++) {
+        printf("%-28s", k_cnames[c]);
+        for (int k = 0; k < np; k++) {
+            for (int64_t r = 0; r < R; r++)
+                col[r] = rows[(r * np + k) * C_N + c];
+            double m, lo, hi;
+            mean_ci(col, (int)R, &m, &lo, &hi);
+            char cell[64];
+            double f = k_pct[c] ? 100.0 : 1.0;
+            if (!isfinite(m))
+                snprintf(cell, sizeof cell, "-");
+            else if (R > 1)
+                snprintf(cell, sizeof cell,
+                         k_pct[c] ? "%+.0f%% [%+.0f, %+.0f]" : "%.3f [%.3f, %.3f]", f * m, f * lo,
+                         f * hi);
+            else
+                snprintf(cell, sizeof cell, k_pct[c] ? "%+.0f%%" : "%.3f", f * m);
+            printf(" | %-26s", cell);
+        }
+        printf("\n");
+    }
+    agora_free(col);
+    printf("\nOR(q), counts pooled over replicates (power = retweets received / impressions / "
+           "followers):\n");
+    for (int k = 0; k < np; k++) {
+        printf("  %-16s", agora_sim_recsys_name(pol[k]));
+        for (int q = 0; q < AGORA_SIM_NQ; q++)
+            printf(" q=%g%%: %.2f/%.2f/%.2f", agora_sim_q[q], agora_sim_or(&pooled[k], 0, q),
+                   agora_sim_or(&pooled[k], 1, q), agora_sim_or(&pooled[k], 2, q));
+        printf("\n");
+    }
+    ec = 0;
+out:
+    agora_sim_destroy(b);
+    agora_sim_destroy(base);
+    agora_sim_destroy(s0);
+    agora_free(rows);
+    agora_free(pooled);
+    return ec;
+}
+
+static int sim_main(int argc, char **argv);
+
+const agora_cli_cmd agora_cmd_sim = {
+    .name = "sim",
+    .summary = "social-network simulator: run one condition or compare recommender policies",
+    .run = sim_main,
+    .help = sim_help,
+    .order = 60,
+};
+
+static sim_opts g_opts;
+static const agora_cli_flag k_flags[] = {
+    {"--run-dir", AGORA_CLI_STR, &g_opts.run_dir, "DIR", "run directory (default runs/sim-...)"},
+    {"--set", AGORA_CLI_LIST, &g_opts.sets, "KEY=VALUE", "override a config key (repeatable)"},
+    {"--policies", AGORA_CLI_STR, &g_opts.policies, "LIST",
+     "compare: comma-separated rankers (default chrono,engagement)"},
+    {"--replicates", AGORA_CLI_INT, &g_opts.replicates, "R",
+     "compare: replicates (sim.replicates)"},
+    {"--progress", AGORA_CLI_STR, &g_opts.progress, "MODE", "auto, tty, plain or off"},
+};
+
+static void sim_help(FILE *out) {
+    fprintf(out,
+            "usage: agora sim run EXPERIMENT.ini [flags]\n"
+            "       agora sim compare EXPERIMENT.ini --policies chrono,engagement,... "
+            "[flags]\n\n"
+            "run: one condition (burn-in under sim.burnin_recsys, then sim.recsys); writes\n"
+            "  config.ini, config.effective.ini, meta.json, metrics.jsonl/.csv, summary.json,\n"
+            "  agents.csv and SVG plots (opinions, anb, orq, lorenz) to the run directory.\n"
+            "compare: R replicates; each burns in once and branches into every policy\n"
+            "  (common random numbers); prints the paper-style table, writes compare.csv.\n"
+            "  chrono is always run first: it is the baseline of ANB vs chrono.\n\n"
+            "Rankers: chrono random eng_oracle (engagement) eng_learned popularity\n"
+            "         eng_neg_neutral bridging. Keys: agora help config (sim.*).\n\nflags:\n");
+    agora_cli_print_flags(out, k_flags, sizeof k_flags / sizeof k_flags[0]);
+}
+
+static int sim_main(int argc, char **argv) {
+    memset(&g_opts, 0, sizeof g_opts);
+    const char *pos[2];
+    size_t npos = 0;
+    int rc = agora_cli_parse(&agora_cmd_sim, k_flags, sizeof k_flags / sizeof k_flags[0], argc,
+                             argv, pos, 2, &npos);
+    if (rc < 0)
+        return AGORA_EXIT_OK;
+    if (rc != 0)
+        return rc;
+    if (npos < 1)
+        return agora_cli_usage("sim", "missing action (run or compare)");
+    if (npos < 2)
+        return agora_cli_usage("sim", "missing EXPERIMENT.ini");
+    if (strcmp(pos[0], "run") == 0) {
+        if (g_opts.policies != NULL || g_opts.replicates != 0)
+            return agora_cli_usage("sim", "--policies and --replicates are for compare");
+        return sim_run(pos[1], &g_opts, argc, argv);
+    }
+    if (strcmp(pos[0], "compare") == 0)
+        return sim_compare(pos[1], &g_opts, argc, argv);
+    return agora_cli_usage("sim", "unknown action '%s' (run or compare)", pos[0]);
+}
