@@ -1,0 +1,226 @@
+/* comm.h: elastic collectives: a coordinator, a fault-tolerant quantized ring all-reduce
+ * over TCP, and hash-verified shared state.
+ *
+ * Two roles:
+ *   - the master (agora_master_*): admits peers after a pre-shared-key challenge, keeps
+ *     the registry and membership epoch, detects failures by heartbeat and disconnect,
+ *     orders the ring, gives every collective one all-or-nothing verdict, and elects the
+ *     shared state. It never carries tensor data.
+ *   - a peer (agora_comm_*): one per training process.
+ *
+ * Threading: every agora_comm_* call comes from one thread (the caller's), except
+ * agora_comm_abort() and agora_comm_async_error(), which any thread may call. Each
+ * agora_comm owns one background thread that sends heartbeats to the master.
+ *
+ * Deadlines are absolute CLOCK_MONOTONIC nanoseconds (agora/time.h). No call blocks past
+ * its deadline, not even when the master dies.
+ *
+ * Membership changes happen only inside agora_comm_update_topology(), which every
+ * accepted peer calls at the same points of its loop (DiLoCo: once per outer step). A new
+ * process is registered by agora_comm_create() and enters at the next such call.
+ */
+#ifndef AGORA_COMM_H
+#define AGORA_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora/agora.h"
+#include "agora/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Key length for the pre-shared cluster key (crypto_auth's HMAC-SHA512-256 key). */
+#define AGORA_COMM_KEY_BYTES 32
+
+typedef enum agora_reduce_op {
+    AGORA_REDUCE_SUM = 0,
+    AGORA_REDUCE_AVG = 1 /* sum divided by the number of contributing peers */
+} agora_reduce_op;
+
+/* Wire codecs for the all-reduce (docs/comm.md; spec §5). Accumulation is always fp32. */
+typedef enum agora_codec {
+    AGORA_CODEC_F32 = 0,     /* no compression */
+    AGORA_CODEC_LUT8 = 1,    /* "int8-lut": sigma-scaled uint8 + 256-entry LUT of bucket means */
+    AGORA_CODEC_MINMAX8 = 2, /* "minmax-uint8": per-piece min/max, round to nearest */
+    AGORA__CODEC_COUNT
+} agora_codec;
+
+/* agora_codec_name returns "f32", "int8-lut", "minmax-uint8"; agora_codec_parse maps a
+ * name back (returns AGORA_EINVAL for an unknown name). */
+AGORA_API const char *agora_codec_name(agora_codec c);
+AGORA_API agora_err agora_codec_parse(const char *name, agora_codec *out);
+
+/* ---- master ---- */
+
+typedef struct agora_master_opts {
+    const char *bind_host; /* "127.0.0.1" when NULL */
+    uint16_t port;         /* 0 = any free port; see agora_master_port() */
+    uint8_t key[AGORA_COMM_KEY_BYTES];
+    int32_t heartbeat_interval_ms; /* told to peers; default 500 when 0 */
+    int32_t heartbeat_timeout_ms;  /* a silent peer is evicted after this; default 5000 */
+    int32_t phase_timeout_ms;      /* a topology vote waits at most this; default 30000 */
+} agora_master_opts;
+
+typedef struct agora_master agora_master;
+
+/* agora_master_create binds the listening socket.
+ * Returns AGORA_OK, AGORA_EINVAL (bad options), AGORA_EIO (bind/listen failed; the
+ * message is logged), AGORA_ENOMEM. */
+AGORA_API agora_err agora_master_create(const agora_master_opts *opts, agora_master **out);
+/* agora_master_port returns the TCP port actually bound. */
+AGORA_API uint16_t agora_master_port(const agora_master *m);
+/* agora_master_run serves until agora_master_interrupt() is called (from any thread or a
+ * signal handler). Returns AGORA_OK after an interrupt, or AGORA_EIO if poll fails. */
+AGORA_API agora_err agora_master_run(agora_master *m);
+/* agora_master_interrupt is async-signal-safe. */
+AGORA_API void agora_master_interrupt(agora_master *m);
+/* agora_master_world returns the number of accepted peers and the epoch (either pointer may
+ * be NULL). Safe to call from another thread while agora_master_run runs. */
+AGORA_API void agora_master_stats(const agora_master *m, uint32_t *world, uint64_t *epoch,
+                                  uint64_t *collectives_ok, uint64_t *collectives_failed);
+AGORA_API void agora_master_destroy(agora_master *m); /* NULL-safe */
+
+/* ---- peer ---- */
+
+typedef struct agora_comm_opts {
+    const char *master_host; /* "127.0.0.1" when NULL */
+    uint16_t master_port;
+    uint8_t key[AGORA_COMM_KEY_BYTES];
+    const char *p2p_host;       /* address this peer listens on for ring links; "127.0.0.1" */
+    uint32_t pool_size;         /* parallel TCP streams per ring neighbour, 1..64; default 1 */
+    int32_t connect_timeout_ms; /* create(): connect + authenticate; default 10000 */
+} agora_comm_opts;
+
+typedef struct agora_comm agora_comm;
+
+/* agora_comm_create connects to the master, authenticates and registers. The peer is not
+ * part of the ring until agora_comm_update_topology() admits it.
+ * Returns:
+ *   AGORA_OK
+ *   AGORA_ECONNREFUSED  nobody listens at the master address.
+ *   AGORA_EAUTH         the master rejected the key, or could not prove it holds it.
+ *   AGORA_EVERSION      the master speaks another protocol version.
+ *   AGORA_ETIMEDOUT     connect_timeout_ms passed.
+ *   AGORA_EPROTO        the master sent a malformed or unexpected frame.
+ *   AGORA_EIO, AGORA_ENOMEM, AGORA_EINVAL (bad options). */
+AGORA_API agora_err agora_comm_create(const agora_comm_opts *opts, agora_comm **out);
+
+/* agora_comm_destroy sends a LEAVE (the deathrattle) when the master is reachable, stops
+ * the heartbeat thread and frees everything. NULL-safe. */
+AGORA_API void agora_comm_destroy(agora_comm *c);
+
+/* agora_comm_update_topology is the membership boundary. Every accepted peer calls it; a
+ * registered newcomer calls it to be admitted. The master removes dead peers, admits the
+ * waiting newcomers, orders the ring and, if anything changed, every member reconnects
+ * to its new neighbours.
+ * Returns:
+ *   AGORA_OK          the new ring is up (world size: agora_comm_world()).
+ *   AGORA_EPEER_LOST  a member died or failed while the ring was being built; call again.
+ *   AGORA_ETIMEDOUT   the deadline passed (state: call again, or destroy).
+ *   AGORA_ECLOSED     the master connection is gone; the comm is unusable.
+ *   AGORA_EABORTED    agora_comm_abort() was called.
+ *   AGORA_EPROTO      a malformed frame. */
+AGORA_API agora_err agora_comm_update_topology(agora_comm *c, int64_t deadline_ns);
+
+/* agora_comm_pending_joiners asks the master how many registered peers wait to enter.
+ * Returns AGORA_OK, AGORA_ETIMEDOUT, AGORA_ECLOSED or AGORA_EPROTO. */
+AGORA_API agora_err agora_comm_pending_joiners(agora_comm *c, uint32_t *n, int64_t deadline_ns);
+
+/* Accessors for the current topology (0 before the first update_topology). */
+AGORA_API uint32_t agora_comm_world(const agora_comm *c);
+AGORA_API uint32_t agora_comm_rank(const agora_comm *c);
+AGORA_API uint64_t agora_comm_epoch(const agora_comm *c);
+AGORA_API uint64_t agora_comm_peer_id(const agora_comm *c);
+
+typedef struct agora_reduce_desc {
+    float *buf;   /* (count,) in place; restored on failure */
+    size_t count; /* elements; >= 1 */
+    agora_reduce_op op;
+    agora_codec codec;
+    int contributes; /* 0: this peer forwards but adds nothing and is not counted in the
+                        AVG divisor (a joiner without a real delta); anything else: 1 */
+    int64_t deadline_ns;
+} agora_reduce_desc;
+
+typedef struct agora_reduce_info {
+    uint32_t world;              /* ring size of the committed collective */
+    uint32_t contributors;       /* the AVG divisor */
+    uint64_t tx_bytes, rx_bytes; /* ring payload bytes this peer sent and received */
+    int64_t elapsed_ns;
+} agora_reduce_info;
+
+/* agora_comm_allreduce reduces desc->buf across the ring in place. Every peer of the ring
+ * ends with bit-identical contents (the owner of each chunk finalizes it, and the
+ * all-gather forwards the owner's bytes unchanged). The master gives every peer the same
+ * verdict: either all commit or none does.
+ * Returns:
+ *   AGORA_OK          committed; buf holds the result. info (may be NULL) is filled.
+ *   AGORA_EPEER_LOST  a ring member died, was evicted, or failed; or the membership
+ *                     changed since the last update_topology. buf is restored. Call
+ *                     agora_comm_update_topology() and retry with the survivors.
+ *   AGORA_ETIMEDOUT   the deadline passed; buf is restored. Update topology, then retry.
+ *   AGORA_EABORTED    agora_comm_abort() was called; buf is restored.
+ *   AGORA_ECHECKSUM   a frame failed its checksum; buf is restored.
+ *   AGORA_ECLOSED     the master is gone; buf is restored; the comm is unusable.
+ *   AGORA_ESTATE      not a ring member yet (call update_topology first).
+ *   AGORA_EINVAL      count is 0, buf NULL, or op/codec unknown.
+ *   AGORA_ENOMEM      scratch buffers could not be allocated (buf untouched). */
+AGORA_API agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
+                                         agora_reduce_info *info);
+
+/* agora_comm_abort makes the blocking call in progress (and the next one) return
+ * AGORA_EABORTED. Callable from any thread. agora_comm_clear_abort re-arms the comm. */
+AGORA_API void agora_comm_abort(agora_comm *c);
+AGORA_API void agora_comm_clear_abort(agora_comm *c);
+/* agora_comm_async_error returns the first background failure (AGORA_ECLOSED when the
+ * heartbeat thread lost the master), or AGORA_OK. Callable from any thread. */
+AGORA_API agora_err agora_comm_async_error(const agora_comm *c);
+
+/* ---- shared state ---- */
+
+/* A named fp32 tensor owned by the caller. The pointer must stay valid and its contents
+ * are updated in place by a sync. Names are 1..63 bytes. */
+typedef struct agora_shared_tensor {
+    const char *name;
+    float *data;
+    size_t count;
+} agora_shared_tensor;
+
+typedef struct agora_sync_info {
+    uint64_t tx_bytes, rx_bytes; /* tensor bytes served / pulled; both 0 in steady state */
+    uint32_t tensors_pulled;
+    uint64_t revision; /* the elected revision */
+} agora_sync_info;
+
+/* agora_comm_sync_shared_state: every ring member calls it with its tensors and revision.
+ * Each peer hashes every tensor (XXH3-64); the master elects the most common
+ * (revision, hash set) and every peer that differs pulls the differing tensors from an
+ * up-to-date peer and verifies their hashes. In steady state nothing moves.
+ * Returns:
+ *   AGORA_OK          this peer holds the elected state (info filled; may be NULL).
+ *   AGORA_EPEER_LOST  a member died during the sync; call update_topology and retry.
+ *   AGORA_EHASH       a pulled tensor did not match its elected hash.
+ *   AGORA_ESHAPE      the tensor list (names, counts) differs from the elected one.
+ *   AGORA_ETIMEDOUT, AGORA_EABORTED, AGORA_ECLOSED, AGORA_ESTATE, AGORA_EINVAL as above. */
+AGORA_API agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_tensor *tensors,
+                                                 size_t n, uint64_t revision, int64_t deadline_ns,
+                                                 agora_sync_info *info);
+
+/* ---- ring order (also used by the master) ---- */
+
+/* agora_ring_order picks a cyclic order of n peers maximising the slowest directed link
+ * bw[i*n+j] (throughput i -> j, any unit), ties broken by the largest sum of link speeds.
+ * Exact (Held-Karp over subsets) for n <= 12, greedy + 2-opt beyond. order[0] is always 0.
+ * Returns AGORA_OK, AGORA_EINVAL (n == 0 or n > 1024), AGORA_ENOMEM. */
+AGORA_API agora_err agora_ring_order(const double *bw, uint32_t n, uint32_t *order);
+/* agora_ring_bottleneck returns the slowest link of a given cyclic order. */
+AGORA_API double agora_ring_bottleneck(const double *bw, uint32_t n, const uint32_t *order);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGORA_COMM_H */

@@ -1,0 +1,97 @@
+/* coord_int.h: the coordinator's internal state, shared by coord.c (membership,
+ * collectives) and coord_ss.c (shared-state election). Not a public header. */
+#ifndef AGORA_COMM_COORD_INT_H
+#define AGORA_COMM_COORD_INT_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agora/comm.h"
+#include "comm/auth.h"
+#include "comm/wire.h"
+
+/* One tensor entry of a shared-state report. */
+typedef struct agora__ss_entry {
+    char name[64];
+    uint64_t count;
+    uint64_t hash;
+} agora__ss_entry;
+
+typedef struct agora__ss_vote {
+    bool sent;
+    uint64_t revision;
+    uint32_t n;
+    agora__ss_entry *e;
+} agora__ss_vote;
+
+void agora__ss_vote_clear(agora__ss_vote *v);
+
+enum { PS_HELLO, PS_CHALLENGED, PS_REG, PS_MEMBER };
+enum { PH_IDLE, PH_TOPO, PH_COLL, PH_SS };
+
+typedef struct mpeer {
+    int fd;
+    int state;
+    uint64_t id;
+    uint8_t nonce[AGORA_AUTH_NONCE];
+    uint32_t ipv4;
+    uint16_t port;
+    uint32_t pool;
+    int64_t last_seen;
+    /* frame reassembly */
+    uint8_t hdr_raw[AGORA_WIRE_HDR];
+    size_t hdr_have;
+    agora_frame_hdr hdr;
+    uint8_t *payload;
+    size_t pay_have;
+    /* votes */
+    bool topo_req;
+    bool topo_done;
+    bool topo_ok;
+    bool initiated;
+    uint64_t count;
+    uint8_t op, codec, contributes;
+    bool completed;
+    uint32_t complete_err;
+    agora__ss_vote ss; /* shared-state report (coord_ss.c) */
+    bool ss_done;
+    uint32_t ss_err;
+} mpeer;
+
+struct agora_master {
+    agora_master_opts o;
+    int lfd;
+    int wake[2];
+    uint16_t port;
+    mpeer **peers;
+    size_t n_peers, cap_peers;
+    uint64_t next_id;
+    /* membership */
+    uint64_t *members; /* ring order, by id */
+    size_t n_members;
+    uint64_t epoch;
+    bool dirty;  /* the member set changed since the epoch was published */
+    bool broken; /* links must be rebuilt before the next collective */
+    int phase;
+    int64_t phase_deadline;
+    uint64_t seq;
+    uint32_t coll_err;
+    bool coll_abort_sent;
+    uint32_t ss_err;
+    _Atomic uint32_t st_world;
+    _Atomic uint64_t st_epoch, st_ok, st_failed;
+    volatile sig_atomic_t stop;
+};
+
+mpeer *agora__coord_find(agora_master *m, uint64_t id);
+agora_err agora__coord_send(agora_master *m, mpeer *p, uint8_t type, uint64_t tag,
+                            const agora_wbuf *w);
+/* coord_ss.c */
+agora_err agora__coord_ss_on_sync(agora_master *m, uint64_t peer_id, agora_rbuf *r);
+agora_err agora__coord_ss_on_done(agora_master *m, uint64_t peer_id, agora_rbuf *r);
+void agora__coord_ss_check(agora_master *m);
+void agora__coord_ss_peer_lost(agora_master *m);
+
+#endif /* AGORA_COMM_COORD_INT_H */

@@ -1,0 +1,72 @@
+/* peer.h: the peer's internal state, shared by peer.c (master link, membership, links),
+ * ring.c (the all-reduce) and sstate.c (shared-state sync). Not a public header. */
+#ifndef AGORA_COMM_PEER_H
+#define AGORA_COMM_PEER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agora/comm.h"
+#include "comm/wire.h"
+
+struct agora_comm {
+    agora_comm_opts o;
+    uint8_t key[AGORA_COMM_KEY_BYTES];
+    int mfd; /* master link: main thread reads, writers hold wlock */
+    pthread_mutex_t wlock;
+    pthread_t hb_thread;
+    bool hb_started;
+    pthread_mutex_t hb_mu;
+    pthread_cond_t hb_cv;
+    bool hb_stop;
+    int32_t hb_interval_ms;
+    _Atomic int async_err;
+    _Atomic int aborted;
+    int abort_pipe[2];
+    uint64_t id;
+    int lfd; /* p2p listener */
+    uint32_t ipv4;
+    uint16_t port;
+    /* topology */
+    uint64_t epoch;
+    uint32_t rank, world, pool;
+    uint64_t *ids;
+    uint32_t *ipv4s;
+    uint16_t *ports;
+    int *tx; /* pool sockets to rank+1 */
+    int *rx; /* pool sockets from rank-1 */
+    bool links_ok;
+    /* control receive buffer */
+    uint8_t *mbuf;
+    agora_frame_hdr mhdr;
+    agora_err ctl_pending_verdict; /* a VERDICT seen early (during the ring) */
+    uint64_t ctl_verdict_seq;
+    bool have_verdict;
+};
+
+/* Sends a control frame to the master (thread-safe). */
+agora_err agora__peer_send(agora_comm *c, uint8_t type, const agora_wbuf *w, int64_t deadline);
+/* Reads the next master frame into c->mhdr / c->mbuf. Returns AGORA_EABORTED when the abort
+ * pipe fires, AGORA_ECLOSED when the master is gone. */
+agora_err agora__peer_recv(agora_comm *c, int64_t deadline);
+/* Waits for a frame of type `want` (others are handled or skipped). */
+agora_err agora__peer_wait(agora_comm *c, uint8_t want, int64_t deadline, agora_rbuf *r);
+int agora__peer_wake_fd(const agora_comm *c);
+bool agora__peer_is_aborted(const agora_comm *c);
+
+/* ring.c: runs the ring schedule over c->tx / c->rx. */
+typedef struct agora__ring_job {
+    float *buf;
+    size_t count;
+    agora_reduce_op op;
+    agora_codec codec;
+    uint32_t contributors;
+    uint64_t seq;
+    int64_t deadline;
+    uint64_t tx_bytes, rx_bytes;
+} agora__ring_job;
+agora_err agora__ring_run(agora_comm *c, agora__ring_job *job);
+
+#endif /* AGORA_COMM_PEER_H */

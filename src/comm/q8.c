@@ -1,0 +1,230 @@
+/* q8.c: the fast codecs: LUT8 (bit-identical to q8_ref.c), MINMAX8 and F32.
+ *
+ * Implements: encode into meta || codes, streaming decode (add or set).
+ * Does not: choose chunk boundaries or move bytes (ring.c).
+ * The loops are written so gcc vectorizes them at -O2/-O3 with plain SSE2: rounding is
+ * done with truncation plus a fraction test instead of roundf (which needs SSE4.1).
+ */
+#include "comm/q8.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "comm/wire.h"
+
+size_t agora__codec_meta_bytes(agora_codec c) {
+    return c == AGORA_CODEC_LUT8 ? AGORA_LUT8_META
+                                 : (c == AGORA_CODEC_MINMAX8 ? AGORA_MINMAX8_META : 0);
+}
+
+size_t agora__codec_elem_bytes(agora_codec c) {
+    return c == AGORA_CODEC_F32 ? 4 : 1;
+}
+
+size_t agora__codec_bytes(agora_codec c, size_t n) {
+    return agora__codec_meta_bytes(c) + n * agora__codec_elem_bytes(c);
+}
+
+// ---- LUT8 ----
+
+static double sumsq8(const float *x, size_t n) {
+    double l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0, l7 = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        l0 += (double)x[i + 0] * (double)x[i + 0];
+        l1 += (double)x[i + 1] * (double)x[i + 1];
+        l2 += (double)x[i + 2] * (double)x[i + 2];
+        l3 += (double)x[i + 3] * (double)x[i + 3];
+        l4 += (double)x[i + 4] * (double)x[i + 4];
+        l5 += (double)x[i + 5] * (double)x[i + 5];
+        l6 += (double)x[i + 6] * (double)x[i + 6];
+        l7 += (double)x[i + 7] * (double)x[i + 7];
+    }
+    double lane[8] = {l0, l1, l2, l3, l4, l5, l6, l7};
+    for (size_t k = 0; i < n; i++, k++)
+        lane[k] += (double)x[i] * (double)x[i];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += lane[l];
+    return s;
+}
+
+/* round_half_away(v) for v already clamped to [-129, 128]. */
+static inline int round_away(float v) {
+    float a = fabsf(v);
+    int t = (int)a;
+    t += (a - (float)t) >= 0.5f;
+    return v < 0.0f ? -t : t;
+}
+
+static void lut8_codes(const float *x, size_t n, float scale, uint8_t *codes) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] / scale;
+        v = v > -129.0f ? v : -129.0f; /* also maps NaN to -129, like fmaxf */
+        v = v < 128.0f ? v : 128.0f;
+        int q = round_away(v) + 128;
+        q = q < 0 ? 0 : (q > 255 ? 255 : q);
+        codes[i] = (uint8_t)q;
+    }
+}
+
+void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]) {
+    float sigma = n < 2 ? 0.0f : (float)(sqrt(sumsq8(x, n)) / sqrt((double)(n - 1)));
+    float scale = 6.0f * sigma / 256.0f;
+    if (!(scale > 0.0f) || !isfinite(scale)) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            s += (double)x[i];
+        memset(lut, 0, 256 * sizeof(float));
+        lut[128] = n ? (float)(s / (double)n) : 0.0f;
+        memset(codes, 128, n);
+        return;
+    }
+    lut8_codes(x, n, scale, codes);
+    double sum[256];
+    uint32_t cnt[256];
+    memset(sum, 0, sizeof sum);
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++) {
+        sum[codes[i]] += (double)x[i];
+        cnt[codes[i]]++;
+    }
+    for (int b = 0; b < 256; b++)
+        lut[b] = cnt[b] ? (float)(sum[b] / (double)cnt[b]) : 0.0f;
+}
+
+// ---- MINMAX8 ----
+
+void agora__minmax8_encode(const float *x, size_t n, uint8_t *codes, float *min_out,
+                           float *step_out) {
+    float mn = INFINITY, mx = -INFINITY; /* not FLT_MIN: spec §5.3's PCCL bug */
+    for (size_t i = 0; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    float step = (mx - mn) / 255.0f;
+    if (n == 0 || !(step > 0.0f) || !isfinite(step)) {
+        *min_out = n ? mn : 0.0f;
+        *step_out = 0.0f;
+        memset(codes, 0, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = (x[i] - mn) / step;
+        v = v > 0.0f ? v : 0.0f;
+        v = v < 255.0f ? v : 255.0f;
+        codes[i] = (uint8_t)round_away(v);
+    }
+    *min_out = mn;
+    *step_out = step;
+}
+
+// ---- generic encode / streaming decode ----
+
+static void put_f32(uint8_t *p, float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    agora__put_le32(p, u);
+}
+
+static float get_f32(const uint8_t *p) {
+    uint32_t u = agora__get_le32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void agora__codec_encode(agora_codec c, const float *x, size_t n, uint8_t *out) {
+    switch (c) {
+    case AGORA_CODEC_LUT8: {
+        float lut[256];
+        agora__lut8_encode(x, n, out + AGORA_LUT8_META, lut);
+        for (int b = 0; b < 256; b++)
+            put_f32(out + 4 * b, lut[b]);
+        break;
+    }
+    case AGORA_CODEC_MINMAX8: {
+        float mn, step;
+        agora__minmax8_encode(x, n, out + AGORA_MINMAX8_META, &mn, &step);
+        put_f32(out, mn);
+        put_f32(out + 4, step);
+        break;
+    }
+    default:
+        memcpy(out, x, n * sizeof(float)); /* little-endian host (wire.h) */
+        break;
+    }
+}
+
+void agora__decoder_init(agora_decoder *d, agora_codec c, const uint8_t *meta) {
+    d->codec = c;
+    d->min = d->step = 0.0f;
+    if (c == AGORA_CODEC_LUT8) {
+        for (int b = 0; b < 256; b++)
+            d->lut[b] = get_f32(meta + 4 * b);
+    } else if (c == AGORA_CODEC_MINMAX8) {
+        d->min = get_f32(meta);
+        d->step = get_f32(meta + 4);
+    }
+}
+
+void agora__decode_add(const agora_decoder *d, const uint8_t *codes, size_t n, float *dst) {
+    switch (d->codec) {
+    case AGORA_CODEC_LUT8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] += d->lut[codes[i]];
+        break;
+    case AGORA_CODEC_MINMAX8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] += d->min + (float)codes[i] * d->step;
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) {
+            float f;
+            memcpy(&f, codes + 4 * i, 4);
+            dst[i] += f;
+        }
+        break;
+    }
+}
+
+void agora__decode_set(const agora_decoder *d, const uint8_t *codes, size_t n, float *dst) {
+    switch (d->codec) {
+    case AGORA_CODEC_LUT8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = d->lut[codes[i]];
+        break;
+    case AGORA_CODEC_MINMAX8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = d->min + (float)codes[i] * d->step;
+        break;
+    default:
+        memcpy(dst, codes, n * sizeof(float));
+        break;
+    }
+}
+
+// ---- names ----
+
+static const char *const k_codec_names[AGORA__CODEC_COUNT] = {"f32", "int8-lut", "minmax-uint8"};
+
+const char *agora_codec_name(agora_codec c) {
+    return (unsigned)c < AGORA__CODEC_COUNT ? k_codec_names[c] : "codec-???";
+}
+
+agora_err agora_codec_parse(const char *name, agora_codec *out) {
+    for (int i = 0; i < AGORA__CODEC_COUNT; i++)
+        if (strcmp(name, k_codec_names[i]) == 0) {
+            *out = (agora_codec)i;
+            return AGORA_OK;
+        }
+    if (strcmp(name, "lut8") == 0 || strcmp(name, "int8") == 0) {
+        *out = AGORA_CODEC_LUT8;
+        return AGORA_OK;
+    }
+    if (strcmp(name, "minmax8") == 0) {
+        *out = AGORA_CODEC_MINMAX8;
+        return AGORA_OK;
+    }
+    return AGORA_EINVAL;
+}

@@ -1,0 +1,64 @@
+/* q8.h: the all-reduce wire codecs (spec §5; docs/comm.md).
+ *
+ * A codec turns a piece of n floats into `meta || codes` and back:
+ *   F32      meta 0 bytes,    codes 4n bytes (the floats, little-endian)
+ *   LUT8     meta 1024 bytes (256 x f32 LE bucket means), codes n bytes
+ *   MINMAX8  meta 8 bytes (f32 min, f32 step), codes n bytes
+ * Receivers only ever decode into fp32 (decode_add accumulates, decode_set overwrites);
+ * codes are never summed.
+ *
+ * LUT8 (normative, spec §5.2), for a piece x of n elements:
+ *   sigma = sqrt(sum x_i^2) / sqrt(n - 1)   sum in double, 8 interleaved lanes
+ *                                            (lane = i mod 8) merged in lane order
+ *   scale = 6 sigma / 256
+ *   q_i   = clamp(round_half_away(x_i / scale) + 128, 0, 255)
+ *   lut[b]= mean of the x_i with q_i == b (double sums in index order), 0 if empty
+ * n < 2, sigma == 0 or a non-finite scale: every code 128 and lut[128] = the mean.
+ * Error bound: an element inside the window [-128.5, 127.5]*scale (about +-3 sigma)
+ * decodes within one step `scale` = 0.0234 sigma of itself (its bucket mean lies in its
+ * bucket); outliers fold into buckets 0 and 255, whose entries are the outliers' means,
+ * so the piece sum is preserved up to fp32 rounding.
+ */
+#ifndef AGORA_COMM_Q8_H
+#define AGORA_COMM_Q8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora/comm.h"
+
+#define AGORA_LUT8_META 1024u
+#define AGORA_MINMAX8_META 8u
+
+/* Bytes of meta, and bytes per element of codes. */
+size_t agora__codec_meta_bytes(agora_codec c);
+size_t agora__codec_elem_bytes(agora_codec c);
+/* Encoded size of a piece of n elements. */
+size_t agora__codec_bytes(agora_codec c, size_t n);
+
+/* LUT8 kernels. _ref is the plain definition above; the fast encoder must give the same
+ * codes and LUT bit for bit (tests/unit/test_comm_q8.c). */
+void agora__lut8_encode_ref(const float *x, size_t n, uint8_t *codes, float lut[256]);
+void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]);
+void agora__lut8_decode_ref(const uint8_t *codes, size_t n, const float lut[256], float *out);
+
+/* MINMAX8: step = (max - min) / 255 in fp32, q = clamp(round_half_away((x - min) / step)),
+ * decode min + q * step. max == min or non-finite: every code 0, decodes to min. */
+void agora__minmax8_encode(const float *x, size_t n, uint8_t *codes, float *min_out,
+                           float *step_out);
+
+/* agora__codec_encode writes meta || codes of x[0..n) into out (agora__codec_bytes). */
+void agora__codec_encode(agora_codec c, const float *x, size_t n, uint8_t *out);
+/* Decoding is split so a receiver can decode codes as they stream in: parse the meta once
+ * into a decoder, then feed code ranges [i0, i1). */
+typedef struct agora_decoder {
+    agora_codec codec;
+    float lut[256];
+    float min, step;
+} agora_decoder;
+void agora__decoder_init(agora_decoder *d, agora_codec c, const uint8_t *meta);
+/* codes holds the bytes of elements i0..i1 (4 each for F32, 1 otherwise). */
+void agora__decode_add(const agora_decoder *d, const uint8_t *codes, size_t n, float *dst);
+void agora__decode_set(const agora_decoder *d, const uint8_t *codes, size_t n, float *dst);
+
+#endif /* AGORA_COMM_Q8_H */

@@ -1,0 +1,455 @@
+/* ring.c: the ring all-reduce over a pool of TCP streams per neighbour.
+ *
+ * Implements: chunking with base+remainder boundaries (W chunks, no padding), a
+ * reduce-scatter of W-1 steps with fp32 accumulation and streaming decode (codes are
+ * decoded and added as they arrive), owner-finalize (divide for AVG, then quantize and
+ * keep exactly what the others will decode), and an all-gather of W-1 steps that
+ * forwards the owner's frames byte for byte, so every peer ends bit-identical.
+ * Does not: decide membership or verdicts (peer.c, coord.c), restore the buffer (peer.c).
+ *
+ * Schedule for rank r of W (spec §6.5, PCCL's W-chunk variant):
+ *   reduce-scatter step s = 0..W-2: send chunk (r - s) mod W, receive (r - s - 1) mod W
+ *                                   and add it; after it, r owns chunk (r + 1) mod W.
+ *   all-gather     step s = 0..W-2: send chunk (r + 1 - s) mod W, receive (r - s) mod W.
+ * Each chunk is split into pieces (a multiple of the pool size, each at most 64 MiB
+ * encoded); piece i travels on stream i mod pool, each piece is one P2P_DATA frame with
+ * its own codec meta, so streams never wait on each other.
+ * Every step is one poll(2) loop over the 2*pool sockets, the master link (for ABORT) and
+ * the abort pipe, bounded by the caller's deadline.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "agora/alloc.h"
+#include "agora/log.h"
+#include "agora/time.h"
+#include "comm/net.h"
+#include "comm/peer.h"
+#include "comm/q8.h"
+
+#define STAGE_BYTES (256u << 10)
+
+enum { MODE_ADD, MODE_SET };
+
+typedef struct stream_st {
+    /* send */
+    size_t s_piece; /* index of the piece being sent */
+    size_t s_off;   /* bytes of it sent, header included */
+    /* receive */
+    size_t r_piece;
+    size_t r_off;
+    uint8_t r_hdr[AGORA_WIRE_HDR];
+    uint64_t r_sum;
+    XXH3_state_t *xs;
+    uint8_t meta[AGORA_LUT8_META];
+    agora_decoder dec;
+    uint8_t *stage;
+    size_t stage_len;
+    size_t elems_done;
+} stream_st;
+
+typedef struct ring {
+    agora_comm *c;
+    agora__ring_job *job;
+    uint32_t W, P;
+    size_t esz, msz;   /* bytes per element, bytes of meta */
+    size_t max_store;  /* encoded bytes of the largest chunk */
+    size_t kmax;       /* pieces of the largest chunk */
+    uint8_t *store[2]; /* quantized: encoded chunks (all-gather double buffer) */
+    uint8_t (*hdr[2])[AGORA_WIRE_HDR];
+    stream_st *st;
+} ring;
+
+// ---- geometry ----
+
+static void split(size_t n, size_t k, size_t i, size_t *lo, size_t *len) {
+    size_t base = n / k, rem = n % k;
+    *lo = i * base + (i < rem ? i : rem);
+    *len = base + (i < rem ? 1 : 0);
+}
+
+static size_t chunk_pieces(const ring *R, size_t n) {
+    size_t bytes = R->msz + n * R->esz;
+    size_t per = (size_t)R->P * AGORA_WIRE_PIECE_MAX - (size_t)R->P * R->msz;
+    size_t k = (bytes + per - 1) / per;
+    return (k ? k : 1) * R->P;
+}
+
+typedef struct chunk_geo {
+    size_t e0, n, k; /* first element, elements, pieces */
+} chunk_geo;
+
+static chunk_geo geo(const ring *R, size_t c) {
+    chunk_geo g;
+    split(R->job->count, R->W, c, &g.e0, &g.n);
+    g.k = chunk_pieces(R, g.n);
+    return g;
+}
+
+/* Piece i of a chunk: elements [*pe0, *pe0 + *pn) relative to the chunk, and its byte
+ * offset in an encoded-chunk store. */
+static void piece(const ring *R, const chunk_geo *g, size_t i, size_t *pe0, size_t *pn,
+                  size_t *store_off) {
+    split(g->n, g->k, i, pe0, pn);
+    *store_off = i * R->msz + *pe0 * R->esz;
+}
+
+// ---- step description ----
+
+typedef struct step {
+    int mode;
+    size_t c_send, c_recv;
+    const uint8_t *send_base; /* store (quantized) or chunk bytes (F32) */
+    uint8_t (*send_hdr)[AGORA_WIRE_HDR];
+    uint8_t *recv_store; /* MODE_SET: where bodies land (store, or acc bytes for F32) */
+    uint8_t (*recv_hdr)[AGORA_WIRE_HDR];
+} step;
+
+/* Builds the headers of every piece of chunk c whose bodies lie at base. */
+static void build_headers(ring *R, size_t c, const uint8_t *base, uint8_t (*hdr)[AGORA_WIRE_HDR]) {
+    chunk_geo g = geo(R, c);
+    for (size_t i = 0; i < g.k; i++) {
+        size_t pe0, pn, off;
+        piece(R, &g, i, &pe0, &pn, &off);
+        agora__frame_build(hdr[i], AGORA_MSG_P2P_DATA, R->job->seq, base + off,
+                           (uint32_t)(R->msz + pn * R->esz));
+    }
+}
+
+static void encode_chunk(ring *R, size_t c, uint8_t *store) {
+    chunk_geo g = geo(R, c);
+    for (size_t i = 0; i < g.k; i++) {
+        size_t pe0, pn, off;
+        piece(R, &g, i, &pe0, &pn, &off);
+        agora__codec_encode(R->job->codec, R->job->buf + g.e0 + pe0, pn, store + off);
+    }
+}
+
+static void decode_chunk_set(ring *R, size_t c, const uint8_t *store) {
+    chunk_geo g = geo(R, c);
+    for (size_t i = 0; i < g.k; i++) {
+        size_t pe0, pn, off;
+        piece(R, &g, i, &pe0, &pn, &off);
+        agora_decoder d;
+        agora__decoder_init(&d, R->job->codec, store + off);
+        agora__decode_set(&d, store + off + R->msz, pn, R->job->buf + g.e0 + pe0);
+    }
+}
+
+// ---- stream progress ----
+
+static agora_err io_err(ssize_t n) {
+    if (n == 0)
+        return AGORA_EPEER_LOST; /* the neighbour closed: it died or gave up */
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return AGORA_EAGAIN;
+    return AGORA_EPEER_LOST;
+}
+
+/* Sends what the socket takes. *progress is set when bytes moved. */
+static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t j, bool *progress) {
+    stream_st *s = &R->st[j];
+    int fd = R->c->tx[j];
+    while (s->s_piece < g->k) {
+        size_t pe0, pn, off;
+        piece(R, g, s->s_piece, &pe0, &pn, &off);
+        size_t body = R->msz + pn * R->esz, total = AGORA_WIRE_HDR + body;
+        struct iovec iov[2];
+        int niov = 0;
+        if (s->s_off < AGORA_WIRE_HDR)
+            iov[niov++] =
+                (struct iovec){S->send_hdr[s->s_piece] + s->s_off, AGORA_WIRE_HDR - s->s_off};
+        size_t boff = s->s_off > AGORA_WIRE_HDR ? s->s_off - AGORA_WIRE_HDR : 0;
+        if (body > boff)
+            iov[niov++] =
+                (struct iovec){(void *)(uintptr_t)(S->send_base + off + boff), body - boff};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)niov;
+        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (n <= 0) {
+            agora_err e = n < 0 ? io_err(n) : AGORA_EAGAIN;
+            return e == AGORA_EAGAIN ? AGORA_OK : e;
+        }
+        *progress = true;
+        s->s_off += (size_t)n;
+        R->job->tx_bytes += (uint64_t)n;
+        if (s->s_off == total) {
+            s->s_piece += R->P;
+            s->s_off = 0;
+        }
+    }
+    return AGORA_OK;
+}
+
+static agora_err start_piece(ring *R, stream_st *s, size_t want_len) {
+    agora_frame_hdr h;
+    AGORA_TRY(agora__hdr_decode(s->r_hdr, &h));
+    if (h.type != AGORA_MSG_P2P_DATA || h.tag != R->job->seq || h.length != want_len)
+        return AGORA_EPROTO;
+    s->r_sum = h.checksum;
+    XXH3_64bits_reset_withSeed(s->xs, XXH3_64bits(s->r_hdr, 24));
+    s->stage_len = 0;
+    s->elems_done = 0;
+    if (R->msz == 0)
+        agora__decoder_init(&s->dec, R->job->codec, NULL); /* F32 has no meta */
+    return AGORA_OK;
+}
+
+/* MODE_ADD: consumes whole elements from the stage into acc. */
+static void drain_stage(ring *R, stream_st *s, float *dst) {
+    size_t k = s->stage_len / R->esz;
+    if (k) {
+        agora__decode_add(&s->dec, s->stage, k, dst + s->elems_done);
+        s->elems_done += k;
+        size_t used = k * R->esz;
+        memmove(s->stage, s->stage + used, s->stage_len - used);
+        s->stage_len -= used;
+    }
+}
+
+static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t j, bool *progress) {
+    stream_st *s = &R->st[j];
+    int fd = R->c->rx[j];
+    while (s->r_piece < g->k) {
+        size_t pe0, pn, off;
+        piece(R, g, s->r_piece, &pe0, &pn, &off);
+        size_t body = R->msz + pn * R->esz;
+        ssize_t n;
+        if (s->r_off < AGORA_WIRE_HDR) {
+            n = recv(fd, s->r_hdr + s->r_off, AGORA_WIRE_HDR - s->r_off, 0);
+            if (n <= 0) {
+                agora_err e = io_err(n);
+                return e == AGORA_EAGAIN ? AGORA_OK : e;
+            }
+            *progress = true;
+            s->r_off += (size_t)n;
+            R->job->rx_bytes += (uint64_t)n;
+            if (s->r_off == AGORA_WIRE_HDR)
+                AGORA_TRY(start_piece(R, s, body));
+            continue;
+        }
+        size_t boff = s->r_off - AGORA_WIRE_HDR;
+        if (boff < body) {
+            uint8_t *dst;
+            size_t room;
+            if (S->mode == MODE_SET) {
+                dst = S->recv_store + off + boff;
+                room = body - boff;
+            } else if (boff < R->msz) {
+                dst = s->meta + boff;
+                room = R->msz - boff;
+            } else {
+                dst = s->stage + s->stage_len;
+                room = STAGE_BYTES - s->stage_len;
+                if (room > body - boff)
+                    room = body - boff;
+            }
+            n = recv(fd, dst, room, 0);
+            if (n <= 0) {
+                agora_err e = io_err(n);
+                return e == AGORA_EAGAIN ? AGORA_OK : e;
+            }
+            *progress = true;
+            XXH3_64bits_update(s->xs, dst, (size_t)n);
+            s->r_off += (size_t)n;
+            R->job->rx_bytes += (uint64_t)n;
+            boff += (size_t)n;
+            if (S->mode == MODE_ADD) {
+                float *acc = R->job->buf + g->e0 + pe0;
+                if (boff <= R->msz) {
+                    if (boff == R->msz)
+                        agora__decoder_init(&s->dec, R->job->codec, s->meta);
+                } else {
+                    s->stage_len += (size_t)n;
+                    drain_stage(R, s, acc);
+                }
+            }
+        }
+        if (boff == body) {
+            if (XXH3_64bits_digest(s->xs) != s->r_sum)
+                return AGORA_ECHECKSUM;
+            memcpy(S->recv_hdr[s->r_piece], s->r_hdr, AGORA_WIRE_HDR);
+            s->r_piece += R->P;
+            s->r_off = 0;
+        }
+    }
+    return AGORA_OK;
+}
+
+// ---- master and abort while the ring runs ----
+
+static agora_err on_master(ring *R) {
+    agora_comm *c = R->c;
+    agora_err rc = agora__peer_recv(c, agora_deadline_in_ms(1000));
+    if (rc == AGORA_EABORTED)
+        return rc;
+    if (rc != AGORA_OK)
+        return AGORA_ECLOSED;
+    if (c->mhdr.type == AGORA_MSG_C2P_ABORT) {
+        agora_rbuf r = {c->mbuf, c->mhdr.length, 0, false};
+        uint64_t seq = agora__r_u64(&r);
+        if (seq == R->job->seq)
+            return AGORA_EPEER_LOST;
+    }
+    return AGORA_OK; /* stale or unrelated: skip */
+}
+
+static agora_err run_step(ring *R, const step *S) {
+    chunk_geo gs = geo(R, S->c_send), gr = geo(R, S->c_recv);
+    for (uint32_t j = 0; j < R->P; j++) {
+        R->st[j].s_piece = R->st[j].r_piece = j;
+        R->st[j].s_off = R->st[j].r_off = 0;
+    }
+    struct pollfd pf[2 * 64 + 2];
+    for (;;) {
+        bool progress = false, done = true;
+        for (uint32_t j = 0; j < R->P; j++) {
+            AGORA_TRY(pump_send(R, S, &gs, j, &progress));
+            AGORA_TRY(pump_recv(R, S, &gr, j, &progress));
+            done = done && R->st[j].s_piece >= gs.k && R->st[j].r_piece >= gr.k;
+        }
+        if (done)
+            return AGORA_OK;
+        if (progress)
+            continue;
+        nfds_t n = 0;
+        for (uint32_t j = 0; j < R->P; j++) {
+            if (R->st[j].s_piece < gs.k)
+                pf[n++] = (struct pollfd){R->c->tx[j], POLLOUT, 0};
+            if (R->st[j].r_piece < gr.k)
+                pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
+        }
+        nfds_t base = n;
+        pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
+        pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+        int32_t ms = agora_deadline_left_ms(R->job->deadline);
+        if (agora_deadline_passed(R->job->deadline))
+            return AGORA_ETIMEDOUT;
+        int r = poll(pf, n, ms > 0 ? ms : 1);
+        if (r < 0 && errno != EINTR)
+            return AGORA_EIO;
+        if (r > 0 && pf[base + 1].revents)
+            return AGORA_EABORTED;
+        if (r > 0 && pf[base].revents)
+            AGORA_TRY(on_master(R));
+    }
+}
+
+// ---- the schedule ----
+
+static uint32_t mod(int64_t a, uint32_t w) {
+    return (uint32_t)(((a % w) + w) % w);
+}
+
+static agora_err reduce_scatter(ring *R) {
+    uint32_t r = R->c->rank, W = R->W;
+    bool f32 = R->job->codec == AGORA_CODEC_F32;
+    for (uint32_t s = 0; s + 1 < W; s++) {
+        step S = {
+            MODE_ADD, mod((int64_t)r - s, W), mod((int64_t)r - s - 1, W), NULL, R->hdr[0], NULL,
+            R->hdr[1]};
+        chunk_geo g = geo(R, S.c_send);
+        if (f32) {
+            S.send_base = (const uint8_t *)(R->job->buf + g.e0);
+        } else {
+            encode_chunk(R, S.c_send, R->store[0]); /* re-quantize the running partial sum */
+            S.send_base = R->store[0];
+        }
+        build_headers(R, S.c_send, S.send_base, R->hdr[0]);
+        AGORA_TRY(run_step(R, &S));
+    }
+    return AGORA_OK;
+}
+
+static agora_err finalize_and_gather(ring *R) {
+    uint32_t r = R->c->rank, W = R->W;
+    bool f32 = R->job->codec == AGORA_CODEC_F32;
+    uint32_t own = mod((int64_t)r + 1, W);
+    chunk_geo g = geo(R, own);
+    float *acc = R->job->buf + g.e0;
+    if (R->job->op == AGORA_REDUCE_AVG) {
+        float div = R->job->contributors ? (float)R->job->contributors : 1.0f;
+        for (size_t i = 0; i < g.n; i++)
+            acc[i] /= div;
+    }
+    int cur = 0; /* store/headers holding what we send next */
+    if (f32) {
+        build_headers(R, own, (const uint8_t *)acc, R->hdr[cur]);
+    } else {
+        encode_chunk(R, own, R->store[cur]);
+        decode_chunk_set(R, own, R->store[cur]); /* keep exactly what the others decode */
+        build_headers(R, own, R->store[cur], R->hdr[cur]);
+    }
+    for (uint32_t s = 0; s + 1 < W; s++) {
+        uint32_t cs = mod((int64_t)r + 1 - s, W), cr = mod((int64_t)r - s, W);
+        chunk_geo gs = geo(R, cs), gr = geo(R, cr);
+        step S = {MODE_SET, cs, cr, NULL, R->hdr[cur], NULL, R->hdr[1 - cur]};
+        if (f32) {
+            S.send_base = (const uint8_t *)(R->job->buf + gs.e0);
+            S.recv_store = (uint8_t *)(R->job->buf + gr.e0);
+        } else {
+            S.send_base = R->store[cur];
+            S.recv_store = R->store[1 - cur];
+        }
+        AGORA_TRY(run_step(R, &S));
+        if (!f32)
+            decode_chunk_set(R, cr, R->store[1 - cur]);
+        cur = 1 - cur; /* forward the received frames unchanged next step */
+    }
+    return AGORA_OK;
+}
+
+agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
+    ring R;
+    memset(&R, 0, sizeof R);
+    R.c = c;
+    R.job = job;
+    R.W = c->world;
+    R.P = c->pool;
+    R.esz = agora__codec_elem_bytes(job->codec);
+    R.msz = agora__codec_meta_bytes(job->codec);
+    chunk_geo g0 = geo(&R, 0); /* chunk 0 is the largest */
+    R.kmax = g0.k;
+    R.max_store = g0.k * R.msz + g0.n * R.esz;
+    agora_err rc = AGORA_ENOMEM;
+    R.st = agora_calloc(R.P, sizeof *R.st);
+    for (int b = 0; b < 2; b++) {
+        R.hdr[b] = agora_malloc(R.kmax * AGORA_WIRE_HDR);
+        if (job->codec != AGORA_CODEC_F32)
+            R.store[b] = agora_malloc(R.max_store ? R.max_store : 1);
+    }
+    if (R.st == NULL || !R.hdr[0] || !R.hdr[1] ||
+        (job->codec != AGORA_CODEC_F32 && (!R.store[0] || !R.store[1])))
+        goto out;
+    for (uint32_t j = 0; j < R.P; j++) {
+        R.st[j].stage = agora_malloc(STAGE_BYTES);
+        R.st[j].xs = agora_malloc_aligned(sizeof(XXH3_state_t));
+        if (!R.st[j].stage || !R.st[j].xs)
+            goto out;
+    }
+    rc = reduce_scatter(&R);
+    if (rc == AGORA_OK)
+        rc = finalize_and_gather(&R);
+out:
+    for (uint32_t j = 0; R.st && j < R.P; j++) {
+        agora_free(R.st[j].stage);
+        agora_free_aligned(R.st[j].xs);
+    }
+    agora_free(R.st);
+    for (int b = 0; b < 2; b++) {
+        agora_free(R.hdr[b]);
+        agora_free(R.store[b]);
+    }
+    if (rc == AGORA_EPROTO)
+        AGORA_LOG_WARN(AGORA_SUB_COMM, "ring: malformed data frame");
+    return rc;
+}

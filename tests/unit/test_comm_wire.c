@@ -1,0 +1,138 @@
+/* test_comm_wire.c: frame header, bounds and checksum (src/comm/wire.c). */
+#include "agora_test.h"
+
+#include <string.h>
+
+#include "comm/wire.h"
+
+static void wire_header_round_trips_little_endian(void **state) {
+    (void)state;
+    uint8_t payload[3] = {1, 2, 3};
+    uint8_t f[AGORA_WIRE_HDR + 3];
+    agora__frame_build(f, AGORA_MSG_P2C_HEARTBEAT, 0x0102030405060708ull, payload, 3);
+    memcpy(f + AGORA_WIRE_HDR, payload, 3);
+    /* byte offsets of docs/protocol.md */
+    assert_int_equal(f[0], 'A');
+    assert_int_equal(f[1], 'G');
+    assert_int_equal(f[2], 'R');
+    assert_int_equal(f[3], 'A');
+    assert_int_equal(f[4], AGORA_WIRE_VERSION);
+    assert_int_equal(f[5], AGORA_MSG_P2C_HEARTBEAT);
+    assert_int_equal(f[8], 3);
+    assert_int_equal(f[9], 0);
+    assert_int_equal(f[16], 0x08);
+    assert_int_equal(f[23], 0x01);
+    agora_frame_hdr h;
+    const uint8_t *p;
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p),
+                     AGORA_EOVERFLOW); /* HEARTBEAT carries nothing */
+    agora__frame_build(f, AGORA_MSG_P2C_INITIATE, 7, payload, 3);
+    agora_assert_ok(agora__frame_parse(f, sizeof f, &h, &p));
+    assert_int_equal(h.type, AGORA_MSG_P2C_INITIATE);
+    assert_int_equal(h.length, 3);
+    assert_true(h.tag == 7);
+    assert_memory_equal(p, payload, 3);
+}
+
+static void wire_rejects_bad_magic_version_flags(void **state) {
+    (void)state;
+    uint8_t f[AGORA_WIRE_HDR];
+    agora_frame_hdr h;
+    const uint8_t *p;
+    agora__frame_build(f, AGORA_MSG_P2C_HEARTBEAT, 0, NULL, 0);
+    agora_assert_ok(agora__frame_parse(f, sizeof f, &h, &p));
+    f[0] ^= 1;
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EPROTO);
+    f[0] ^= 1;
+    f[4] = 2;
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EVERSION);
+    f[4] = AGORA_WIRE_VERSION;
+    f[6] = 1;
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EPROTO);
+    f[6] = 0;
+    f[5] = 200; /* unknown type */
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EPROTO);
+    agora_assert_err(agora__frame_parse(f, 10, &h, &p), AGORA_ETRUNCATED);
+}
+
+static void wire_length_bounded_per_type(void **state) {
+    (void)state;
+    for (unsigned t = 1; t < AGORA__MSG_MAX; t++)
+        assert_true(agora__wire_max_len((uint8_t)t) <= AGORA_WIRE_MAX_DATA);
+    assert_true(agora__wire_max_len(AGORA_MSG_P2C_HEARTBEAT) == 0);
+    uint8_t f[AGORA_WIRE_HDR];
+    agora_frame_hdr h = {AGORA_WIRE_MAGIC,
+                         AGORA_WIRE_VERSION,
+                         AGORA_MSG_P2P_DATA,
+                         0,
+                         AGORA_WIRE_MAX_DATA + 1u,
+                         0,
+                         0,
+                         0};
+    agora__hdr_encode(f, &h);
+    agora_frame_hdr g;
+    agora_assert_err(agora__hdr_decode(f, &g), AGORA_EOVERFLOW);
+    h.type = AGORA_MSG_P2C_SS_SYNC;
+    h.length = AGORA_WIRE_MAX_CTRL + 1;
+    agora__hdr_encode(f, &h);
+    agora_assert_err(agora__hdr_decode(f, &g), AGORA_EOVERFLOW);
+}
+
+static void wire_checksum_detects_flips(void **state) {
+    (void)state;
+    uint8_t payload[19];
+    for (int i = 0; i < 19; i++)
+        payload[i] = (uint8_t)(i * 13);
+    uint8_t f[AGORA_WIRE_HDR + 19];
+    agora__frame_build(f, AGORA_MSG_P2C_INITIATE, 1, payload, 19);
+    memcpy(f + AGORA_WIRE_HDR, payload, 19);
+    agora_frame_hdr h;
+    const uint8_t *p;
+    agora_assert_ok(agora__frame_parse(f, sizeof f, &h, &p));
+    for (size_t bit = 0; bit < 8 * 19; bit++) {
+        f[AGORA_WIRE_HDR + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_ECHECKSUM);
+        f[AGORA_WIRE_HDR + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    f[16] ^= 4; /* the tag is covered too */
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_ECHECKSUM);
+}
+
+static void wire_reader_never_overruns(void **state) {
+    (void)state;
+    uint8_t b[5] = {3, 0, 'a', 'b', 'c'};
+    agora_rbuf r = {b, 5, 0, false};
+    char s[8];
+    agora__r_str(&r, s, sizeof s);
+    assert_string_equal(s, "abc");
+    agora_assert_ok(agora__r_done(&r));
+    (void)agora__r_u64(&r);
+    assert_true(r.bad);
+    agora_assert_err(agora__r_done(&r), AGORA_ETRUNCATED);
+    uint8_t big[4] = {200, 0, 'x', 'y'};
+    agora_rbuf r2 = {big, 4, 0, false};
+    agora__r_str(&r2, s, sizeof s);
+    assert_true(r2.bad);
+    uint8_t nul[4] = {2, 0, 'x', 0};
+    agora_rbuf r3 = {nul, 4, 0, false};
+    agora__r_str(&r3, s, sizeof s);
+    assert_true(r3.bad);
+    uint8_t out[4];
+    agora_wbuf w = {out, 0, 4, false};
+    agora__w_u64(&w, 1);
+    assert_true(w.overflow);
+    agora_rbuf r4 = {b, 5, 0, false};
+    (void)agora__r_u8(&r4);
+    agora_assert_err(agora__r_done(&r4), AGORA_EPROTO); /* trailing bytes */
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(wire_header_round_trips_little_endian),
+        cmocka_unit_test(wire_rejects_bad_magic_version_flags),
+        cmocka_unit_test(wire_length_bounded_per_type),
+        cmocka_unit_test(wire_checksum_detects_flips),
+        cmocka_unit_test(wire_reader_never_overruns),
+    };
+    return agora_test_main(tests, argc, argv);
+}
