@@ -76,6 +76,10 @@ agora_err agora_pretok_split(const char *text, size_t len, agora_pretok_fn fn, v
             rc = fn(text + off, len - off, user); /* trailing invalid bytes */
             break;
         }
+        if (mrc == PCRE2_ERROR_NOMEMORY) {
+            rc = AGORA_ENOMEM;
+            break;
+        }
         if (mrc < 0) {
             /* Only resource limits can fail here (the pattern has no deep recursion). */
             AGORA_LOG_WARN(AGORA_SUB_DATA, "pre-tokenizer: pcre2_match failed (%d) at %zu", mrc,

@@ -100,14 +100,13 @@ static agora_err parse_keyed_u32(lexer *lx, const char *key, uint32_t *out) {
     return AGORA_OK;
 }
 
-static agora_err parse_header(lexer *lx, uint32_t *vocab) {
+static agora_err parse_magic(lexer *lx) {
     const char *s, *e;
     AGORA_TRY(next_line(lx, &s, &e));
     size_t ml = strlen(FORMAT_MAGIC);
     if ((size_t)(e - s) <= ml || memcmp(s, FORMAT_MAGIC " ", ml + 1) != 0)
         return lex_fail(lx, AGORA_EPARSE,
-                        "not an agora-bpe vocab file (first line must be "
-                        "\"agora-bpe 1\")");
+                        "not an agora-bpe vocab file (first line must be \"agora-bpe 1\")");
     s += ml + 1;
     uint32_t ver = 0;
     if (!parse_u32(&s, e, &ver) || s != e)
@@ -118,9 +117,6 @@ static agora_err parse_header(lexer *lx, uint32_t *vocab) {
                  FORMAT_VERSION);
         return lex_fail(lx, AGORA_EVERSION, msg);
     }
-    AGORA_TRY(parse_keyed_u32(lx, "vocab_size", vocab));
-    if (*vocab < 256 || *vocab > AGORA_TOKENIZER_MAX_VOCAB)
-        return lex_fail(lx, AGORA_ERANGE, "vocab_size must be in [256, 16777216]");
     return AGORA_OK;
 }
 
@@ -194,25 +190,35 @@ static agora_err parse_specials(lexer *lx, uint32_t n, char *buf, char **ptrs, s
     return AGORA_OK;
 }
 
-static agora_err parse_checksum(lexer *lx, const char *data) {
-    const size_t covered = (size_t)(lx->p - data);
-    const char *s, *e;
-    AGORA_TRY(next_line(lx, &s, &e));
+/* Checks the last line, "checksum <hex>", against every byte before it, and stops the
+ * lexer there. Done right after the magic line, so a corrupt file is reported as corrupt
+ * rather than as whatever parse error the damage happens to cause. */
+/* Errors about the file as a whole carry no line number. */
+static agora_err file_fail(lexer *lx, agora_err rc, const char *what) {
+    snprintf(lx->err, AGORA_ERR_LEN, "%s: %s", lx->name, what);
+    return rc;
+}
+
+static agora_err check_checksum(lexer *lx, const char *data, size_t len) {
+    if (len == 0 || data[len - 1] != '\n')
+        return file_fail(lx, AGORA_ETRUNCATED, "last line has no newline (file cut short?)");
+    const char *e = data + len - 1, *s = e;
+    while (s > data && s[-1] != '\n')
+        s--;
     if ((size_t)(e - s) != 9 + 16 || memcmp(s, "checksum ", 9) != 0)
-        return lex_fail(lx, AGORA_EPARSE, "expected \"checksum <16 hex digits>\"");
+        return file_fail(lx, AGORA_ETRUNCATED,
+                         "the last line is not \"checksum <16 hex digits>\" (file cut short?)");
     uint64_t want = 0;
     for (int i = 0; i < 16; i++) {
         int v = hexval(s[9 + i]);
         if (v < 0)
-            return lex_fail(lx, AGORA_EPARSE, "checksum: bad hex digit");
+            return file_fail(lx, AGORA_EPARSE, "checksum: bad hex digit");
         want = want << 4 | (uint64_t)v;
     }
-    if (agora_hash64(data, covered) != want)
-        return lex_fail(lx, AGORA_ECHECKSUM,
-                        "checksum mismatch: the file is corrupt or was "
-                        "edited by hand");
-    if (lx->p != lx->end)
-        return lex_fail(lx, AGORA_EPARSE, "unexpected data after the checksum line");
+    if (agora_hash64(data, (size_t)(s - data)) != want)
+        return file_fail(lx, AGORA_ECHECKSUM,
+                         "checksum mismatch: the file is corrupt or was edited by hand");
+    lx->end = s;
     return AGORA_OK;
 }
 
@@ -229,7 +235,13 @@ agora_err agora_tokenizer_load_mem(const char *data, size_t len, const char *nam
     char *spec_buf = NULL, **spec_ptr = NULL;
     size_t *spec_len = NULL;
     agora_err rc = AGORA_OK;
-    AGORA_TRY_GOTO(parse_header(&lx, &vocab), rc, out);
+    AGORA_TRY_GOTO(parse_magic(&lx), rc, out);
+    AGORA_TRY_GOTO(check_checksum(&lx, data, len), rc, out);
+    AGORA_TRY_GOTO(parse_keyed_u32(&lx, "vocab_size", &vocab), rc, out);
+    if (vocab < 256 || vocab > AGORA_TOKENIZER_MAX_VOCAB) {
+        rc = lex_fail(&lx, AGORA_ERANGE, "vocab_size must be in [256, 16777216]");
+        goto out;
+    }
     AGORA_TRY_GOTO(parse_bytes(&lx, byte_ids, &identity), rc, out);
     AGORA_TRY_GOTO(parse_keyed_u32(&lx, "merges", &n_merges), rc, out);
     if ((uint64_t)n_merges + 256 > vocab) {
@@ -260,7 +272,11 @@ agora_err agora_tokenizer_load_mem(const char *data, size_t len, const char *nam
         goto out;
     }
     AGORA_TRY_GOTO(parse_specials(&lx, n_specials, spec_buf, spec_ptr, spec_len), rc, out);
-    AGORA_TRY_GOTO(parse_checksum(&lx, data), rc, out);
+    if (lx.p != lx.end) {
+        lx.line++;
+        rc = lex_fail(&lx, AGORA_EPARSE, "unexpected line before the checksum line");
+        goto out;
+    }
     char cerr[AGORA_ERR_LEN];
     rc = agora_tokenizer_create(identity ? NULL : byte_ids, merges, n_merges,
                                 (const char *const *)spec_ptr, spec_len, n_specials, out, cerr);
