@@ -103,6 +103,8 @@ AGORA_API const agora_model_config *agora_model_get_config(const agora_model *m)
 AGORA_API size_t agora_model_n_params(const agora_model *m); /* floats in the slab */
 AGORA_API float *agora_model_params(agora_model *m);
 AGORA_API float *agora_model_grads(agora_model *m);
+/* Read-only view of the parameter slab. */
+AGORA_API const float *agora_model_params_ro(const agora_model *m);
 AGORA_API size_t agora_model_n_tensors(const agora_model *m);
 AGORA_API const agora_model_param *agora_model_tensor(const agora_model *m, size_t i);
 /* Finds a tensor by HF name; NULL if absent. */
@@ -180,6 +182,33 @@ typedef struct agora_lr_sched {
 
 /* Learning rate for step s (0-based). */
 AGORA_API double agora_lr_at(const agora_lr_sched *s, int64_t step);
+
+// ---- checkpoints (src/train/ckpt.c; format in docs/ckpt-format.md) ----
+
+/* agora_ckpt_save writes one checkpoint step into ROOT/step_<step>/:
+ *   model.safetensors   weights with HF Llama names (F32), config.json beside it
+ *   optim.safetensors   AdamW exp_avg / exp_avg_sq per tensor, step count in metadata
+ *                       (skipped when opt is NULL)
+ *   state.json          state_json verbatim (step, RNG, data cursor: the trainer's)
+ *   DONE                written last
+ * Every file is written atomically; then older checkpoints beyond `keep` are pruned
+ * (keep 0 keeps all). The directory is written to dir_out. */
+AGORA_NODISCARD AGORA_API agora_err agora_ckpt_save(const char *root, int64_t step,
+                                                    const agora_model *m, const agora_adamw *opt,
+                                                    const char *state_json, size_t keep,
+                                                    char *dir_out, size_t dir_len,
+                                                    char err[AGORA_ERR_LEN]);
+/* agora_ckpt_load_weights fills m's parameters from DIR/model.safetensors. Every tensor
+ * must be present, F32 and of m's shape (AGORA_ESHAPE names the tensor and both shapes). */
+AGORA_NODISCARD AGORA_API agora_err agora_ckpt_load_weights(const char *dir, agora_model *m,
+                                                            char err[AGORA_ERR_LEN]);
+/* agora_ckpt_load_optim fills opt (already sized for m) from DIR/optim.safetensors. */
+AGORA_NODISCARD AGORA_API agora_err agora_ckpt_load_optim(const char *dir, const agora_model *m,
+                                                          agora_adamw *opt,
+                                                          char err[AGORA_ERR_LEN]);
+/* agora_ckpt_save_weights writes just the weights file (tests, export). */
+AGORA_NODISCARD AGORA_API agora_err agora_ckpt_save_weights(const char *path, const agora_model *m,
+                                                            char err[AGORA_ERR_LEN]);
 
 // ---- sampling ----
 

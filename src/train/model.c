@@ -223,6 +223,9 @@ size_t agora_model_n_params(const agora_model *m) {
 float *agora_model_params(agora_model *m) {
     return m->params;
 }
+const float *agora_model_params_ro(const agora_model *m) {
+    return m->params;
+}
 float *agora_model_grads(agora_model *m) {
     return m->grads;
 }

@@ -15,3 +15,16 @@ agora_unit_test(train_model SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_train_mo
   train_model_adamw_matches_torch_formula train_model_grad_clip_scales_to_max_norm
   train_model_schedules_follow_their_formulas train_model_presets_have_expected_sizes
   train_model_config_json_round_trips train_model_tiny_overfits_text)
+agora_unit_test(safetensors SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_safetensors.c
+  LIBS agora_train CASES
+  safetensors_round_trips safetensors_rejects_truncated_and_corrupt_input
+  ckpt_dir_done_marker_and_retention ckpt_round_trips_weights_and_optimizer)
+# PyTorch cross-check: runs /usr/bin/python3 (Debian python3-torch). Labelled torch as well
+# so sanitizer runs (which exclude it) skip the python child.
+set(TRAIN_TORCH_CASES train_torch_untied_model_matches_pytorch
+  train_torch_tied_model_matches_pytorch)
+agora_unit_test(train_torch SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_train_torch.c
+  LIBS agora_train TIMEOUT 120 CASES ${TRAIN_TORCH_CASES})
+foreach(c ${TRAIN_TORCH_CASES})
+  set_tests_properties(unit.train_torch.${c} PROPERTIES LABELS "unit;torch")
+endforeach()

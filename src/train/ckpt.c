@@ -1,0 +1,155 @@
+/* ckpt.c: training checkpoints: weights and optimizer state as safetensors with HF Llama
+ * tensor names, HF config.json, the trainer's state.json, and the DONE marker.
+ *
+ * Implements: agora_ckpt_save / _load_weights / _load_optim / _save_weights.
+ * Does not: decide what goes into state.json (trainer.c) or when to checkpoint.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agora/alloc.h"
+#include "agora/ckpt_dir.h"
+#include "agora/safetensors.h"
+#include "agora/stream.h"
+#include "agora/train.h"
+
+static agora_st_entry entry_for(const agora_model_param *t, const char *name, const float *base) {
+    agora_st_entry e = {
+        .name = name, .dtype = AGORA_ST_F32, .ndim = t->ndim, .data = base + t->offset};
+    e.shape[0] = t->shape[0];
+    e.shape[1] = t->shape[1];
+    return e;
+}
+
+static agora_err save_slabs(const char *path, const agora_model *m, const float *const *slabs,
+                            const char *const *suffixes, size_t n_slabs, const char *const *meta,
+                            size_t n_meta, char err[AGORA_ERR_LEN]) {
+    size_t nt = agora_model_n_tensors(m), n = nt * n_slabs;
+    agora_st_entry *e = agora_calloc(n, sizeof *e);
+    char(*names)[96] = agora_calloc(n, sizeof *names);
+    agora_err rc = AGORA_ENOMEM;
+    if (e != NULL && names != NULL) {
+        for (size_t s = 0; s < n_slabs; s++)
+            for (size_t i = 0; i < nt; i++) {
+                const agora_model_param *t = agora_model_tensor(m, i);
+                snprintf(names[s * nt + i], sizeof names[0], "%s%s", t->name, suffixes[s]);
+                e[s * nt + i] = entry_for(t, names[s * nt + i], slabs[s]);
+            }
+        rc = agora_st_save(path, e, n, meta, n_meta, err);
+    }
+    agora_free(e);
+    agora_free(names);
+    return rc;
+}
+
+agora_err agora_ckpt_save_weights(const char *path, const agora_model *m, char err[AGORA_ERR_LEN]) {
+    const float *slab = agora_model_params_ro(m);
+    static const char *const suffix[] = {""};
+    static const char *const meta[] = {"format", "pt"};
+    return save_slabs(path, m, &slab, suffix, 1, meta, 1, err);
+}
+
+static agora_err join(char *out, size_t len, const char *dir, const char *file) {
+    int n = snprintf(out, len, "%s/%s", dir, file);
+    return n < 0 || (size_t)n >= len ? AGORA_EOVERFLOW : AGORA_OK;
+}
+
+agora_err agora_ckpt_save(const char *root, int64_t step, const agora_model *m,
+                          const agora_adamw *opt, const char *state_json, size_t keep,
+                          char *dir_out, size_t dir_len, char err[AGORA_ERR_LEN]) {
+    char dir[4096], path[4352];
+    agora_err rc = agora_ckpt_dir_begin(root, step, dir, sizeof dir);
+    if (rc != AGORA_OK) {
+        snprintf(err, AGORA_ERR_LEN, "%.300s: cannot create checkpoint dir: %s", root,
+                 agora_err_str(rc));
+        return rc;
+    }
+    AGORA_TRY(join(path, sizeof path, dir, "model.safetensors"));
+    AGORA_TRY(agora_ckpt_save_weights(path, m, err));
+    char *cfg = NULL;
+    AGORA_TRY(agora_model_config_to_json(agora_model_get_config(m), &cfg));
+    AGORA_TRY(join(path, sizeof path, dir, "config.json"));
+    rc = agora_write_file_atomic(path, cfg, strlen(cfg), err);
+    agora_free(cfg);
+    AGORA_TRY(rc);
+    if (opt != NULL) {
+        char tbuf[32];
+        snprintf(tbuf, sizeof tbuf, "%" PRId64, opt->t);
+        const char *meta[] = {"format", "agora-adamw", "step", tbuf};
+        const float *slabs[] = {opt->m, opt->v};
+        static const char *const suffixes[] = {".exp_avg", ".exp_avg_sq"};
+        AGORA_TRY(join(path, sizeof path, dir, "optim.safetensors"));
+        AGORA_TRY(save_slabs(path, m, slabs, suffixes, 2, meta, 2, err));
+    }
+    if (state_json != NULL) {
+        AGORA_TRY(join(path, sizeof path, dir, "state.json"));
+        AGORA_TRY(agora_write_file_atomic(path, state_json, strlen(state_json), err));
+    }
+    rc = agora_ckpt_dir_commit(dir);
+    if (rc != AGORA_OK) {
+        snprintf(err, AGORA_ERR_LEN, "%.300s: cannot write DONE: %s", dir, agora_err_str(rc));
+        return rc;
+    }
+    rc = agora_ckpt_dir_prune(root, keep);
+    if (rc != AGORA_OK) {
+        snprintf(err, AGORA_ERR_LEN, "%.300s: pruning old checkpoints failed: %s", root,
+                 agora_err_str(rc));
+        return rc;
+    }
+    if (dir_out != NULL)
+        snprintf(dir_out, dir_len, "%s", dir);
+    return AGORA_OK;
+}
+
+static agora_err load_slab(const agora_st_file *f, const agora_model *m, float *slab,
+                           const char *suffix, const char *path, char err[AGORA_ERR_LEN]) {
+    for (size_t i = 0; i < agora_model_n_tensors(m); i++) {
+        const agora_model_param *t = agora_model_tensor(m, i);
+        char name[96], e2[AGORA_ERR_LEN];
+        snprintf(name, sizeof name, "%s%s", t->name, suffix);
+        agora_err rc = agora_st_read_f32(f, name, slab + t->offset, t->ndim, t->shape, e2);
+        if (rc != AGORA_OK) {
+            snprintf(err, AGORA_ERR_LEN, "%.250s: %.250s", path, e2);
+            return rc;
+        }
+    }
+    return AGORA_OK;
+}
+
+agora_err agora_ckpt_load_weights(const char *dir, agora_model *m, char err[AGORA_ERR_LEN]) {
+    char path[4352];
+    AGORA_TRY(join(path, sizeof path, dir, "model.safetensors"));
+    agora_st_file *f = NULL;
+    AGORA_TRY(agora_st_load(path, &f, err));
+    agora_err rc = load_slab(f, m, agora_model_params(m), "", path, err);
+    agora_st_close(f);
+    return rc;
+}
+
+agora_err agora_ckpt_load_optim(const char *dir, const agora_model *m, agora_adamw *opt,
+                                char err[AGORA_ERR_LEN]) {
+    char path[4352];
+    AGORA_TRY(join(path, sizeof path, dir, "optim.safetensors"));
+    if (opt->n != agora_model_n_params(m))
+        return AGORA_EINVAL;
+    agora_st_file *f = NULL;
+    AGORA_TRY(agora_st_load(path, &f, err));
+    agora_err rc = load_slab(f, m, opt->m, ".exp_avg", path, err);
+    if (rc == AGORA_OK)
+        rc = load_slab(f, m, opt->v, ".exp_avg_sq", path, err);
+    const char *t = agora_st_meta(f, "step");
+    if (rc == AGORA_OK) {
+        char *end = NULL;
+        long long v = t ? strtoll(t, &end, 10) : -1;
+        if (t == NULL || *end != '\0' || v < 0) {
+            snprintf(err, AGORA_ERR_LEN, "%.300s: missing or bad \"step\" metadata", path);
+            rc = AGORA_EPARSE;
+        } else {
+            opt->t = (int64_t)v;
+        }
+    }
+    agora_st_close(f);
+    return rc;
+}
