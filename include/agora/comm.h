@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "agora/agora.h"
+#include "agora/config.h"
 #include "agora/err.h"
 
 #ifdef __cplusplus
@@ -53,6 +54,37 @@ typedef enum agora_codec {
 AGORA_API const char *agora_codec_name(agora_codec c);
 AGORA_API agora_err agora_codec_parse(const char *name, agora_codec *out);
 
+/* ---- keys and configuration ---- */
+
+/* agora_comm_key_derive turns any secret (a passphrase, the bytes of a key file) into the
+ * 32-byte cluster key (BLAKE2b-256 through libsodium). Returns AGORA_OK or AGORA_EIO. */
+AGORA_API agora_err agora_comm_key_derive(const void *secret, size_t len,
+                                          uint8_t key[AGORA_COMM_KEY_BYTES]);
+/* agora_comm_key_from_file derives the key from a file's bytes (at most 64 KiB, not
+ * empty). Returns AGORA_OK, AGORA_ENOENT, AGORA_EIO, AGORA_EOVERFLOW or AGORA_EINVAL
+ * (empty file), with a message in err. */
+AGORA_API agora_err agora_comm_key_from_file(const char *path, uint8_t key[AGORA_COMM_KEY_BYTES],
+                                             char err[AGORA_ERR_LEN]);
+
+/* The [comm] config section, shared by `agora master`, `agora comm-bench` and the
+ * training commands (docs/comm.md lists the keys). */
+typedef struct agora_comm_cfg {
+    char master[AGORA_CFG_STR_LEN];   /* comm.master: host of the coordinator */
+    int64_t port;                     /* comm.port: coordinator port (0: any, master only) */
+    char bind[AGORA_CFG_STR_LEN];     /* comm.bind: address to listen on */
+    char key_file[AGORA_CFG_STR_LEN]; /* comm.key_file: the cluster secret */
+    int64_t heartbeat_interval_ms;
+    int64_t heartbeat_timeout_ms;
+    int64_t phase_timeout_ms;
+    int64_t connect_timeout_ms;
+    int64_t pool_size;             /* comm.pool_size: TCP streams per ring neighbour */
+    int codec;                     /* comm.codec: agora_codec */
+    int64_t collective_timeout_ms; /* comm.collective_timeout_ms: deadline per all-reduce */
+} agora_comm_cfg;
+
+/* agora_comm_cfg_table binds the [comm] table to cfg (defaults applied by the loaders). */
+AGORA_API agora_cfg_table agora_comm_cfg_table(agora_comm_cfg *cfg);
+
 /* ---- master ---- */
 
 typedef struct agora_master_opts {
@@ -77,8 +109,9 @@ AGORA_API uint16_t agora_master_port(const agora_master *m);
 AGORA_API agora_err agora_master_run(agora_master *m);
 /* agora_master_interrupt is async-signal-safe. */
 AGORA_API void agora_master_interrupt(agora_master *m);
-/* agora_master_world returns the number of accepted peers and the epoch (either pointer may
- * be NULL). Safe to call from another thread while agora_master_run runs. */
+/* agora_master_stats reports the number of members, the epoch and the committed and
+ * failed collectives (any pointer may be NULL). Safe to call from another thread while
+ * agora_master_run runs. */
 AGORA_API void agora_master_stats(const agora_master *m, uint32_t *world, uint64_t *epoch,
                                   uint64_t *collectives_ok, uint64_t *collectives_failed);
 AGORA_API void agora_master_destroy(agora_master *m); /* NULL-safe */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "agora/alloc.h"
 #include "agora/log.h"
@@ -271,6 +273,9 @@ void agora_comm_destroy(agora_comm *c) {
     pthread_mutex_destroy(&c->wlock);
     pthread_mutex_destroy(&c->hb_mu);
     agora_free(c->mbuf);
+    agora_free_aligned(c->backup);
+    agora_free_aligned(c->store[0]);
+    agora_free_aligned(c->store[1]);
     agora_free(c);
 }
 
@@ -508,9 +513,14 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     if (c->world == 0)
         return AGORA_ESTATE;
     int64_t t0 = agora_now_ns();
-    float *backup = agora_malloc(desc->count * sizeof(float));
-    if (backup == NULL)
-        return AGORA_ENOMEM;
+    if (c->backup_cap < desc->count) {
+        agora_free_aligned(c->backup);
+        c->backup = agora_malloc_aligned(desc->count * sizeof(float));
+        c->backup_cap = c->backup ? desc->count : 0;
+        if (c->backup == NULL)
+            return AGORA_ENOMEM;
+    }
+    float *backup = c->backup;
     memcpy(backup, desc->buf, desc->count * sizeof(float));
     uint8_t b[24];
     agora_wbuf w = {b, 0, sizeof b, false};
@@ -526,7 +536,6 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     if (rc != AGORA_OK) {
         /* Without a COMMENCE nobody ran: when the wait was cut short the master may still
          * commence later, and the next call meets a stale frame it skips. */
-        agora_free(backup);
         if (rc == AGORA_ETIMEDOUT || rc == AGORA_EABORTED)
             c->links_ok = false;
         return rc;
@@ -534,7 +543,6 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     if (c->mhdr.type == AGORA_MSG_C2P_VERDICT) {
         (void)agora__r_u64(&r);
         uint32_t err = agora__r_u32(&r);
-        agora_free(backup);
         return err == AGORA_OK || err >= AGORA__ERR_COUNT ? AGORA_EPROTO : (agora_err)err;
     }
     agora__ring_job job = {desc->buf,         desc->count, desc->op, desc->codec, 0, 0,
@@ -554,7 +562,11 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     if (local != AGORA_OK)
         AGORA_LOG_DEBUG(AGORA_SUB_COMM, "collective %llu failed here: %s",
                         (unsigned long long)job.seq, agora_err_name(local));
+    int64_t TV = agora_now_ns();
     agora_err verdict = complete_and_verdict(c, job.seq, local, desc->deadline_ns);
+    if (getenv("AGORA_RING_TRACE"))
+        fprintf(stderr, "total %.1f ms, verdict %.1f ms\n", (double)(agora_now_ns() - t0) / 1e6,
+                (double)(agora_now_ns() - TV) / 1e6);
     rc = local != AGORA_OK ? local : verdict;
     if (rc != AGORA_OK) {
         memcpy(desc->buf, backup, desc->count * sizeof(float));
@@ -562,7 +574,6 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
         if (rc == AGORA_ECLOSED && local == AGORA_ECLOSED && verdict != AGORA_ECLOSED)
             rc = AGORA_EPEER_LOST; /* a ring link closed, the master is fine */
     }
-    agora_free(backup);
     if (rc == AGORA_OK && info) {
         info->world = c->world;
         info->contributors = job.contributors;

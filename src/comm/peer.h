@@ -44,6 +44,12 @@ struct agora_comm {
     agora_err ctl_pending_verdict; /* a VERDICT seen early (during the ring) */
     uint64_t ctl_verdict_seq;
     bool have_verdict;
+    /* grow-only scratch kept across calls, so large all-reduces do not page-fault fresh
+     * memory every time */
+    float *backup;
+    size_t backup_cap;
+    uint8_t *store[2];
+    size_t store_cap;
 };
 
 /* Sends a control frame to the master (thread-safe). */

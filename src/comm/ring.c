@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -422,10 +424,17 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     R.max_store = g0.k * R.msz + g0.n * R.esz;
     agora_err rc = AGORA_ENOMEM;
     R.st = agora_calloc(R.P, sizeof *R.st);
+    if (job->codec != AGORA_CODEC_F32 && c->store_cap < R.max_store) {
+        for (int b = 0; b < 2; b++) {
+            agora_free_aligned(c->store[b]);
+            c->store[b] = agora_malloc_aligned(R.max_store);
+        }
+        c->store_cap = c->store[0] && c->store[1] ? R.max_store : 0;
+    }
     for (int b = 0; b < 2; b++) {
         R.hdr[b] = agora_malloc(R.kmax * AGORA_WIRE_HDR);
         if (job->codec != AGORA_CODEC_F32)
-            R.store[b] = agora_malloc(R.max_store ? R.max_store : 1);
+            R.store[b] = c->store[b];
     }
     if (R.st == NULL || !R.hdr[0] || !R.hdr[1] ||
         (job->codec != AGORA_CODEC_F32 && (!R.store[0] || !R.store[1])))
@@ -436,19 +445,22 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         if (!R.st[j].stage || !R.st[j].xs)
             goto out;
     }
+    int64_t T0 = agora_now_ns();
     rc = reduce_scatter(&R);
+    int64_t T1 = agora_now_ns();
     if (rc == AGORA_OK)
         rc = finalize_and_gather(&R);
+    if (getenv("AGORA_RING_TRACE"))
+        fprintf(stderr, "ring: rs %.1f ms ag %.1f ms\n", (double)(T1 - T0) / 1e6,
+                (double)(agora_now_ns() - T1) / 1e6);
 out:
     for (uint32_t j = 0; R.st && j < R.P; j++) {
         agora_free(R.st[j].stage);
         agora_free_aligned(R.st[j].xs);
     }
     agora_free(R.st);
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < 2; b++)
         agora_free(R.hdr[b]);
-        agora_free(R.store[b]);
-    }
     if (rc == AGORA_EPROTO)
         AGORA_LOG_WARN(AGORA_SUB_COMM, "ring: malformed data frame");
     return rc;
