@@ -1,0 +1,7 @@
+# comm integration tests: real `agora master` and forked peer processes on loopback.
+agora_unit_test(comm_cluster SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_comm_cluster.c
+  LIBS agora_comm LABEL integration TIMEOUT 180 CASES
+  allreduce_matches_reference_2_peers allreduce_matches_reference_3_peers
+  allreduce_matches_reference_5_peers allreduce_matches_reference_8_peers
+  sigkill_mid_collective_survivors_retry_exact sigstop_peer_is_evicted_and_others_go_on
+  join_mid_run_receives_shared_state wrong_key_rejected_and_bad_frames_dropped)

@@ -1,0 +1,687 @@
+/* test_comm_cluster.c: elastic collectives with real processes on loopback.
+ *
+ * Each case starts the real `agora master` (port 0, read back from master.port) and forks
+ * peer processes that run a scenario against the public API (include/agora/comm.h). Peers
+ * check their own results against a reference they can compute (integer-valued data, so
+ * fp32 sums are exact in any order) and write a digest of every committed result, so the
+ * parent can check that all peers hold bit-identical buffers. Faults are real: SIGKILL,
+ * SIGSTOP, a wrong key, garbage and oversized frames. Waits poll with deadlines.
+ */
+#include "agora_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agora/alloc.h"
+#include "agora/comm.h"
+#include "agora/hash.h"
+#include "agora/log.h"
+#include "agora/time.h"
+
+#define MAX_PEERS 16
+
+typedef struct cluster {
+    char *dir;
+    pid_t master;
+    uint16_t port;
+    pid_t peer[MAX_PEERS];
+    int n_peer;
+    /* scenario parameters, seen by forked children */
+    int world;  /* expected initial world */
+    int victim; /* index killed or stopped, -1 none */
+    int iters;
+} cluster;
+
+// ---- process helpers ----
+
+static void sleep_ms(int ms) {
+    agora_sleep_ns((int64_t)ms * 1000000);
+}
+
+static void write_key(const cluster *cl, const char *name, const char *secret) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", cl->dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(secret, f);
+    fclose(f);
+}
+
+static void start_master(cluster *cl, const char *extra) {
+    write_key(cl, "key", "agora-test-secret");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char log[512], cmd[2048];
+        snprintf(log, sizeof log, "%s/master.log", cl->dir);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        snprintf(cmd, sizeof cmd,
+                 "exec '%s' master --run-dir '%s/master' --key-file '%s/key' "
+                 "--set comm.heartbeat_interval_ms=100 %s",
+                 agora_test_bin(), cl->dir, cl->dir, extra ? extra : "");
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    cl->master = pid;
+    char p[512];
+    snprintf(p, sizeof p, "%s/master/master.port", cl->dir);
+    int64_t deadline = agora_deadline_in_ms(10000);
+    for (;;) {
+        FILE *f = fopen(p, "r");
+        unsigned port = 0;
+        if (f && fscanf(f, "%u", &port) == 1 && port > 0) {
+            fclose(f);
+            cl->port = (uint16_t)port;
+            return;
+        }
+        if (f)
+            fclose(f);
+        if (agora_deadline_passed(deadline))
+            fail_msg("master.port did not appear in %s", p);
+        sleep_ms(5);
+    }
+}
+
+typedef int (*scenario_fn)(const cluster *cl, int idx);
+
+static void spawn(cluster *cl, scenario_fn fn, int idx) {
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char log[512], role[32];
+        snprintf(log, sizeof log, "%s/peer-%02d.log", cl->dir, idx);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        snprintf(role, sizeof role, "peer-%02d", idx);
+        agora_log_set_role(role);
+        agora_log_set_level(AGORA_LOG_LEVEL_INFO);
+        _exit(fn(cl, idx));
+    }
+    cl->peer[idx] = pid;
+    if (idx >= cl->n_peer)
+        cl->n_peer = idx + 1;
+}
+
+/* Waits for a child; returns its exit status, or -1 on timeout (the child is killed). */
+static int wait_exit(pid_t pid, int timeout_ms) {
+    int64_t deadline = agora_deadline_in_ms(timeout_ms);
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        if (agora_deadline_passed(deadline)) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        sleep_ms(5);
+    }
+}
+
+static cluster *cluster_new(int world) {
+    cluster *cl = calloc(1, sizeof *cl);
+    cl->dir = agora_test_tmpdir();
+    cl->world = world;
+    cl->victim = -1;
+    cl->iters = 4;
+    for (int i = 0; i < MAX_PEERS; i++)
+        cl->peer[i] = -1;
+    return cl;
+}
+
+static void cluster_free(cluster *cl, bool ok) {
+    for (int i = 0; i < cl->n_peer; i++)
+        if (cl->peer[i] > 0) {
+            kill(cl->peer[i], SIGKILL);
+            waitpid(cl->peer[i], NULL, 0);
+        }
+    if (cl->master > 0) {
+        kill(cl->master, SIGTERM);
+        if (wait_exit(cl->master, 5000) != 0)
+            ok = false; /* the master must stop cleanly and never crash */
+    }
+    if (ok && getenv("AGORA_TEST_KEEP") == NULL)
+        agora_test_rmtree(cl->dir);
+    else
+        print_message("kept run directory %s\n", cl->dir);
+    free(cl->dir);
+    free(cl);
+    assert_true(ok);
+}
+
+// ---- peer-side helpers (run in children) ----
+
+static agora_comm *peer_connect(const cluster *cl, const char *key_name) {
+    agora_comm_opts o;
+    memset(&o, 0, sizeof o);
+    char p[512], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/%s", cl->dir, key_name);
+    if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
+        return NULL;
+    o.master_port = cl->port;
+    o.pool_size = 2;
+    agora_comm *c = NULL;
+    agora_err rc = agora_comm_create(&o, &c);
+    if (rc != AGORA_OK) {
+        fprintf(stderr, "create: %s\n", agora_err_name(rc));
+        return NULL;
+    }
+    return c;
+}
+
+static agora_err join_until(agora_comm *c, uint32_t world, int timeout_ms) {
+    int64_t deadline = agora_deadline_in_ms(timeout_ms);
+    while (agora_comm_world(c) < world) {
+        agora_err rc = agora_comm_update_topology(c, deadline);
+        if (rc != AGORA_OK && rc != AGORA_EPEER_LOST)
+            return rc;
+        if (agora_deadline_passed(deadline))
+            return AGORA_ETIMEDOUT;
+    }
+    return AGORA_OK;
+}
+
+/* Integer-valued data: any summation order is exact in fp32. */
+static float value(int idx, int iter, size_t j) {
+    return (float)((int)((idx * 131u + j * 7u + (unsigned)iter * 13u) % 61u) - 30);
+}
+
+static void fill(float *x, size_t n, int idx, int iter) {
+    for (size_t j = 0; j < n; j++)
+        x[j] = value(idx, iter, j);
+}
+
+static void append_line(const cluster *cl, const char *file, int idx, const char *line) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s-%02d", cl->dir, file, idx);
+    FILE *f = fopen(p, "a");
+    if (f) {
+        fputs(line, f);
+        fclose(f);
+    }
+}
+
+static void record_digest(const cluster *cl, int idx, const char *label, const float *x, size_t n) {
+    char line[128];
+    snprintf(line, sizeof line, "%s %016llx\n", label,
+             (unsigned long long)agora_hash64(x, n * sizeof(float)));
+    append_line(cl, "digest", idx, line);
+}
+
+static size_t file_size(const cluster *cl, const char *file, int idx) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s-%02d", cl->dir, file, idx);
+    struct stat st;
+    return stat(p, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+static char *read_text(const cluster *cl, const char *file, int idx) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s-%02d", cl->dir, file, idx);
+    FILE *f = fopen(p, "r");
+    if (f == NULL)
+        return calloc(1, 1);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* All listed peers wrote identical digest files. */
+static void assert_digests_agree(const cluster *cl, const int *idx, int n) {
+    char *first = read_text(cl, "digest", idx[0]);
+    assert_true(strlen(first) > 0);
+    for (int i = 1; i < n; i++) {
+        char *other = read_text(cl, "digest", idx[i]);
+        if (strcmp(first, other) != 0)
+            fail_msg("peer %d and peer %d hold different results", idx[0], idx[i]);
+        free(other);
+    }
+    free(first);
+}
+
+// ---- scenario: reference sums ----
+
+static int check_exact(const float *got, size_t n, int world, int iter, bool avg) {
+    for (size_t j = 0; j < n; j++) {
+        float s = 0;
+        for (int p = 0; p < world; p++)
+            s += value(p, iter, j);
+        float want = avg ? s / (float)world : s;
+        if (got[j] != want) {
+            fprintf(stderr, "element %zu: got %g want %g\n", j, (double)got[j], (double)want);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int scenario_reference(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, (uint32_t)cl->world, 30000) != AGORA_OK)
+        return 10;
+    static const size_t counts[] = {1, 7, 1001, 65537};
+    size_t maxn = 65537;
+    float *x = agora_malloc(maxn * sizeof(float)), *ref = agora_malloc(maxn * sizeof(float));
+    int bad = 0, iter = 0;
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        size_t n = counts[ci];
+        for (int codec = 0; codec < AGORA__CODEC_COUNT; codec++)
+            for (int op = 0; op < 2; op++, iter++) {
+                fill(x, n, idx, iter);
+                agora_reduce_desc d = {
+                    x, n, (agora_reduce_op)op, (agora_codec)codec, 1, agora_deadline_in_ms(30000)};
+                agora_reduce_info info;
+                agora_err rc = agora_comm_allreduce(c, &d, &info);
+                if (rc != AGORA_OK) {
+                    fprintf(stderr, "allreduce: %s\n", agora_err_name(rc));
+                    return 11;
+                }
+                if (info.world != (uint32_t)cl->world || info.contributors != (uint32_t)cl->world)
+                    return 12;
+                if (codec == AGORA_CODEC_F32) {
+                    bad |= check_exact(x, n, cl->world, iter, op == AGORA_REDUCE_AVG);
+                } else { /* quantized: close to the exact result, relative to its scale */
+                    double num = 0, den = 0;
+                    for (size_t j = 0; j < n; j++) {
+                        float s = 0;
+                        for (int p = 0; p < cl->world; p++)
+                            s += value(p, iter, j);
+                        ref[j] = op == AGORA_REDUCE_AVG ? s / (float)cl->world : s;
+                        num += ((double)x[j] - ref[j]) * ((double)x[j] - ref[j]);
+                        den += (double)ref[j] * ref[j];
+                    }
+                    if (n > 1 && den > 0 && sqrt(num / den) > 0.05 * (cl->world - 1)) {
+                        fprintf(stderr, "codec %d: relative error %g\n", codec, sqrt(num / den));
+                        bad = 1;
+                    }
+                }
+                char label[64];
+                snprintf(label, sizeof label, "n=%zu codec=%d op=%d", n, codec, op);
+                record_digest(cl, idx, label, x, n);
+            }
+    }
+    agora_free(x);
+    agora_free(ref);
+    agora_comm_destroy(c);
+    return bad ? 13 : 0;
+}
+
+static void run_reference(int world) {
+    cluster *cl = cluster_new(world);
+    start_master(cl, NULL);
+    for (int i = 0; i < world; i++)
+        spawn(cl, scenario_reference, i);
+    bool ok = true;
+    int idx[MAX_PEERS];
+    for (int i = 0; i < world; i++) {
+        int st = wait_exit(cl->peer[i], 90000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+        idx[i] = i;
+    }
+    if (ok)
+        assert_digests_agree(cl, idx, world);
+    cluster_free(cl, ok);
+}
+
+static void allreduce_matches_reference_2_peers(void **state) {
+    (void)state;
+    run_reference(2);
+}
+static void allreduce_matches_reference_3_peers(void **state) {
+    (void)state;
+    run_reference(3);
+}
+static void allreduce_matches_reference_5_peers(void **state) {
+    (void)state;
+    run_reference(5);
+}
+static void allreduce_matches_reference_8_peers(void **state) {
+    (void)state;
+    run_reference(8);
+}
+
+// ---- scenario: faults mid-run ----
+
+/* Loops all-reduces of N floats. Committed results must be the exact sum over the peers
+ * of that ring: all of them at the initial world size, the survivors (everyone but the
+ * victim) after it. On a failure the buffer must be restored, the error must come before
+ * the deadline, and update_topology + retry must succeed. Stops after 3 commits at the
+ * smaller world. The victim itself exits 0 once it is told it is out (ECLOSED). */
+static int scenario_faults(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, (uint32_t)cl->world, 30000) != AGORA_OK)
+        return 10;
+    enum { N = 1 << 20 };
+    float *x = agora_malloc(N * sizeof(float)), *in = agora_malloc(N * sizeof(float));
+    int iter = 0, after = 0, failures = 0;
+    int64_t worst_ms = 0;
+    int64_t stop = agora_deadline_in_ms(90000);
+    while (after < 3) {
+        if (agora_deadline_passed(stop))
+            return 20;
+        fill(x, N, idx, iter);
+        memcpy(in, x, N * sizeof(float));
+        int64_t t0 = agora_now_ns();
+        agora_reduce_desc d = {
+            x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(20000)};
+        agora_reduce_info info;
+        agora_err rc = agora_comm_allreduce(c, &d, &info);
+        if (rc == AGORA_ECLOSED)
+            return idx == cl->victim ? 0 : 21; /* evicted */
+        if (rc != AGORA_OK) {
+            int64_t ms = (agora_now_ns() - t0) / 1000000;
+            worst_ms = ms > worst_ms ? ms : worst_ms;
+            failures++;
+            fprintf(stderr, "iteration %d failed after %lld ms: %s\n", iter, (long long)ms,
+                    agora_err_name(rc));
+            if (rc != AGORA_EPEER_LOST || ms >= 20000)
+                return 22;
+            if (memcmp(x, in, N * sizeof(float)) != 0)
+                return 23; /* the input must be restored */
+            agora_err u;
+            int64_t ud = agora_deadline_in_ms(30000);
+            do {
+                u = agora_comm_update_topology(c, ud);
+            } while (u == AGORA_EPEER_LOST && !agora_deadline_passed(ud));
+            if (u == AGORA_ECLOSED)
+                return idx == cl->victim ? 0 : 24;
+            if (u != AGORA_OK)
+                return 25;
+            continue; /* retry the same iteration with the survivors */
+        }
+        /* the contributors: everyone, or everyone but the victim */
+        for (size_t j = 0; j < N; j++) {
+            float s = 0;
+            for (int p = 0; p < cl->world; p++)
+                if (info.world == (uint32_t)cl->world || p != cl->victim)
+                    s += value(p, iter, j);
+            if (x[j] != s) {
+                fprintf(stderr, "iteration %d (world %u): element %zu got %g want %g\n", iter,
+                        info.world, j, (double)x[j], (double)s);
+                return 26;
+            }
+        }
+        char label[64];
+        snprintf(label, sizeof label, "iter=%d world=%u", iter, info.world);
+        record_digest(cl, idx, label, x, N);
+        append_line(cl, "progress", idx, "x");
+        if (info.world < (uint32_t)cl->world)
+            after++;
+        iter++;
+    }
+    fprintf(stderr, "done: %d failures, worst %lld ms\n", failures, (long long)worst_ms);
+    agora_free(x);
+    agora_free(in);
+    agora_comm_destroy(c);
+    return failures > 0 ? 0 : 27; /* the fault must have been seen */
+}
+
+static void wait_progress(cluster *cl, int idx, size_t n, int timeout_ms) {
+    int64_t deadline = agora_deadline_in_ms(timeout_ms);
+    while (file_size(cl, "progress", idx) < n) {
+        if (agora_deadline_passed(deadline))
+            fail_msg("peer %d did not reach %zu commits (run dir %s)", idx, n, cl->dir);
+        sleep_ms(5);
+    }
+}
+
+static void run_fault(int world, int victim, int sig, const char *master_extra) {
+    cluster *cl = cluster_new(world);
+    cl->victim = victim;
+    start_master(cl, master_extra);
+    for (int i = 0; i < world; i++)
+        spawn(cl, scenario_faults, i);
+    int other = victim == 0 ? 1 : 0;
+    wait_progress(cl, other, 2, 60000);
+    kill(cl->peer[victim], sig);
+    bool ok = true;
+    int idx[MAX_PEERS], n = 0;
+    for (int i = 0; i < world; i++) {
+        if (i == victim)
+            continue;
+        int st = wait_exit(cl->peer[i], 120000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("survivor %d exited with %d\n", i, st);
+            ok = false;
+        }
+        idx[n++] = i;
+    }
+    if (sig == SIGSTOP) { /* the resumed peer must learn it was evicted and exit 0 */
+        kill(cl->peer[victim], SIGCONT);
+        int st = wait_exit(cl->peer[victim], 30000);
+        if (st != 0) {
+            print_message("resumed victim exited with %d\n", st);
+            ok = false;
+        }
+    } else {
+        waitpid(cl->peer[victim], NULL, 0);
+    }
+    cl->peer[victim] = -1;
+    if (ok)
+        assert_digests_agree(cl, idx, n);
+    cluster_free(cl, ok);
+}
+
+static void sigkill_mid_collective_survivors_retry_exact(void **state) {
+    (void)state;
+    run_fault(4, 2, SIGKILL, NULL);
+}
+
+static void sigstop_peer_is_evicted_and_others_go_on(void **state) {
+    (void)state;
+    run_fault(3, 1, SIGSTOP, "--set comm.heartbeat_timeout_ms=1500");
+}
+
+// ---- scenario: join mid-run with shared state ----
+
+/* Each step: update_topology, sync shared state {theta, step}, all-reduce AVG of a delta,
+ * theta += delta. Two peers start; a third joins after step 2 and must receive the
+ * shared state (rx bytes > 0), while the others pull nothing in steady state. */
+enum { THETA_N = 5000, STEPS = 8 };
+
+static int scenario_join(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL)
+        return 10;
+    float *theta = agora_calloc(THETA_N, sizeof(float));
+    float *delta = agora_malloc(THETA_N * sizeof(float));
+    float step = 0;
+    agora_shared_tensor t[2] = {{"theta", theta, THETA_N}, {"step", &step, 1}};
+    bool joiner = idx == 2;
+    uint64_t pulled = 0, steady_rx = 0;
+    int64_t stop = agora_deadline_in_ms(90000);
+    while (step < STEPS) {
+        if (agora_deadline_passed(stop))
+            return 20;
+        agora_err rc = agora_comm_update_topology(c, agora_deadline_in_ms(30000));
+        if (rc == AGORA_EPEER_LOST)
+            continue;
+        if (rc != AGORA_OK)
+            return 21;
+        if (!joiner && agora_comm_world(c) < 2)
+            continue; /* wait for the second founder */
+        agora_sync_info si;
+        rc =
+            agora_comm_sync_shared_state(c, t, 2, (uint64_t)step, agora_deadline_in_ms(30000), &si);
+        if (rc == AGORA_EPEER_LOST)
+            continue;
+        if (rc != AGORA_OK) {
+            fprintf(stderr, "sync: %s\n", agora_err_name(rc));
+            return 22;
+        }
+        if (si.rx_bytes > 0)
+            pulled += si.rx_bytes;
+        else if (step > 0 && !joiner)
+            steady_rx += si.rx_bytes;
+        for (size_t j = 0; j < THETA_N; j++)
+            delta[j] = value(idx, (int)step, j) * 0.25f;
+        agora_reduce_desc d = {
+            delta, THETA_N, AGORA_REDUCE_AVG, AGORA_CODEC_LUT8, 1, agora_deadline_in_ms(30000)};
+        rc = agora_comm_allreduce(c, &d, NULL);
+        if (rc == AGORA_EPEER_LOST)
+            continue;
+        if (rc != AGORA_OK)
+            return 23;
+        for (size_t j = 0; j < THETA_N; j++)
+            theta[j] += delta[j];
+        step += 1;
+        append_line(cl, "progress", idx, "x");
+        if (step >= 3 && !joiner) { /* hold the founders until the joiner is in */
+            uint32_t pending = 0;
+            while (agora_comm_world(c) < 3 && pending == 0 && !agora_deadline_passed(stop)) {
+                if (agora_comm_pending_joiners(c, &pending, agora_deadline_in_ms(5000)) != AGORA_OK)
+                    return 24;
+                if (pending == 0)
+                    sleep_ms(20);
+            }
+        }
+    }
+    record_digest(cl, idx, "theta", theta, THETA_N);
+    char line[64];
+    snprintf(line, sizeof line, "%llu %llu\n", (unsigned long long)pulled,
+             (unsigned long long)steady_rx);
+    append_line(cl, "rx", idx, line);
+    agora_free(theta);
+    agora_free(delta);
+    agora_comm_destroy(c);
+    if (joiner && pulled == 0)
+        return 25;
+    if (!joiner && pulled != 0)
+        return 26; /* founders agree from the start: nothing moves */
+    return 0;
+}
+
+static void join_mid_run_receives_shared_state(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    start_master(cl, NULL);
+    spawn(cl, scenario_join, 0);
+    spawn(cl, scenario_join, 1);
+    wait_progress(cl, 0, 2, 60000);
+    spawn(cl, scenario_join, 2);
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        int st = wait_exit(cl->peer[i], 120000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    int idx[3] = {0, 1, 2};
+    if (ok)
+        assert_digests_agree(cl, idx, 3);
+    cluster_free(cl, ok);
+}
+
+// ---- authentication and hostile input ----
+
+static int raw_connect(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)(void *)&sin, sizeof sin), 0);
+    return fd;
+}
+
+/* The master must hang up within 3 s after what we sent. */
+static void assert_hangs_up(int fd) {
+    int64_t deadline = agora_deadline_in_ms(3000);
+    char b[256];
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 50);
+        if (r > 0) {
+            ssize_t n = read(fd, b, sizeof b);
+            if (n <= 0)
+                break;
+        }
+        if (agora_deadline_passed(deadline))
+            fail_msg("the master kept a hostile connection open");
+    }
+    close(fd);
+}
+
+static void wrong_key_rejected_and_bad_frames_dropped(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(1);
+    start_master(cl, NULL);
+    write_key(cl, "wrong", "not-the-secret");
+    agora_comm_opts o;
+    memset(&o, 0, sizeof o);
+    char p[512], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/wrong", cl->dir);
+    agora_assert_ok(agora_comm_key_from_file(p, o.key, err));
+    o.master_port = cl->port;
+    agora_comm *c = NULL;
+    agora_assert_err(agora_comm_create(&o, &c), AGORA_EAUTH);
+    assert_null(c);
+    /* garbage */
+    int fd = raw_connect(cl->port);
+    const char junk[] = "GET / HTTP/1.1\r\nHost: agora\r\n\r\n";
+    assert_true(write(fd, junk, sizeof junk) > 0);
+    assert_hangs_up(fd);
+    /* an oversized frame: a valid header announcing 1 GiB of P2C_SS_SYNC */
+    fd = raw_connect(cl->port);
+    uint8_t h[32] = {'A', 'G', 'R', 'A', 1, 21, 0, 0, 0, 0, 0, 0x40};
+    assert_int_equal(write(fd, h, sizeof h), (ssize_t)sizeof h);
+    assert_hangs_up(fd);
+    /* a frame that skips the handshake */
+    fd = raw_connect(cl->port);
+    uint8_t hb[32] = {'A', 'G', 'R', 'A', 1, 6};
+    assert_int_equal(write(fd, hb, sizeof hb), (ssize_t)sizeof hb);
+    assert_hangs_up(fd);
+    /* the master survived all of it: a good peer still gets in and reduces */
+    snprintf(p, sizeof p, "%s/key", cl->dir);
+    agora_assert_ok(agora_comm_key_from_file(p, o.key, err));
+    agora_assert_ok(agora_comm_create(&o, &c));
+    agora_assert_ok(agora_comm_update_topology(c, agora_deadline_in_ms(10000)));
+    assert_int_equal(agora_comm_world(c), 1);
+    float x[3] = {1, 2, 3};
+    agora_reduce_desc d = {x, 3, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(5000)};
+    agora_assert_ok(agora_comm_allreduce(c, &d, NULL));
+    assert_true(x[0] == 1 && x[1] == 2 && x[2] == 3);
+    agora_comm_destroy(c);
+    cluster_free(cl, true);
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(allreduce_matches_reference_2_peers),
+        cmocka_unit_test(allreduce_matches_reference_3_peers),
+        cmocka_unit_test(allreduce_matches_reference_5_peers),
+        cmocka_unit_test(allreduce_matches_reference_8_peers),
+        cmocka_unit_test(sigkill_mid_collective_survivors_retry_exact),
+        cmocka_unit_test(sigstop_peer_is_evicted_and_others_go_on),
+        cmocka_unit_test(join_mid_run_receives_shared_state),
+        cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
+    };
+    return agora_test_main(tests, argc, argv);
+}
