@@ -293,17 +293,21 @@ static void check_complete(agora_master *m) {
 static void check_conflict(agora_master *m) {
     if (m->phase != PH_IDLE)
         return;
-    bool any_topo = false, any_init = false;
+    bool any_topo = false, any_init = false, any_ss = false;
     for (size_t r = 0; r < m->n_members; r++) {
         mpeer *p = agora__coord_find(m, m->members[r]);
         if (p == NULL)
             continue;
         any_topo |= p->topo_req;
         any_init |= p->initiated;
+        any_ss |= p->ss.sent;
     }
-    if (!(any_topo && any_init))
+    if ((int)any_topo + (int)any_init + (int)any_ss < 2)
         return;
-    AGORA_LOG_WARN(AGORA_SUB_COORD, "members disagree: some update the topology, some reduce");
+    AGORA_LOG_WARN(AGORA_SUB_COORD,
+                   "members disagree on the next phase (topology %d, reduce %d, "
+                   "shared state %d): failing all of them",
+                   any_topo, any_init, any_ss);
     for (size_t r = 0; r < m->n_members; r++) {
         mpeer *p = agora__coord_find(m, m->members[r]);
         if (p == NULL || p->fd < 0)
@@ -312,6 +316,8 @@ static void check_conflict(agora_master *m) {
             send_u64_u8(m, p, AGORA_MSG_C2P_TOPO_VERDICT, m->epoch, 0);
         if (p->initiated)
             send_u64_u32(m, p, AGORA_MSG_C2P_VERDICT, 0, AGORA_ESTATE);
+        if (p->ss.sent)
+            agora__coord_ss_reject(m, p, AGORA_ESTATE);
         p->topo_req = p->initiated = false;
     }
 }
@@ -600,7 +606,7 @@ uint16_t agora_master_port(const agora_master *m) {
 }
 
 void agora_master_interrupt(agora_master *m) {
-    m->stop = 1;
+    atomic_store(&m->stop, 1);
     if (m->wake[1] >= 0) {
         ssize_t w = write(m->wake[1], "x", 1);
         (void)w;
@@ -641,7 +647,7 @@ agora_err agora_master_run(agora_master *m) {
     struct pollfd *pf = NULL;
     size_t pf_cap = 0;
     agora_err rc = AGORA_OK;
-    while (!m->stop) {
+    while (!atomic_load(&m->stop)) {
         if (pf_cap < m->n_peers + 2) {
             pf_cap = 2 * (m->n_peers + 2);
             struct pollfd *np = agora_realloc(pf, pf_cap * sizeof *pf);

@@ -82,7 +82,7 @@ struct agora_master {
     uint32_t ss_err;
     _Atomic uint32_t st_world;
     _Atomic uint64_t st_epoch, st_ok, st_failed;
-    volatile sig_atomic_t stop;
+    _Atomic int stop; /* lock-free, so agora_master_interrupt stays async-signal-safe */
 };
 
 mpeer *agora__coord_find(agora_master *m, uint64_t id);
@@ -93,5 +93,7 @@ agora_err agora__coord_ss_on_sync(agora_master *m, uint64_t peer_id, agora_rbuf 
 agora_err agora__coord_ss_on_done(agora_master *m, uint64_t peer_id, agora_rbuf *r);
 void agora__coord_ss_check(agora_master *m);
 void agora__coord_ss_peer_lost(agora_master *m);
+/* Sends p a plan that carries only err and forgets its report. */
+void agora__coord_ss_reject(agora_master *m, mpeer *p, uint32_t err);
 
 #endif /* AGORA_COMM_COORD_INT_H */

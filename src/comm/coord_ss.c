@@ -106,6 +106,11 @@ static void send_plan(agora_master *m, mpeer *p, uint32_t err, const agora__ss_v
     agora_free(buf);
 }
 
+void agora__coord_ss_reject(agora_master *m, mpeer *p, uint32_t err) {
+    send_plan(m, p, err, NULL, NULL, 0);
+    agora__ss_vote_clear(&p->ss);
+}
+
 static void start_sync(agora_master *m) {
     size_t nm = m->n_members;
     mpeer **mem = agora_calloc(nm, sizeof *mem);

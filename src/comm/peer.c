@@ -352,9 +352,44 @@ static agora_err parse_topo(agora_comm *c, agora_rbuf *r, bool *changed) {
     return AGORA_OK;
 }
 
-static agora_err accept_link(agora_comm *c, uint64_t prev_id, int64_t deadline, uint32_t *got) {
+/* Waits for the listener, watching the master: a failed verdict for this epoch (a member
+ * died while links were being built) ends the wait at once. */
+static agora_err wait_listener(agora_comm *c, int64_t deadline, bool *verdict_seen) {
+    for (;;) {
+        struct pollfd pf[3] = {
+            {c->lfd, POLLIN, 0}, {c->mfd, POLLIN, 0}, {c->abort_pipe[0], POLLIN, 0}};
+        if (agora_deadline_passed(deadline))
+            return AGORA_ETIMEDOUT;
+        int32_t ms = agora_deadline_left_ms(deadline);
+        int r = poll(pf, 3, ms > 0 ? ms : 1);
+        if (r < 0 && errno != EINTR)
+            return AGORA_EIO;
+        if (r <= 0)
+            continue;
+        if (pf[2].revents)
+            return AGORA_EABORTED;
+        if (pf[1].revents) {
+            AGORA_TRY(agora__peer_recv(c, agora_deadline_in_ms(1000)));
+            if (c->mhdr.type == AGORA_MSG_C2P_TOPO_VERDICT) {
+                agora_rbuf r2 = {c->mbuf, c->mhdr.length, 0, false};
+                if (agora__r_u64(&r2) == c->epoch) {
+                    *verdict_seen = true;
+                    return AGORA_EPEER_LOST;
+                }
+            }
+            continue;
+        }
+        if (pf[0].revents)
+            return AGORA_OK;
+    }
+}
+
+static agora_err accept_link(agora_comm *c, uint64_t prev_id, int64_t deadline, uint32_t *got,
+                             bool *verdict_seen) {
     int fd = -1;
-    AGORA_TRY(agora__tcp_accept(c->lfd, deadline, &fd, NULL));
+    AGORA_TRY(wait_listener(c, deadline, verdict_seen));
+    if (agora__tcp_accept(c->lfd, deadline, &fd, NULL) != AGORA_OK)
+        return AGORA_OK; /* the connection went away again: keep waiting */
     uint8_t buf[64];
     agora_frame_hdr h;
     int64_t d = agora_deadline_in_ms(2000);
@@ -383,7 +418,7 @@ static agora_err accept_link(agora_comm *c, uint64_t prev_id, int64_t deadline, 
     return AGORA_OK; /* keep accepting until the deadline */
 }
 
-static agora_err build_links(agora_comm *c, int64_t deadline) {
+static agora_err build_links(agora_comm *c, int64_t deadline, bool *verdict_seen) {
     if (c->world < 2)
         return AGORA_OK;
     uint32_t next = (c->rank + 1) % c->world, prev = (c->rank + c->world - 1) % c->world;
@@ -404,7 +439,7 @@ static agora_err build_links(agora_comm *c, int64_t deadline) {
     while (got < c->pool) {
         if (agora__peer_is_aborted(c))
             return AGORA_EABORTED;
-        AGORA_TRY(accept_link(c, c->ids[prev], deadline, &got));
+        AGORA_TRY(accept_link(c, c->ids[prev], deadline, &got, verdict_seen));
     }
     return AGORA_OK;
 }
@@ -427,10 +462,15 @@ agora_err agora_comm_update_topology(agora_comm *c, int64_t deadline) {
     }
     if (!changed)
         return c->links_ok ? AGORA_OK : AGORA_EPEER_LOST;
-    rc = build_links(c, deadline);
+    bool verdict_seen = false;
+    rc = build_links(c, deadline, &verdict_seen);
     if (rc != AGORA_OK)
         AGORA_LOG_WARN(AGORA_SUB_COMM, "epoch %llu: ring links failed: %s",
                        (unsigned long long)c->epoch, agora_err_name(rc));
+    if (verdict_seen) { /* the master already failed this epoch */
+        close_links(c);
+        return AGORA_EPEER_LOST;
+    }
     uint8_t d[9];
     w = (agora_wbuf){d, 0, 9, false};
     agora__w_u64(&w, c->epoch);

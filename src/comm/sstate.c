@@ -246,8 +246,8 @@ agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_tensor *tenso
     uint32_t n_serve = agora__r_u32(&r), n_pull = agora__r_u32(&r);
     if (r.bad)
         return AGORA_EPROTO;
-    if (err == AGORA_EPEER_LOST)
-        return err; /* no sync phase was opened */
+    if (err != AGORA_OK && err != AGORA_ESHAPE)
+        return err < AGORA__ERR_COUNT ? err : AGORA_EPROTO; /* no sync phase was opened */
     agora_err local = err;
     bool early = false;
     agora_err early_v = AGORA_OK;

@@ -28,6 +28,7 @@
 #include "agora/comm.h"
 #include "agora/hash.h"
 #include "agora/log.h"
+#include "agora/rng.h"
 #include "agora/time.h"
 
 #define MAX_PEERS 16
@@ -110,7 +111,7 @@ static void spawn(cluster *cl, scenario_fn fn, int idx) {
         snprintf(role, sizeof role, "peer-%02d", idx);
         agora_log_set_role(role);
         agora_log_set_level(AGORA_LOG_LEVEL_INFO);
-        _exit(fn(cl, idx));
+        exit(fn(cl, idx)); /* exit, not _exit: sanitizers report at exit */
     }
     cl->peer[idx] = pid;
     if (idx >= cl->n_peer)
@@ -145,6 +146,18 @@ static cluster *cluster_new(int world) {
     return cl;
 }
 
+/* Sanitizer reports in any process log fail the test (children's exit codes alone can
+ * hide them). */
+static bool logs_clean(const cluster *cl) {
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof cmd, "grep -l 'Sanitizer' '%s'/*.log", cl->dir);
+    if (agora_test_run(cmd, out, sizeof out) == 0) {
+        print_message("sanitizer reports in: %s\n", out);
+        return false;
+    }
+    return true;
+}
+
 static void cluster_free(cluster *cl, bool ok) {
     for (int i = 0; i < cl->n_peer; i++)
         if (cl->peer[i] > 0) {
@@ -156,6 +169,7 @@ static void cluster_free(cluster *cl, bool ok) {
         if (wait_exit(cl->master, 5000) != 0)
             ok = false; /* the master must stop cleanly and never crash */
     }
+    ok = logs_clean(cl) && ok;
     if (ok && getenv("AGORA_TEST_KEEP") == NULL)
         agora_test_rmtree(cl->dir);
     else
@@ -671,6 +685,151 @@ static void wrong_key_rejected_and_bad_frames_dropped(void **state) {
     cluster_free(cl, true);
 }
 
+// ---- churn soak ----
+
+static volatile sig_atomic_t g_term;
+static void on_term(int sig) {
+    (void)sig;
+    g_term = 1;
+}
+
+/* Loops update_topology + a SUM of ones until SIGTERM; every committed result must equal
+ * the ring size at every element. */
+static int scenario_churn(const cluster *cl, int idx) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL)
+        return g_term ? 0 : 10;
+    enum { N = 100000 };
+    float *x = agora_malloc(N * sizeof(float));
+    int rc_exit = 0;
+    while (!g_term) {
+        agora_err rc = agora_comm_update_topology(c, agora_deadline_in_ms(20000));
+        if (rc == AGORA_ECLOSED) {
+            rc_exit = 11;
+            break;
+        }
+        if (rc != AGORA_OK)
+            continue;
+        for (size_t j = 0; j < N; j++)
+            x[j] = 1.0f;
+        agora_reduce_desc d = {
+            x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000)};
+        agora_reduce_info info;
+        rc = agora_comm_allreduce(c, &d, &info);
+        if (rc == AGORA_ECLOSED) {
+            rc_exit = 12;
+            break;
+        }
+        if (rc != AGORA_OK)
+            continue;
+        for (size_t j = 0; j < N; j++)
+            if (x[j] != (float)info.world) {
+                fprintf(stderr, "got %g at %zu, world %u\n", (double)x[j], j, info.world);
+                rc_exit = 13;
+                break;
+            }
+        if (rc_exit)
+            break;
+        append_line(cl, "progress", idx, "x");
+    }
+    agora_free(x);
+    agora_comm_destroy(c);
+    return rc_exit;
+}
+
+static size_t total_progress(const cluster *cl, int n) {
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += file_size(cl, "progress", i);
+    return t;
+}
+
+/* The spec's stress test, bounded: keep 2..8 peers; each second spawn (p = 0.6) or
+ * SIGKILL a random peer (p = 0.4); fail if no collective commits for 60 s. */
+static void run_churn(int seconds) {
+    cluster *cl = cluster_new(2);
+    start_master(cl, "--set comm.heartbeat_timeout_ms=2000 --set comm.phase_timeout_ms=5000");
+    enum { MAX_LIVE = 8, MAX_SLOTS = 10 };
+    bool alive[MAX_PEERS] = {false};
+    int spawned = 0, kills = 0;
+    agora_rng r;
+    agora_rng_seed(&r, 42, AGORA_RNG_STREAM_TEST, 99);
+    for (int i = 0; i < 2; i++, spawned++) {
+        spawn(cl, scenario_churn, i);
+        alive[i] = true;
+    }
+    int64_t end = agora_deadline_in_ms((int64_t)seconds * 1000);
+    size_t last = 0;
+    int64_t last_change = agora_now_ns();
+    bool ok = true;
+    while (!agora_deadline_passed(end)) {
+        sleep_ms(1000);
+        size_t p = total_progress(cl, MAX_SLOTS);
+        if (p != last) {
+            last = p;
+            last_change = agora_now_ns();
+        } else if (agora_now_ns() - last_change > 60 * 1000000000LL) {
+            print_message("watchdog: no collective committed for 60 s\n");
+            ok = false;
+            break;
+        }
+        int live = 0;
+        for (int i = 0; i < MAX_SLOTS; i++)
+            live += alive[i];
+        bool do_spawn = live <= 2 || (live < MAX_LIVE && agora_rng_uniform(&r) < 0.6);
+        int slot = -1; /* a dead slot is reused: its progress file keeps growing */
+        for (int i = 0; i < MAX_SLOTS && slot < 0; i++)
+            if (!alive[i])
+                slot = i;
+        if (do_spawn && slot >= 0) {
+            spawn(cl, scenario_churn, slot);
+            alive[slot] = true;
+            spawned++;
+        } else if (live > 2) {
+            int k = (int)agora_rng_below(&r, (uint32_t)live);
+            for (int i = 0; i < MAX_SLOTS; i++)
+                if (alive[i] && k-- == 0) {
+                    kill(cl->peer[i], SIGKILL);
+                    waitpid(cl->peer[i], NULL, 0);
+                    cl->peer[i] = -1;
+                    alive[i] = false;
+                    kills++;
+                    break;
+                }
+        }
+    }
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (alive[i]) {
+            kill(cl->peer[i], SIGTERM);
+            int st = wait_exit(cl->peer[i], 30000);
+            cl->peer[i] = -1;
+            if (st != 0 && st != 11 && st != 12) { /* evicted late is allowed */
+                print_message("peer %d exited with %d\n", i, st);
+                ok = false;
+            }
+        }
+    print_message("churn: %d peers spawned, %d killed, %zu commits seen\n", spawned, kills,
+                  total_progress(cl, MAX_SLOTS));
+    if (total_progress(cl, MAX_SLOTS) == 0)
+        ok = false;
+    cluster_free(cl, ok);
+}
+
+static void churn_soak_short(void **state) {
+    (void)state;
+    run_churn(20);
+}
+
+static void churn_soak(void **state) {
+    (void)state;
+    const char *s = getenv("AGORA_SOAK_S");
+    run_churn(s ? atoi(s) : 120);
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -682,6 +841,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sigstop_peer_is_evicted_and_others_go_on),
         cmocka_unit_test(join_mid_run_receives_shared_state),
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
+        cmocka_unit_test(churn_soak_short),
+        cmocka_unit_test(churn_soak),
     };
     return agora_test_main(tests, argc, argv);
 }
