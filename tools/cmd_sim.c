@@ -449,7 +449,7 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
     int ec = load_config(cmd, cfg, o, &p);
     if (ec)
         return ec;
-    enum { MAXP = AGORA_RECSYS_COUNT };
+    enum { MAXP = 16 };
     int pol[MAXP], np = 0;
     ec = parse_policies(o->policies ? o->policies : "chrono,engagement", pol, MAXP, &np);
     if (ec)

@@ -1,0 +1,242 @@
+/* test_sim_import.c: edge-list and agent-CSV parsers (good and malformed input, file:line
+ * messages), import into a state, and the `agora sim` CLI end to end on a tiny config. */
+#include "agora_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agora/alloc.h"
+#include "sim/sim_internal.h"
+
+static void sim_import_snap_and_csv_edges_remap_ids(void **state) {
+    (void)state;
+    char err[AGORA_ERR_LEN] = "";
+    agora__sim_edges e;
+    const char *snap = "# comment\n10 20\n  20\t30  \n\n30 10 1.5 extra\r\n";
+    agora_assert_ok(agora__sim_parse_edges("x.txt", snap, strlen(snap), false, &e, err));
+    assert_int_equal(e.n_nodes, 3);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.src[0], 0); /* "10" -> 0, "20" -> 1, "30" -> 2 */
+    assert_int_equal(e.dst[0], 1);
+    assert_int_equal(e.src[2], 2);
+    assert_int_equal(e.dst[2], 0);
+    assert_int_equal(agora__sim_edges_find(&e, "30", 2), 2);
+    agora__sim_edges_free(&e);
+    const char *csv = "alice,bob\nbob, carol\n";
+    agora_assert_ok(agora__sim_parse_edges("x.csv", csv, strlen(csv), true, &e, err));
+    assert_int_equal(e.n_nodes, 3);
+    assert_int_equal(e.src[0], 1); /* reversed: bob follows alice */
+    assert_int_equal(e.dst[0], 0);
+    assert_int_equal(agora__sim_edges_find(&e, "carol", 5), 2);
+    agora__sim_edges_free(&e);
+}
+
+static void expect_edges_error(const char *text, const char *msg) {
+    char err[AGORA_ERR_LEN] = "";
+    agora__sim_edges e;
+    agora_err rc = agora__sim_parse_edges("bad.txt", text, strlen(text), false, &e, err);
+    if (rc == AGORA_OK)
+        fail_msg("accepted: %s", text);
+    if (strstr(err, msg) == NULL)
+        fail_msg("message '%s' lacks '%s'", err, msg);
+}
+
+static void sim_import_rejects_malformed_edges_with_line(void **state) {
+    (void)state;
+    expect_edges_error("1 2\n3\n", "bad.txt:2: expected two node ids");
+    expect_edges_error("1 2\n\n# x\n,4\n", "bad.txt:4: expected two node ids");
+    expect_edges_error("1 2\n3 \x01 4\n", "bad.txt:2: control character");
+    char longid[300];
+    memset(longid, 'x', 200);
+    strcpy(longid + 200, " y\n");
+    expect_edges_error(longid, "bad.txt:1: node id longer than");
+    expect_edges_error("# only comments\n", "bad.txt: no edges");
+    expect_edges_error("", "bad.txt: no edges");
+}
+
+static void sim_import_agents_override_attributes(void **state) {
+    (void)state;
+    char err[AGORA_ERR_LEN] = "";
+    agora__sim_edges e;
+    const char *edges = "a b\nb c\n";
+    agora_assert_ok(agora__sim_parse_edges("e", edges, strlen(edges), false, &e, err));
+    const char *agents = "# attrs\nopinion,id,toxicity\n0.5,b,0.25\n-1,c,1\n";
+    agora__sim_attr *rows = NULL;
+    size_t n = 0;
+    agora_assert_ok(agora__sim_parse_agents("a.csv", agents, strlen(agents), &e, &rows, &n, err));
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].node, 1);
+    agora_assert_near(rows[0].o, 0.5, 0);
+    agora_assert_near(rows[0].tau, 0.25, 0);
+    assert_int_equal(rows[0].has, SIM_ATTR_O | SIM_ATTR_TAU);
+    assert_int_equal(rows[1].node, 2);
+    agora_free(rows);
+    agora__sim_edges_free(&e);
+}
+
+static void expect_agents_error(const char *text, const char *msg) {
+    char err[AGORA_ERR_LEN] = "";
+    agora__sim_edges e;
+    const char *edges = "a b\nb c\n";
+    agora_assert_ok(agora__sim_parse_edges("e", edges, strlen(edges), false, &e, err));
+    agora__sim_attr *rows = NULL;
+    size_t n = 0;
+    agora_err rc = agora__sim_parse_agents("ag.csv", text, strlen(text), &e, &rows, &n, err);
+    agora__sim_edges_free(&e);
+    if (rc == AGORA_OK) {
+        agora_free(rows);
+        fail_msg("accepted: %s", text);
+    }
+    if (strstr(err, msg) == NULL)
+        fail_msg("message '%s' lacks '%s'", err, msg);
+}
+
+static void sim_import_rejects_malformed_agents_with_line(void **state) {
+    (void)state;
+    expect_agents_error("opinion\n0.1\n", "ag.csv:1: header has no 'id' column");
+    expect_agents_error("id,color\n", "ag.csv:1: unknown column 'color'");
+    expect_agents_error("id,id\n", "ag.csv:1: column 'id' repeated");
+    expect_agents_error("id,opinion\na,0.1\nzz,0.2\n", "ag.csv:3: unknown id 'zz'");
+    expect_agents_error("id,opinion\na,0.1\na,0.2\n", "ag.csv:3: id 'a' repeated");
+    expect_agents_error("id,opinion\na,1.5\n", "ag.csv:2: opinion = 1.5 out of range");
+    expect_agents_error("id,toxicity\na,-0.1\n", "ag.csv:2: toxicity = -0.1 out of range");
+    expect_agents_error("id,activity\na,x1\n", "ag.csv:2: activity: not a number");
+    expect_agents_error("id,opinion\na,nan\n", "ag.csv:2: opinion: not a number");
+    expect_agents_error("id,opinion\na,0.1,3\n", "ag.csv:2: 3 fields, header has 2");
+    expect_agents_error("id,opinion\nb,\n", "ag.csv:2: opinion: not a number");
+    expect_agents_error("", "ag.csv: empty");
+}
+
+static void sim_import_fixture_builds_a_state(void **state) {
+    (void)state;
+    agora_sim_params p;
+    agora_sim_params_default(&p);
+    p.graph_init = SIM_GRAPH_FILE;
+    snprintf(p.edges_path, sizeof p.edges_path, "%s/tests/fixtures/sim/tiny_edges.txt",
+             agora_test_src());
+    snprintf(p.agents_path, sizeof p.agents_path, "%s/tests/fixtures/sim/tiny_agents.csv",
+             agora_test_src());
+    char err[AGORA_ERR_LEN];
+    agora_sim *s = NULL;
+    agora_assert_ok(agora_sim_create(&p, &s, err));
+    assert_int_equal(agora_sim_n_agents(s), 12);
+    assert_int_equal(agora_sim_n_edges(s), 24); /* self-loop and duplicate dropped */
+    agora_assert_near(s->o[0], -0.9, 0);        /* "a" */
+    agora_assert_near(s->tau[9], 0.9, 0);       /* "j" */
+    assert_true(agora__sim_follows(s, 0, 1));
+    assert_false(agora__sim_follows(s, 1, 1));
+    for (int t = 0; t < 30; t++)
+        agora_assert_ok(agora_sim_step(s, AGORA_RECSYS_ENG_ORACLE));
+    agora_assert_ok(agora_sim_check_invariants(s, err));
+    agora_sim_destroy(s);
+    /* a missing file is named */
+    snprintf(p.edges_path, sizeof p.edges_path, "/nonexistent/edges.txt");
+    assert_int_not_equal(agora_sim_create(&p, &s, err), AGORA_OK);
+    assert_non_null(strstr(err, "/nonexistent/edges.txt"));
+}
+
+static char g_out[1 << 16];
+
+static int run(const char *args) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 '%s' %s", agora_test_bin(), args);
+    return agora_test_run(cmd, g_out, sizeof g_out);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static bool exists(const char *dir, const char *name) {
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return stat(p, &st) == 0 && st.st_size > 0;
+}
+
+static void sim_cli_run_writes_run_directory(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char ini[1024], rd[1024], args[4096];
+    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
+    snprintf(rd, sizeof rd, "%s/run", tmp);
+    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 30\nburnin_steps = 10\nmetrics_every = 5\n"
+                    "out_degree_mean = 20\nrecsys = eng_oracle\n");
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s' --progress off", ini, rd);
+    assert_int_equal(run(args), 0);
+    const char *files[] = {
+        "config.ini",   "config.effective.ini", "meta.json",    "metrics.csv", "metrics.jsonl",
+        "summary.json", "agents.csv",           "opinions.svg", "anb.svg",     "orq.svg",
+        "lorenz.svg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (!exists(rd, files[i]))
+            fail_msg("missing %s in the run dir", files[i]);
+    char *d1 = strstr(g_out, "digest");
+    assert_non_null(d1);
+    char dig[64];
+    snprintf(dig, sizeof dig, "%.30s", d1);
+    /* same config, other thread count: same digest */
+    snprintf(args, sizeof args,
+             "sim run '%s' --run-dir '%s/run1' --progress off 2>&1 | grep digest", ini, tmp);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 '%s' %s", agora_test_bin(), args);
+    assert_int_equal(agora_test_run(cmd, g_out, sizeof g_out), 0);
+    assert_non_null(strstr(g_out, dig));
+    /* compare prints the table with both policies */
+    snprintf(args, sizeof args,
+             "sim compare '%s' --policies engagement,random --replicates 2 --run-dir '%s/cmp' "
+             "--progress off",
+             ini, tmp);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "| chrono"));
+    assert_non_null(strstr(g_out, "| eng_oracle"));
+    assert_non_null(strstr(g_out, "| random"));
+    assert_non_null(strstr(g_out, "OR(1%) retweets received"));
+    snprintf(rd, sizeof rd, "%s/cmp", tmp);
+    assert_true(exists(rd, "compare.csv"));
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
+static void sim_cli_rejects_bad_config_and_usage(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char ini[1024], args[4096];
+    snprintf(ini, sizeof ini, "%s/bad.ini", tmp);
+    write_text(ini, "[sim]\nn_agents = 300\nfeed_kk = 3\n");
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s/r'", ini, tmp);
+    assert_int_equal(run(args), 2);
+    assert_non_null(strstr(g_out, "bad.ini:3"));
+    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 10\nburnin_steps = 20\n");
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "burnin_steps"));
+    snprintf(args, sizeof args, "sim compare '%s' --policies chrono,nope", ini);
+    assert_int_equal(run(args), 2);
+    assert_non_null(strstr(g_out, "unknown policy 'nope'"));
+    assert_int_equal(run("sim frobnicate x.ini"), 2);
+    assert_int_equal(run("sim run"), 2);
+    write_text(ini, "[sim]\ngraph_init = file\nedges = /nonexistent/e.txt\n");
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s/r2'", ini, tmp);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "/nonexistent/e.txt"));
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sim_import_snap_and_csv_edges_remap_ids),
+        cmocka_unit_test(sim_import_rejects_malformed_edges_with_line),
+        cmocka_unit_test(sim_import_agents_override_attributes),
+        cmocka_unit_test(sim_import_rejects_malformed_agents_with_line),
+        cmocka_unit_test(sim_import_fixture_builds_a_state),
+        cmocka_unit_test(sim_cli_run_writes_run_directory),
+        cmocka_unit_test(sim_cli_rejects_bad_config_and_usage),
+    };
+    return agora_test_main(tests, argc, argv);
+}
