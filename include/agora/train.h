@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "agora/agora.h"
+#include "agora/config.h"
 #include "agora/err.h"
 
 #ifdef __cplusplus
@@ -190,12 +191,14 @@ AGORA_API double agora_lr_at(const agora_lr_sched *s, int64_t step);
  *   optim.safetensors   AdamW exp_avg / exp_avg_sq per tensor, step count in metadata
  *                       (skipped when opt is NULL)
  *   state.json          state_json verbatim (step, RNG, data cursor: the trainer's)
+ *   tokenizer.bpe       a copy of tokenizer_path (skipped when NULL)
  *   DONE                written last
  * Every file is written atomically; then older checkpoints beyond `keep` are pruned
  * (keep 0 keeps all). The directory is written to dir_out. */
 AGORA_NODISCARD AGORA_API agora_err agora_ckpt_save(const char *root, int64_t step,
                                                     const agora_model *m, const agora_adamw *opt,
-                                                    const char *state_json, size_t keep,
+                                                    const char *state_json,
+                                                    const char *tokenizer_path, size_t keep,
                                                     char *dir_out, size_t dir_len,
                                                     char err[AGORA_ERR_LEN]);
 /* agora_ckpt_load_weights fills m's parameters from DIR/model.safetensors. Every tensor
@@ -209,6 +212,66 @@ AGORA_NODISCARD AGORA_API agora_err agora_ckpt_load_optim(const char *dir, const
 /* agora_ckpt_save_weights writes just the weights file (tests, export). */
 AGORA_NODISCARD AGORA_API agora_err agora_ckpt_save_weights(const char *path, const agora_model *m,
                                                             char err[AGORA_ERR_LEN]);
+
+// ---- the trainer (src/train/trainer.c) ----
+
+/* Everything `agora train` can set; filled from the agora_train_cfg table
+ * (defaults < --config file < AGORA_TRAIN_* env < --set train.x=v). */
+typedef struct agora_train_params {
+    char preset[AGORA_CFG_STR_LEN];       /* tiny | small | base | intellect-1 */
+    char model_config[AGORA_CFG_STR_LEN]; /* HF config.json; overrides preset if set */
+    char data[AGORA_CFG_STR_LEN];         /* shard dir from `agora data prepare` */
+    char text[AGORA_CFG_STR_LEN];         /* or: a text file, byte-level tokens (vocab 256) */
+    int64_t vocab_size;                   /* 0: from the data */
+    int64_t seq_len, batch_size, grad_accum, steps;
+    double lr, min_lr_ratio;
+    int64_t warmup;
+    int schedule; /* agora_lr_sched_kind */
+    int64_t decay_start;
+    double weight_decay, beta1, beta2, eps, grad_clip, z_loss;
+    int64_t seed;
+    int64_t val_every, val_batches, log_every, ckpt_every, ckpt_keep, stop_at;
+    bool resume, tie_embeddings;
+    double rope_theta, peak_gflops;
+} agora_train_params;
+
+AGORA_API extern const agora_cfg_entry agora_train_cfg[];
+AGORA_API extern const size_t agora_train_cfg_len;
+
+typedef struct agora_train_stats {
+    int64_t step; /* steps done after this one */
+    double loss, ce, lr, grad_norm;
+    double step_s;    /* wall time of this step */
+    double tok_per_s; /* over the last 10 steps */
+    double mfu;       /* tok_per_s * flops_per_token / peak */
+    uint64_t tokens;  /* seen so far */
+} agora_train_stats;
+
+typedef struct agora_trainer agora_trainer;
+
+/* agora_trainer_create builds the model, optimizer and data sources. Checkpoints go to
+ * RUN_DIR/ckpt; with p->resume the newest complete one there is loaded (weights,
+ * optimizer, step, data cursor), so the run continues bit-exactly. */
+AGORA_NODISCARD AGORA_API agora_err agora_trainer_create(const agora_train_params *p,
+                                                         const char *run_dir, agora_trainer **out,
+                                                         char err[AGORA_ERR_LEN]);
+AGORA_API void agora_trainer_destroy(agora_trainer *t); /* NULL-safe */
+/* One optimizer step: grad_accum micro-batches, clipping, AdamW, schedule. */
+AGORA_NODISCARD AGORA_API agora_err agora_trainer_step(agora_trainer *t, agora_train_stats *st);
+/* Mean loss over val_batches fixed validation batches (the same ones every time).
+ * AGORA_ENOENT when there is no validation data. */
+AGORA_NODISCARD AGORA_API agora_err agora_trainer_eval(agora_trainer *t, double *val_loss);
+/* Writes a checkpoint for the current step; its directory goes to dir_out. */
+AGORA_NODISCARD AGORA_API agora_err agora_trainer_checkpoint(agora_trainer *t, char *dir_out,
+                                                             size_t len, char err[AGORA_ERR_LEN]);
+AGORA_API int64_t agora_trainer_step_count(const agora_trainer *t);
+AGORA_API agora_model *agora_trainer_model(agora_trainer *t);
+/* Peak FLOP/s used for MFU (measured at create unless train.peak_gflops is set). */
+AGORA_API double agora_trainer_peak_flops(const agora_trainer *t);
+
+/* Measures the sgemm throughput (GFLOP/s) of an n x n x n product through the same
+ * threaded GEMM path the kernels use, best of reps. */
+AGORA_API double agora_sgemm_peak_gflops(int32_t n, int32_t reps);
 
 // ---- sampling ----
 

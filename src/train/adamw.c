@@ -63,11 +63,24 @@ void agora_adamw_step(agora_adamw *opt, float *params, const float *grads,
     }
 }
 
+/* Sums 64 fixed chunks in parallel, then the chunk sums in order, so the result does not
+ * depend on the thread count or on how OpenMP combines partial sums (bit-exact resume
+ * needs that). */
 double agora_grad_norm(const float *grads, size_t n) {
+    enum { CHUNKS = 64 };
+    double part[CHUNKS];
+    size_t per = (n + CHUNKS - 1) / CHUNKS;
+    AGORA_OMP("omp parallel for schedule(static)")
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t lo = (size_t)c * per, hi = lo + per < n ? lo + per : n;
+        double ss = 0;
+        for (size_t i = lo; i < hi; i++)
+            ss += (double)grads[i] * grads[i];
+        part[c] = ss;
+    }
     double ss = 0;
-    AGORA_OMP("omp parallel for reduction(+ : ss) schedule(static)")
-    for (size_t i = 0; i < n; i++)
-        ss += (double)grads[i] * grads[i];
+    for (int c = 0; c < CHUNKS; c++)
+        ss += part[c];
     return sqrt(ss);
 }
 

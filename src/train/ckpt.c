@@ -57,8 +57,9 @@ static agora_err join(char *out, size_t len, const char *dir, const char *file) 
 }
 
 agora_err agora_ckpt_save(const char *root, int64_t step, const agora_model *m,
-                          const agora_adamw *opt, const char *state_json, size_t keep,
-                          char *dir_out, size_t dir_len, char err[AGORA_ERR_LEN]) {
+                          const agora_adamw *opt, const char *state_json,
+                          const char *tokenizer_path, size_t keep, char *dir_out, size_t dir_len,
+                          char err[AGORA_ERR_LEN]) {
     char dir[4096], path[4352];
     agora_err rc = agora_ckpt_dir_begin(root, step, dir, sizeof dir);
     if (rc != AGORA_OK) {
@@ -86,6 +87,16 @@ agora_err agora_ckpt_save(const char *root, int64_t step, const agora_model *m,
     if (state_json != NULL) {
         AGORA_TRY(join(path, sizeof path, dir, "state.json"));
         AGORA_TRY(agora_write_file_atomic(path, state_json, strlen(state_json), err));
+    }
+    if (tokenizer_path != NULL) {
+        char *buf = NULL;
+        size_t n = 0;
+        AGORA_TRY(agora_read_file(tokenizer_path, (size_t)1 << 30, &buf, &n, err));
+        rc = join(path, sizeof path, dir, "tokenizer.bpe");
+        if (rc == AGORA_OK)
+            rc = agora_write_file_atomic(path, buf, n, err);
+        agora_free(buf);
+        AGORA_TRY(rc);
     }
     rc = agora_ckpt_dir_commit(dir);
     if (rc != AGORA_OK) {

@@ -10,6 +10,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "agora/alloc.h"
+#include "agora/time.h"
+#include "agora/train.h"
 #include "train/layers.h"
 
 #ifdef AGORA_HAVE_BLAS
@@ -39,6 +42,8 @@ void agora__blas_single_thread(void) {
 // ---- GEMM split across threads ----
 
 enum { NO_T = 0, YES_T = 1 };
+/* Element counts below which a loop runs on one thread: waking the team costs more. */
+#define SMALL ((size_t)1 << 16)
 
 /* C (M,N) = A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T, row-major. */
 static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
@@ -70,7 +75,7 @@ static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, 
 static void gemm_par(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                      const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     int nt = agora__num_threads();
-    if (nt <= 1 || (double)M * (double)N * (double)K < 4e5) {
+    if (nt <= 1 || (double)M * (double)N * (double)K < 2e6) {
         gemm1(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -108,7 +113,7 @@ static void matmul_bwd(float *dinp, float *dw, const float *dout, const float *i
 
 static void rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w, size_t N, size_t C,
                         float eps) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (N * C > SMALL)")
     for (size_t n = 0; n < N; n++) {
         const float *xr = x + n * C;
         float ss = 0.0f;
@@ -124,7 +129,7 @@ static void rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w,
 
 static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         const float *rstd, size_t N, size_t C) {
-    AGORA_OMP("omp parallel") {
+    AGORA_OMP("omp parallel if (N * C > SMALL)") {
         AGORA_OMP("omp for schedule(static)")
         for (size_t n = 0; n < N; n++) {
             const float *xr = x + n * C, *dy = dout + n * C;
@@ -159,7 +164,7 @@ static void rope(float *x, const float *cos_t, const float *sin_t, size_t B, siz
                  size_t D, int inverse) {
     size_t half = D / 2;
     float sgn = inverse ? -1.0f : 1.0f;
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (B * T * nh * D > SMALL)")
     for (size_t bt = 0; bt < B * T; bt++) {
         size_t t = bt % T;
         const float *c = cos_t + t * half, *s = sin_t + t * half;
@@ -180,7 +185,7 @@ static void attn_fwd(float *out, float *P, const float *q, const float *k, const
                      size_t T, size_t H, size_t KV, size_t D) {
     float scale = 1.0f / sqrtf((float)D);
     size_t rep = H / KV;
-    AGORA_OMP("omp parallel for schedule(dynamic, 1)")
+    AGORA_OMP("omp parallel for schedule(dynamic, 1) if (B * H * T * T * D > SMALL * 8)")
     for (size_t bh = 0; bh < B * H; bh++) {
         size_t b = bh / H, h = bh % H, g = h / rep;
         const float *qh = q + (b * T * H + h) * D;
@@ -218,7 +223,7 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
     float *dP = scratch;                  /* (B,H,T,T) */
     float *dkh = scratch + B * H * T * T; /* (B,T,H,D) per-head dk */
     float *dvh = dkh + B * T * H * D;     /* (B,T,H,D) per-head dv */
-    AGORA_OMP("omp parallel for schedule(dynamic, 1)")
+    AGORA_OMP("omp parallel for schedule(dynamic, 1) if (B * H * T * T * D > SMALL * 8)")
     for (size_t bh = 0; bh < B * H; bh++) {
         size_t b = bh / H, h = bh % H, g = h / rep;
         size_t qoff = (b * T * H + h) * D, koff = (b * T * KV + g) * D;
@@ -242,7 +247,7 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
         gemm1(YES_T, NO_T, T, D, T, dp, T, q + qoff, H * D, 0.0f, dkh + qoff, H * D);
     }
     /* Sum the per-head dk/dv of each group. */
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (B * T * H * D > SMALL)")
     for (size_t bt = 0; bt < B * T; bt++)
         for (size_t g = 0; g < KV; g++) {
             float *dkv = dk + (bt * KV + g) * D, *dvv = dv + (bt * KV + g) * D;
@@ -262,7 +267,7 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
 // ---- SwiGLU ----
 
 static void swiglu_fwd(float *h, const float *g, const float *u, size_t n) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
     for (size_t i = 0; i < n; i++) {
         float x = g[i];
         h[i] = x / (1.0f + expf(-x)) * u[i];
@@ -271,7 +276,7 @@ static void swiglu_fwd(float *h, const float *g, const float *u, size_t n) {
 
 static void swiglu_bwd(float *dg, float *du, const float *dh, const float *g, const float *u,
                        size_t n) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
     for (size_t i = 0; i < n; i++) {
         float x = g[i], s = 1.0f / (1.0f + expf(-x));
         dg[i] = dh[i] * u[i] * s * (1.0f + x * (1.0f - s));
@@ -283,7 +288,7 @@ static void swiglu_bwd(float *dg, float *du, const float *dh, const float *g, co
 
 static void ce_fwd(float *loss_rows, float *lse, float *zmax, int32_t *argmax, const float *logits,
                    const int32_t *targets, size_t N, size_t V) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (N * V > SMALL)")
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V;
         size_t am = 0;
@@ -306,7 +311,7 @@ static void ce_fwd(float *loss_rows, float *lse, float *zmax, int32_t *argmax, c
 
 static void ce_bwd(float *logits, const float *lse, const float *zmax, const int32_t *argmax,
                    const int32_t *targets, size_t N, size_t V, float z_w, float scale) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (N * V > SMALL)")
     for (size_t n = 0; n < N; n++) {
         float *z = logits + n * V;
         if (targets[n] < 0) {
@@ -324,14 +329,14 @@ static void ce_bwd(float *logits, const float *lse, const float *zmax, const int
 // ---- embedding, residual ----
 
 static void embed_fwd(float *out, const float *emb, const int32_t *tokens, size_t N, size_t C) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (N * C > SMALL)")
     for (size_t n = 0; n < N; n++)
         memcpy(out + n * C, emb + (size_t)tokens[n] * C, C * sizeof *out);
 }
 
 /* Columns are split across threads so repeated tokens never race. */
 static void embed_bwd(float *demb, const float *dout, const int32_t *tokens, size_t N, size_t C) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (N * C > SMALL)")
     for (size_t c0 = 0; c0 < C; c0 += 64) {
         size_t c1 = c0 + 64 < C ? c0 + 64 : C;
         for (size_t n = 0; n < N; n++) {
@@ -344,7 +349,7 @@ static void embed_bwd(float *demb, const float *dout, const int32_t *tokens, siz
 }
 
 static void add(float *out, const float *a, const float *b, size_t n) {
-    AGORA_OMP("omp parallel for schedule(static)")
+    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
@@ -365,3 +370,32 @@ const agora__kernels agora__kernels_fast = {
     .embed_bwd = embed_bwd,
     .add = add,
 };
+
+// ---- peak measurement ----
+
+double agora_sgemm_peak_gflops(int32_t n, int32_t reps) {
+    size_t N = (size_t)n;
+    float *a = agora_malloc_aligned(N * N * sizeof(float));
+    float *b = agora_malloc_aligned(N * N * sizeof(float));
+    float *c = agora_malloc_aligned(N * N * sizeof(float));
+    double best = 0;
+    if (a != NULL && b != NULL && c != NULL) {
+        for (size_t i = 0; i < N * N; i++) {
+            a[i] = (float)(i % 7) * 0.1f;
+            b[i] = (float)(i % 5) * 0.1f;
+        }
+        agora__blas_single_thread();
+        for (int32_t r = 0; r <= reps; r++) {
+            int64_t t0 = agora_now_ns();
+            gemm_par(NO_T, YES_T, N, N, N, a, N, b, N, 0.0f, c, N);
+            double s = (double)(agora_now_ns() - t0) / 1e9;
+            double g = 2.0 * (double)N * (double)N * (double)N / s / 1e9;
+            if (r > 0 && g > best) /* the first run warms up */
+                best = g;
+        }
+    }
+    agora_free_aligned(a);
+    agora_free_aligned(b);
+    agora_free_aligned(c);
+    return best;
+}

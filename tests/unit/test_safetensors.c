@@ -160,7 +160,8 @@ static void ckpt_round_trips_weights_and_optimizer(void **state) {
     agora_test_fill_normal(oa.v, n, 4);
     oa.t = 17;
     char dir[4096], err[AGORA_ERR_LEN];
-    agora_assert_ok(agora_ckpt_save(root, 17, a, &oa, "{\"step\": 17}", 3, dir, sizeof dir, err));
+    agora_assert_ok(
+        agora_ckpt_save(root, 17, a, &oa, "{\"step\": 17}", NULL, 3, dir, sizeof dir, err));
     assert_true(agora_ckpt_dir_is_done(dir));
     agora_assert_ok(agora_ckpt_load_weights(dir, b, err));
     agora_assert_ok(agora_ckpt_load_optim(dir, b, &ob, err));
