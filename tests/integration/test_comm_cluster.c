@@ -389,12 +389,14 @@ static int scenario_faults(const cluster *cl, int idx) {
         return 10;
     enum { N = 1 << 20 };
     float *x = agora_malloc(N * sizeof(float)), *in = agora_malloc(N * sizeof(float));
-    int iter = 0, after = 0, failures = 0;
+    int iter = 0, after = 0, failures = 0, ret = 0;
     int64_t worst_ms = 0;
     int64_t stop = agora_deadline_in_ms(90000);
     while (after < 3) {
-        if (agora_deadline_passed(stop))
-            return 20;
+        if (agora_deadline_passed(stop)) {
+            ret = 20;
+            goto out;
+        }
         fill(x, N, idx, iter);
         memcpy(in, x, N * sizeof(float));
         int64_t t0 = agora_now_ns();
@@ -402,27 +404,37 @@ static int scenario_faults(const cluster *cl, int idx) {
             x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(20000)};
         agora_reduce_info info;
         agora_err rc = agora_comm_allreduce(c, &d, &info);
-        if (rc == AGORA_ECLOSED)
-            return idx == cl->victim ? 0 : 21; /* evicted */
+        if (rc == AGORA_ECLOSED) {
+            ret = idx == cl->victim ? 0 : 21;
+            goto out;
+        } /* evicted */
         if (rc != AGORA_OK) {
             int64_t ms = (agora_now_ns() - t0) / 1000000;
             worst_ms = ms > worst_ms ? ms : worst_ms;
             failures++;
             fprintf(stderr, "iteration %d failed after %lld ms: %s\n", iter, (long long)ms,
                     agora_err_name(rc));
-            if (rc != AGORA_EPEER_LOST || ms >= 20000)
-                return 22;
-            if (memcmp(x, in, N * sizeof(float)) != 0)
-                return 23; /* the input must be restored */
+            if (rc != AGORA_EPEER_LOST || ms >= 20000) {
+                ret = 22;
+                goto out;
+            }
+            if (memcmp(x, in, N * sizeof(float)) != 0) {
+                ret = 23;
+                goto out;
+            } /* the input must be restored */
             agora_err u;
             int64_t ud = agora_deadline_in_ms(30000);
             do {
                 u = agora_comm_update_topology(c, ud);
             } while (u == AGORA_EPEER_LOST && !agora_deadline_passed(ud));
-            if (u == AGORA_ECLOSED)
-                return idx == cl->victim ? 0 : 24;
-            if (u != AGORA_OK)
-                return 25;
+            if (u == AGORA_ECLOSED) {
+                ret = idx == cl->victim ? 0 : 24;
+                goto out;
+            }
+            if (u != AGORA_OK) {
+                ret = 25;
+                goto out;
+            }
             continue; /* retry the same iteration with the survivors */
         }
         /* the contributors: everyone, or everyone but the victim */
@@ -434,7 +446,10 @@ static int scenario_faults(const cluster *cl, int idx) {
             if (x[j] != s) {
                 fprintf(stderr, "iteration %d (world %u): element %zu got %g want %g\n", iter,
                         info.world, j, (double)x[j], (double)s);
-                return 26;
+                {
+                    ret = 26;
+                    goto out;
+                }
             }
         }
         char label[64];
@@ -446,10 +461,12 @@ static int scenario_faults(const cluster *cl, int idx) {
         iter++;
     }
     fprintf(stderr, "done: %d failures, worst %lld ms\n", failures, (long long)worst_ms);
+    ret = failures > 0 ? 0 : 27; /* the fault must have been seen */
+out:
     agora_free(x);
     agora_free(in);
     agora_comm_destroy(c);
-    return failures > 0 ? 0 : 27; /* the fault must have been seen */
+    return ret;
 }
 
 static void wait_progress(cluster *cl, int idx, size_t n, int timeout_ms) {
