@@ -14,8 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "agora/alloc.h"
 #include "agora/log.h"
@@ -602,11 +600,7 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     if (local != AGORA_OK)
         AGORA_LOG_DEBUG(AGORA_SUB_COMM, "collective %llu failed here: %s",
                         (unsigned long long)job.seq, agora_err_name(local));
-    int64_t TV = agora_now_ns();
     agora_err verdict = complete_and_verdict(c, job.seq, local, desc->deadline_ns);
-    if (getenv("AGORA_RING_TRACE"))
-        fprintf(stderr, "total %.1f ms, verdict %.1f ms\n", (double)(agora_now_ns() - t0) / 1e6,
-                (double)(agora_now_ns() - TV) / 1e6);
     rc = local != AGORA_OK ? local : verdict;
     if (rc != AGORA_OK) {
         memcpy(desc->buf, backup, desc->count * sizeof(float));

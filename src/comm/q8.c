@@ -10,6 +10,10 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "comm/wire.h"
 
 size_t agora__codec_meta_bytes(agora_codec c) {
@@ -57,14 +61,75 @@ static inline int round_away(float v) {
     return v < 0.0f ? -t : t;
 }
 
+#ifdef __SSE2__
+/* Four floats -> four round_half_away(clamp(x / scale, -129, 128)) as int32. maxps returns
+ * its second operand for NaN, so NaN maps to -129 exactly as fmaxf does in q8_ref.c. */
+static inline __m128i round4(__m128 v) {
+    const __m128 sign = _mm_set1_ps(-0.0f);
+    __m128 a = _mm_andnot_ps(sign, v);
+    __m128i t = _mm_cvttps_epi32(a);
+    __m128 frac = _mm_sub_ps(a, _mm_cvtepi32_ps(t));
+    t = _mm_sub_epi32(t, _mm_castps_si128(_mm_cmpge_ps(frac, _mm_set1_ps(0.5f))));
+    __m128i neg = _mm_castps_si128(_mm_cmplt_ps(v, _mm_setzero_ps()));
+    return _mm_sub_epi32(_mm_xor_si128(t, neg), neg);
+}
+
+static inline __m128i lut8_q4(const float *x, __m128 scale) {
+    __m128 v = _mm_div_ps(_mm_loadu_ps(x), scale);
+    v = _mm_min_ps(_mm_max_ps(v, _mm_set1_ps(-129.0f)), _mm_set1_ps(128.0f));
+    return _mm_add_epi32(round4(v), _mm_set1_epi32(128));
+}
+#endif
+
 static void lut8_codes(const float *x, size_t n, float scale, uint8_t *codes) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __SSE2__
+    __m128 sc = _mm_set1_ps(scale);
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = lut8_q4(x + i, sc), b = lut8_q4(x + i + 4, sc);
+        __m128i c = lut8_q4(x + i + 8, sc), d = lut8_q4(x + i + 12, sc);
+        /* signed saturation to int16, then unsigned saturation to 0..255 = the clamp */
+        __m128i q = _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
+        _mm_storeu_si128((__m128i *)(void *)(codes + i), q);
+    }
+#endif
+    for (; i < n; i++) {
         float v = x[i] / scale;
         v = v > -129.0f ? v : -129.0f; /* also maps NaN to -129, like fmaxf */
         v = v < 128.0f ? v : 128.0f;
         int q = round_away(v) + 128;
         q = q < 0 ? 0 : (q > 255 ? 255 : q);
         codes[i] = (uint8_t)q;
+    }
+}
+
+/* Bucket sums in 4 interleaved lanes (lane = i mod 4), so consecutive elements that land
+ * in the same bucket do not wait on each other; q8_ref.c sums in the same order. */
+static void lut8_buckets(const float *x, const uint8_t *codes, size_t n, float lut[256]) {
+    double sum[4][256];
+    uint32_t cnt[4][256];
+    memset(sum, 0, sizeof sum);
+    memset(cnt, 0, sizeof cnt);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint8_t c0 = codes[i], c1 = codes[i + 1], c2 = codes[i + 2], c3 = codes[i + 3];
+        sum[0][c0] += (double)x[i];
+        sum[1][c1] += (double)x[i + 1];
+        sum[2][c2] += (double)x[i + 2];
+        sum[3][c3] += (double)x[i + 3];
+        cnt[0][c0]++;
+        cnt[1][c1]++;
+        cnt[2][c2]++;
+        cnt[3][c3]++;
+    }
+    for (size_t l = 0; i < n; i++, l++) {
+        sum[l][codes[i]] += (double)x[i];
+        cnt[l][codes[i]]++;
+    }
+    for (int b = 0; b < 256; b++) {
+        double s = sum[0][b] + sum[1][b] + sum[2][b] + sum[3][b];
+        uint64_t c = (uint64_t)cnt[0][b] + cnt[1][b] + cnt[2][b] + cnt[3][b];
+        lut[b] = c ? (float)(s / (double)c) : 0.0f;
     }
 }
 
@@ -81,16 +146,7 @@ void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]
         return;
     }
     lut8_codes(x, n, scale, codes);
-    double sum[256];
-    uint32_t cnt[256];
-    memset(sum, 0, sizeof sum);
-    memset(cnt, 0, sizeof cnt);
-    for (size_t i = 0; i < n; i++) {
-        sum[codes[i]] += (double)x[i];
-        cnt[codes[i]]++;
-    }
-    for (int b = 0; b < 256; b++)
-        lut[b] = cnt[b] ? (float)(sum[b] / (double)cnt[b]) : 0.0f;
+    lut8_buckets(x, codes, n, lut);
 }
 
 // ---- MINMAX8 ----
@@ -98,7 +154,23 @@ void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]
 void agora__minmax8_encode(const float *x, size_t n, uint8_t *codes, float *min_out,
                            float *step_out) {
     float mn = INFINITY, mx = -INFINITY; /* not FLT_MIN: spec §5.3's PCCL bug */
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __SSE2__
+    __m128 vmn = _mm_set1_ps(INFINITY), vmx = _mm_set1_ps(-INFINITY);
+    for (; i + 4 <= n; i += 4) { /* NaN never wins: minps/maxps return the 2nd operand */
+        __m128 v = _mm_loadu_ps(x + i);
+        vmn = _mm_min_ps(v, vmn);
+        vmx = _mm_max_ps(v, vmx);
+    }
+    float lmn[4], lmx[4];
+    _mm_storeu_ps(lmn, vmn);
+    _mm_storeu_ps(lmx, vmx);
+    for (int l = 0; l < 4; l++) {
+        mn = lmn[l] < mn ? lmn[l] : mn;
+        mx = lmx[l] > mx ? lmx[l] : mx;
+    }
+#endif
+    for (; i < n; i++) {
         mn = x[i] < mn ? x[i] : mn;
         mx = x[i] > mx ? x[i] : mx;
     }
@@ -109,7 +181,22 @@ void agora__minmax8_encode(const float *x, size_t n, uint8_t *codes, float *min_
         memset(codes, 0, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    i = 0;
+#ifdef __SSE2__
+    __m128 vm = _mm_set1_ps(mn), vs = _mm_set1_ps(step);
+    for (; i + 16 <= n; i += 16) {
+        __m128i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m128 v = _mm_div_ps(_mm_sub_ps(_mm_loadu_ps(x + i + 4 * k), vm), vs);
+            v = _mm_min_ps(_mm_max_ps(v, _mm_setzero_ps()), _mm_set1_ps(255.0f));
+            q[k] = round4(v);
+        }
+        _mm_storeu_si128(
+            (__m128i *)(void *)(codes + i),
+            _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3])));
+    }
+#endif
+    for (; i < n; i++) {
         float v = (x[i] - mn) / step;
         v = v > 0.0f ? v : 0.0f;
         v = v < 255.0f ? v : 255.0f;

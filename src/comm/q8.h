@@ -12,7 +12,8 @@
  *                                            (lane = i mod 8) merged in lane order
  *   scale = 6 sigma / 256
  *   q_i   = clamp(round_half_away(x_i / scale) + 128, 0, 255)
- *   lut[b]= mean of the x_i with q_i == b (double sums in index order), 0 if empty
+ *   lut[b]= mean of the x_i with q_i == b, 0 if empty; double sums in 4 interleaved
+ *           lanes (lane = i mod 4) merged in lane order
  * n < 2, sigma == 0 or a non-finite scale: every code 128 and lut[128] = the mean.
  * Error bound: an element inside the window [-128.5, 127.5]*scale (about +-3 sigma)
  * decodes within one step `scale` = 0.0234 sigma of itself (its bucket mean lies in its

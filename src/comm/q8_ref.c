@@ -33,19 +33,22 @@ void agora__lut8_encode_ref(const float *x, size_t n, uint8_t *codes, float lut[
         lut8_degenerate(x, n, codes, lut);
         return;
     }
-    double sum[256] = {0};
-    uint64_t cnt[256] = {0};
+    double sum[4][256] = {{0}}; /* lane = i mod 4, merged in lane order (q8.h) */
+    uint64_t cnt[4][256] = {{0}};
     for (size_t i = 0; i < n; i++) {
         float v = x[i] / scale;
         v = fminf(fmaxf(v, -129.0f), 128.0f); /* NaN -> -129 -> code 0 */
         int q = (int)roundf(v) + 128;
         q = q < 0 ? 0 : (q > 255 ? 255 : q);
         codes[i] = (uint8_t)q;
-        sum[q] += (double)x[i];
-        cnt[q]++;
+        sum[i % 4][q] += (double)x[i];
+        cnt[i % 4][q]++;
     }
-    for (int b = 0; b < 256; b++)
-        lut[b] = cnt[b] ? (float)(sum[b] / (double)cnt[b]) : 0.0f;
+    for (int b = 0; b < 256; b++) {
+        double s = sum[0][b] + sum[1][b] + sum[2][b] + sum[3][b];
+        uint64_t c = cnt[0][b] + cnt[1][b] + cnt[2][b] + cnt[3][b];
+        lut[b] = c ? (float)(s / (double)c) : 0.0f;
+    }
 }
 
 void agora__lut8_decode_ref(const uint8_t *codes, size_t n, const float lut[256], float *out) {

@@ -23,8 +23,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -445,14 +443,9 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         if (!R.st[j].stage || !R.st[j].xs)
             goto out;
     }
-    int64_t T0 = agora_now_ns();
     rc = reduce_scatter(&R);
-    int64_t T1 = agora_now_ns();
     if (rc == AGORA_OK)
         rc = finalize_and_gather(&R);
-    if (getenv("AGORA_RING_TRACE"))
-        fprintf(stderr, "ring: rs %.1f ms ag %.1f ms\n", (double)(T1 - T0) / 1e6,
-                (double)(agora_now_ns() - T1) / 1e6);
 out:
     for (uint32_t j = 0; R.st && j < R.P; j++) {
         agora_free(R.st[j].stage);
