@@ -558,8 +558,6 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
         if (c->backup == NULL)
             return AGORA_ENOMEM;
     }
-    float *backup = c->backup;
-    memcpy(backup, desc->buf, desc->count * sizeof(float));
     uint8_t b[24];
     agora_wbuf w = {b, 0, sizeof b, false};
     agora__w_u64(&w, c->epoch);
@@ -583,10 +581,22 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
         uint32_t err = agora__r_u32(&r);
         return err == AGORA_OK || err >= AGORA__ERR_COUNT ? AGORA_EPROTO : (agora_err)err;
     }
-    agora__ring_job job = {desc->buf,         desc->count, desc->op, desc->codec, 0, 0,
-                           desc->deadline_ns, 0,           0};
+    agora__ring_job job;
+    memset(&job, 0, sizeof job);
+    job.buf = desc->buf;
+    job.count = desc->count;
+    job.op = desc->op;
+    job.codec = desc->codec;
+    job.deadline = desc->deadline_ns;
     job.seq = agora__r_u64(&r);
     job.contributors = agora__r_u32(&r);
+    job.backup = c->backup;
+    if (!desc->contributes || c->world == 1) {
+        /* these paths write the whole buffer up front: back it all up now (the ring
+         * otherwise copies each piece just before its first write, while it is cached) */
+        memcpy(c->backup, desc->buf, desc->count * sizeof(float));
+        job.all_backed = true;
+    }
     if (!desc->contributes)
         memset(desc->buf, 0, desc->count * sizeof(float));
     agora_err local = AGORA_OK;
@@ -603,11 +613,12 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     agora_err verdict = complete_and_verdict(c, job.seq, local, desc->deadline_ns);
     rc = local != AGORA_OK ? local : verdict;
     if (rc != AGORA_OK) {
-        memcpy(desc->buf, backup, desc->count * sizeof(float));
+        agora__ring_restore(&job, c->world);
         c->links_ok = false;
         if (rc == AGORA_ECLOSED && local == AGORA_ECLOSED && verdict != AGORA_ECLOSED)
             rc = AGORA_EPEER_LOST; /* a ring link closed, the master is fine */
     }
+    agora_free(job.backed);
     if (rc == AGORA_OK && info) {
         info->world = c->world;
         info->contributors = job.contributors;

@@ -72,7 +72,17 @@ typedef struct agora__ring_job {
     uint64_t seq;
     int64_t deadline;
     uint64_t tx_bytes, rx_bytes;
+    /* Restore on failure: each piece is copied to backup (same offsets as buf) just before
+     * its first write and flagged in backed[chunk * kmax + piece] (allocated by the ring,
+     * freed by the caller), unless all_backed says the whole buffer was copied first. */
+    float *backup;
+    uint8_t *backed;
+    bool all_backed;
+    uint32_t pool;
+    size_t kmax;
 } agora__ring_job;
 agora_err agora__ring_run(agora_comm *c, agora__ring_job *job);
+/* Copies every backed chunk back from job->backup into job->buf. */
+void agora__ring_restore(const agora__ring_job *job, uint32_t world);
 
 #endif /* AGORA_COMM_PEER_H */

@@ -18,6 +18,7 @@
  * the abort pipe, bounded by the caller's deadline.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +36,10 @@
 #include "comm/q8.h"
 
 #define STAGE_BYTES (256u << 10)
+/* Pieces carry about this many encoded bytes: small enough that a piece is hashed (and,
+ * when quantized, encoded) right before it is sent, while it is still in cache, and that
+ * encoding the next piece overlaps the transfer of the previous one. */
+#define PIECE_TARGET (1u << 20)
 
 enum { MODE_ADD, MODE_SET };
 
@@ -42,6 +47,7 @@ typedef struct stream_st {
     /* send */
     size_t s_piece; /* index of the piece being sent */
     size_t s_off;   /* bytes of it sent, header included */
+    bool s_ready;   /* lazy steps: the piece is encoded and its header built */
     /* receive */
     size_t r_piece;
     size_t r_off;
@@ -77,7 +83,7 @@ static void split(size_t n, size_t k, size_t i, size_t *lo, size_t *len) {
 
 static size_t chunk_pieces(const ring *R, size_t n) {
     size_t bytes = R->msz + n * R->esz;
-    size_t per = (size_t)R->P * AGORA_WIRE_PIECE_MAX - (size_t)R->P * R->msz;
+    size_t per = (size_t)R->P * PIECE_TARGET;
     size_t k = (bytes + per - 1) / per;
     return (k ? k : 1) * R->P;
 }
@@ -105,32 +111,13 @@ static void piece(const ring *R, const chunk_geo *g, size_t i, size_t *pe0, size
 
 typedef struct step {
     int mode;
+    bool lazy; /* reduce-scatter: encode + header each piece just before sending it */
     size_t c_send, c_recv;
     const uint8_t *send_base; /* store (quantized) or chunk bytes (F32) */
     uint8_t (*send_hdr)[AGORA_WIRE_HDR];
     uint8_t *recv_store; /* MODE_SET: where bodies land (store, or acc bytes for F32) */
     uint8_t (*recv_hdr)[AGORA_WIRE_HDR];
 } step;
-
-/* Builds the headers of every piece of chunk c whose bodies lie at base. */
-static void build_headers(ring *R, size_t c, const uint8_t *base, uint8_t (*hdr)[AGORA_WIRE_HDR]) {
-    chunk_geo g = geo(R, c);
-    for (size_t i = 0; i < g.k; i++) {
-        size_t pe0, pn, off;
-        piece(R, &g, i, &pe0, &pn, &off);
-        agora__frame_build(hdr[i], AGORA_MSG_P2P_DATA, R->job->seq, base + off,
-                           (uint32_t)(R->msz + pn * R->esz));
-    }
-}
-
-static void encode_chunk(ring *R, size_t c, uint8_t *store) {
-    chunk_geo g = geo(R, c);
-    for (size_t i = 0; i < g.k; i++) {
-        size_t pe0, pn, off;
-        piece(R, &g, i, &pe0, &pn, &off);
-        agora__codec_encode(R->job->codec, R->job->buf + g.e0 + pe0, pn, store + off);
-    }
-}
 
 static void decode_chunk_set(ring *R, size_t c, const uint8_t *store) {
     chunk_geo g = geo(R, c);
@@ -161,6 +148,14 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         size_t pe0, pn, off;
         piece(R, g, s->s_piece, &pe0, &pn, &off);
         size_t body = R->msz + pn * R->esz, total = AGORA_WIRE_HDR + body;
+        if (S->lazy && s->s_off == 0 && !s->s_ready) {
+            if (R->job->codec != AGORA_CODEC_F32) /* re-quantize the running partial sum */
+                agora__codec_encode(R->job->codec, R->job->buf + g->e0 + pe0, pn,
+                                    (uint8_t *)(uintptr_t)(S->send_base + off));
+            agora__frame_build(S->send_hdr[s->s_piece], AGORA_MSG_P2P_DATA, R->job->seq,
+                               S->send_base + off, (uint32_t)body);
+            s->s_ready = true;
+        }
         struct iovec iov[2];
         int niov = 0;
         if (s->s_off < AGORA_WIRE_HDR)
@@ -185,12 +180,14 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         if (s->s_off == total) {
             s->s_piece += R->P;
             s->s_off = 0;
+            s->s_ready = false;
         }
     }
     return AGORA_OK;
 }
 
-static agora_err start_piece(ring *R, stream_st *s, size_t want_len) {
+static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_len,
+                             float *acc_piece, size_t pn) {
     agora_frame_hdr h;
     AGORA_TRY(agora__hdr_decode(s->r_hdr, &h));
     if (h.type != AGORA_MSG_P2P_DATA || h.tag != R->job->seq || h.length != want_len)
@@ -201,6 +198,14 @@ static agora_err start_piece(ring *R, stream_st *s, size_t want_len) {
     s->elems_done = 0;
     if (R->msz == 0)
         agora__decoder_init(&s->dec, R->job->codec, NULL); /* F32 has no meta */
+    /* Before the first write to a piece, copy the caller's input aside while it is in
+     * cache; a failure restores exactly the pieces flagged here. */
+    if (!R->job->all_backed) {
+        uint8_t *flag = &R->job->backed[S->c_recv * R->kmax + s->r_piece];
+        if (!*flag)
+            memcpy(R->job->backup + (acc_piece - R->job->buf), acc_piece, pn * sizeof(float));
+        *flag = 1;
+    }
     return AGORA_OK;
 }
 
@@ -234,7 +239,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
             s->r_off += (size_t)n;
             R->job->rx_bytes += (uint64_t)n;
             if (s->r_off == AGORA_WIRE_HDR)
-                AGORA_TRY(start_piece(R, s, body));
+                AGORA_TRY(start_piece(R, S, s, body, R->job->buf + g->e0 + pe0, pn));
             continue;
         }
         size_t boff = s->r_off - AGORA_WIRE_HDR;
@@ -308,6 +313,7 @@ static agora_err run_step(ring *R, const step *S) {
     for (uint32_t j = 0; j < R->P; j++) {
         R->st[j].s_piece = R->st[j].r_piece = j;
         R->st[j].s_off = R->st[j].r_off = 0;
+        R->st[j].s_ready = false;
     }
     struct pollfd pf[2 * 64 + 2];
     for (;;) {
@@ -355,25 +361,18 @@ static agora_err reduce_scatter(ring *R) {
     bool f32 = R->job->codec == AGORA_CODEC_F32;
     for (uint32_t s = 0; s + 1 < W; s++) {
         step S = {
-            MODE_ADD, mod((int64_t)r - s, W), mod((int64_t)r - s - 1, W), NULL, R->hdr[0], NULL,
-            R->hdr[1]};
+            MODE_ADD, true,     mod((int64_t)r - s, W), mod((int64_t)r - s - 1, W), NULL, R->hdr[0],
+            NULL,     R->hdr[1]};
         chunk_geo g = geo(R, S.c_send);
-        if (f32) {
-            S.send_base = (const uint8_t *)(R->job->buf + g.e0);
-        } else {
-            encode_chunk(R, S.c_send, R->store[0]); /* re-quantize the running partial sum */
-            S.send_base = R->store[0];
-        }
-        build_headers(R, S.c_send, S.send_base, R->hdr[0]);
+        S.send_base = f32 ? (const uint8_t *)(R->job->buf + g.e0) : R->store[0];
         AGORA_TRY(run_step(R, &S));
     }
     return AGORA_OK;
 }
 
-static agora_err finalize_and_gather(ring *R) {
-    uint32_t r = R->c->rank, W = R->W;
-    bool f32 = R->job->codec == AGORA_CODEC_F32;
-    uint32_t own = mod((int64_t)r + 1, W);
+/* The owner's chunk: divide for AVG, then per piece encode, keep exactly what the others
+ * will decode, and build the header, while the piece is in cache. */
+static void finalize(ring *R, uint32_t own, int cur) {
     chunk_geo g = geo(R, own);
     float *acc = R->job->buf + g.e0;
     if (R->job->op == AGORA_REDUCE_AVG) {
@@ -381,18 +380,32 @@ static agora_err finalize_and_gather(ring *R) {
         for (size_t i = 0; i < g.n; i++)
             acc[i] /= div;
     }
-    int cur = 0; /* store/headers holding what we send next */
-    if (f32) {
-        build_headers(R, own, (const uint8_t *)acc, R->hdr[cur]);
-    } else {
-        encode_chunk(R, own, R->store[cur]);
-        decode_chunk_set(R, own, R->store[cur]); /* keep exactly what the others decode */
-        build_headers(R, own, R->store[cur], R->hdr[cur]);
+    bool f32 = R->job->codec == AGORA_CODEC_F32;
+    const uint8_t *base = f32 ? (const uint8_t *)acc : R->store[cur];
+    for (size_t i = 0; i < g.k; i++) {
+        size_t pe0, pn, off;
+        piece(R, &g, i, &pe0, &pn, &off);
+        if (!f32) {
+            agora__codec_encode(R->job->codec, acc + pe0, pn, R->store[cur] + off);
+            agora_decoder d;
+            agora__decoder_init(&d, R->job->codec, R->store[cur] + off);
+            agora__decode_set(&d, R->store[cur] + off + R->msz, pn, acc + pe0);
+        }
+        agora__frame_build(R->hdr[cur][i], AGORA_MSG_P2P_DATA, R->job->seq, base + off,
+                           (uint32_t)(R->msz + pn * R->esz));
     }
+}
+
+static agora_err finalize_and_gather(ring *R) {
+    uint32_t r = R->c->rank, W = R->W;
+    bool f32 = R->job->codec == AGORA_CODEC_F32;
+    uint32_t own = mod((int64_t)r + 1, W);
+    int cur = 0; /* store/headers holding what we send next */
+    finalize(R, own, cur);
     for (uint32_t s = 0; s + 1 < W; s++) {
         uint32_t cs = mod((int64_t)r + 1 - s, W), cr = mod((int64_t)r - s, W);
         chunk_geo gs = geo(R, cs), gr = geo(R, cr);
-        step S = {MODE_SET, cs, cr, NULL, R->hdr[cur], NULL, R->hdr[1 - cur]};
+        step S = {MODE_SET, false, cs, cr, NULL, R->hdr[cur], NULL, R->hdr[1 - cur]};
         if (f32) {
             S.send_base = (const uint8_t *)(R->job->buf + gs.e0);
             S.recv_store = (uint8_t *)(R->job->buf + gr.e0);
@@ -408,6 +421,33 @@ static agora_err finalize_and_gather(ring *R) {
     return AGORA_OK;
 }
 
+void agora__ring_restore(const agora__ring_job *job, uint32_t world) {
+    if (job->all_backed) {
+        memcpy(job->buf, job->backup, job->count * sizeof(float));
+        return;
+    }
+    if (job->backed == NULL)
+        return; /* the ring never started: nothing was written */
+    ring R;
+    memset(&R, 0, sizeof R);
+    R.job = (agora__ring_job *)(uintptr_t)job;
+    R.W = world;
+    R.P = job->pool;
+    R.esz = agora__codec_elem_bytes(job->codec);
+    R.msz = agora__codec_meta_bytes(job->codec);
+    R.kmax = job->kmax;
+    for (uint32_t c = 0; c < world; c++) {
+        chunk_geo g = geo(&R, c);
+        for (size_t i = 0; i < g.k; i++) {
+            if (!job->backed[c * job->kmax + i])
+                continue;
+            size_t pe0, pn, off;
+            piece(&R, &g, i, &pe0, &pn, &off);
+            memcpy(job->buf + g.e0 + pe0, job->backup + g.e0 + pe0, pn * sizeof(float));
+        }
+    }
+}
+
 agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     ring R;
     memset(&R, 0, sizeof R);
@@ -419,6 +459,13 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     R.msz = agora__codec_meta_bytes(job->codec);
     chunk_geo g0 = geo(&R, 0); /* chunk 0 is the largest */
     R.kmax = g0.k;
+    job->pool = R.P;
+    job->kmax = R.kmax;
+    if (!job->all_backed) {
+        job->backed = agora_calloc((size_t)R.W * R.kmax, 1);
+        if (job->backed == NULL)
+            return AGORA_ENOMEM;
+    }
     R.max_store = g0.k * R.msz + g0.n * R.esz;
     agora_err rc = AGORA_ENOMEM;
     R.st = agora_calloc(R.P, sizeof *R.st);
