@@ -1,0 +1,126 @@
+/* bench_train.c: training throughput and memory for one preset and shape.
+ *
+ * usage: bench_train PRESET T B STEPS [VOCAB]
+ * Measures the 2-thread sgemm peak in the same process first (OpenBLAS with its own two
+ * threads, and our OpenMP-split path; the higher one is the reference), then times STEPS
+ * full training steps (forward, backward, clip, AdamW) after one warm-up step, on random
+ * tokens. Prints one line of key=value figures: tokens/s, MFU against the peak, and the
+ * process's peak RSS against the analytic params + grads + AdamW + activations.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "agora/alloc.h"
+#include "agora/time.h"
+#include "agora/train.h"
+
+static double peak_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = atof(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024.0;
+}
+
+/* OpenBLAS's own 2-thread sgemm on n^3, best of 3 (first run warms up). */
+static double native_peak(int n) {
+    size_t N = (size_t)n;
+    float *a = agora_malloc_aligned(N * N * 4), *b = agora_malloc_aligned(N * N * 4);
+    float *c = agora_malloc_aligned(N * N * 4);
+    for (size_t i = 0; i < N * N; i++)
+        a[i] = b[i] = (float)(i % 3) * 0.5f;
+    openblas_set_num_threads(2);
+    double best = 0;
+    for (int r = 0; r < 4; r++) {
+        int64_t t0 = agora_now_ns();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double g = 2.0 * (double)N * N * N / ((double)(agora_now_ns() - t0) / 1e9) / 1e9;
+        if (r > 0 && g > best)
+            best = g;
+    }
+    openblas_set_num_threads(1);
+    agora_free_aligned(a);
+    agora_free_aligned(b);
+    agora_free_aligned(c);
+    return best;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: bench_train PRESET T B STEPS [VOCAB]\n");
+        return 2;
+    }
+    agora_model_config c;
+    if (agora_model_config_preset(argv[1], &c) != AGORA_OK) {
+        fprintf(stderr, "unknown preset %s\n", argv[1]);
+        return 2;
+    }
+    int T = atoi(argv[2]), B = atoi(argv[3]), steps = atoi(argv[4]);
+    if (argc > 5)
+        c.vocab_size = atoi(argv[5]);
+    c.max_seq = T;
+    double peak_native = native_peak(2048);
+    double peak_split = agora_sgemm_peak_gflops(2048, 3);
+    double peak = peak_native > peak_split ? peak_native : peak_split;
+    agora_model *m = NULL;
+    if (agora_model_create(&c, B, &m) != AGORA_OK) {
+        fprintf(stderr, "cannot allocate the model\n");
+        return 1;
+    }
+    agora_model_init(m, 1);
+    agora_adamw opt;
+    if (agora_adamw_init(&opt, agora_model_n_params(m)) != AGORA_OK)
+        return 1;
+    size_t n = (size_t)B * (size_t)T;
+    int32_t *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (int32_t)((s >> 8) % (uint32_t)c.vocab_size);
+        s = s * 1103515245u + 12345u;
+        y[i] = (int32_t)((s >> 8) % (uint32_t)c.vocab_size);
+    }
+    agora_adamw_params hp = {
+        .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
+    double fwd_s = 0, total_s = 0;
+    for (int it = 0; it <= steps; it++) {
+        int64_t t0 = agora_now_ns();
+        float loss;
+        agora_model_zero_grad(m);
+        if (agora_model_forward(m, x, y, B, T, 2e-4f, &loss, NULL) != AGORA_OK)
+            return 1;
+        int64_t t1 = agora_now_ns();
+        if (agora_model_backward(m, 1.0f) != AGORA_OK)
+            return 1;
+        agora_grad_clip(agora_model_grads(m), agora_model_n_params(m), 1.0);
+        agora_adamw_step(&opt, agora_model_params(m), agora_model_grads(m), &hp);
+        int64_t t2 = agora_now_ns();
+        if (it > 0) { /* step 0 warms up */
+            fwd_s += (double)(t1 - t0) / 1e9;
+            total_s += (double)(t2 - t0) / 1e9;
+        }
+    }
+    double tok_s = (double)n * steps / total_s;
+    double mfu = tok_s * agora_model_flops_per_token(&c, T) / (peak * 1e9);
+    double analytic = (double)agora_model_config_n_params(&c) * 16.0 +
+                      (double)agora_model_activation_bytes(&c, B, T);
+    double rss = peak_rss_bytes();
+    printf("preset=%s T=%d B=%d params=%llu tok_s=%.1f step_s=%.3f fwd_frac=%.2f "
+           "peak_gflops=%.1f (openblas2=%.1f split=%.1f) mfu=%.3f rss_mb=%.1f analytic_mb=%.1f "
+           "rss_ratio=%.3f\n",
+           argv[1], T, B, (unsigned long long)agora_model_config_n_params(&c), tok_s,
+           total_s / steps, fwd_s / total_s, peak, peak_native, peak_split, mfu, rss / 1048576.0,
+           analytic / 1048576.0, rss / analytic);
+    free(x);
+    free(y);
+    agora_adamw_fini(&opt);
+    agora_model_destroy(m);
+    return 0;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Training throughput: agora vs PyTorch (Debian python3-torch) on the same shapes.
+#
+# For each preset (tiny, small, base) at T=256 (B=8) and T=1024 (B=2), i.e. 2048 tokens
+# per step, bench_train measures the 2-thread sgemm peak in the same process, then
+# tokens/s, MFU against that peak, and peak RSS against params + grads + AdamW +
+# activations. Each side gets its best thread setting out of two:
+#   agora:   OpenMP workers spinning (default) or OMP_WAIT_POLICY=passive
+#   PyTorch: its own pool at 2 threads (OpenBLAS 1), or OpenBLAS's pool at 2 (torch 1);
+#            two pools at 2 threads each fight over 2 cores, so that mix is not offered.
+# BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small.
+set -euo pipefail
+build=$1
+src=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$build/bench/bench_train
+if [ ! -x "$bin" ]; then
+  echo "bench_train not built (AGORA_BLAS=OFF?)"
+  exit 0
+fi
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+best_of() { # prints the line with the highest tok_s
+  local best="" bt=0 l t
+  for l in "$@"; do
+    t=$(field tok_s "$l")
+    if [ -n "$t" ] && awk -v a="$t" -v b="$bt" 'BEGIN{exit !(a>b)}'; then best=$l; bt=$t; fi
+  done
+  echo "$best"
+}
+have_torch=1
+/usr/bin/python3 -c 'import torch' 2>/dev/null || have_torch=0
+configs="tiny:256:8:20 small:256:8:4 base:256:8:2 tiny:1024:2:10 small:1024:2:3 base:1024:2:2"
+[ "${BENCH_TRAIN_QUICK:-0}" = 1 ] && configs="tiny:256:8:20 small:256:8:4"
+printf '%-6s %5s %3s %11s %8s %7s %11s %11s %9s %9s\n' preset T B agora_tok/s MFU peakGF \
+  torch_tok/s vs_torch rss_MB rss/anal
+for c in $configs; do
+  IFS=: read -r preset T B steps <<<"$c"
+  a1=$("$bin" "$preset" "$T" "$B" "$steps")
+  a2=$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps")
+  a=$(best_of "$a1" "$a2")
+  ts="-"
+  ratio="-"
+  if [ $have_torch = 1 ]; then
+    t1=$(TORCH_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
+      "$preset" "$T" "$B" "$steps")
+    t2=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
+      "$preset" "$T" "$B" "$steps")
+    t=$(best_of "$t1" "$t2")
+    ts=$(field tok_s "$t")
+    ratio=$(awk -v a="$(field tok_s "$a")" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
+  fi
+  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %11s %9s %9s\n' "$preset" "$T" "$B" \
+    "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
+    "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field rss_ratio "$a")"
+done
