@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         __builtin_trap();
     agora__sim_attr *rows = NULL;
     size_t n = 0;
-    agora_err rc = agora__sim_parse_agents("fuzz.csv", (const char *)data, size, &e, &rows, &n, err);
+    agora_err rc =
+        agora__sim_parse_agents("fuzz.csv", (const char *)data, size, &e, &rows, &n, err);
     if (rc != AGORA_OK) {
         if (strncmp(err, "fuzz.csv", 8) != 0)
             __builtin_trap();
