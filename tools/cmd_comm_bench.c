@@ -21,6 +21,7 @@
 #include "agora/rng.h"
 #include "agora/time.h"
 #include "cli.h"
+#include "comm/proxy.h"
 
 static void bench_help(FILE *out);
 static int bench_run(int argc, char **argv);
@@ -37,6 +38,7 @@ const agora_cli_cmd agora_cmd_comm_bench = {
 
 static struct {
     int64_t peers, iters, warmup, pool, worker_port, worker_index;
+    double cap_mbps;
     const char *sizes, *codecs, *ops;
     bool worker;
 } o;
@@ -49,6 +51,8 @@ static const agora_cli_flag k_flags[] = {
     {"--iters", AGORA_CLI_INT, &o.iters, "N", "timed all-reduces per size and codec (5)"},
     {"--warmup", AGORA_CLI_INT, &o.warmup, "N", "untimed all-reduces first (1)"},
     {"--pool", AGORA_CLI_INT, &o.pool, "N", "TCP streams per ring neighbour (1)"},
+    {"--cap-mbps", AGORA_CLI_DBL, &o.cap_mbps, "N",
+     "cap each peer's ingress at N Mbit/s through a fault proxy (0: none)"},
     {"--worker", AGORA_CLI_SWITCH, &o.worker, NULL, "(internal) run as one peer"},
     {"--worker-port", AGORA_CLI_INT, &o.worker_port, "N", "(internal) coordinator port"},
     {"--worker-index", AGORA_CLI_INT, &o.worker_index, "N", "(internal) peer index"},
@@ -100,6 +104,11 @@ static int cmp_i64(const void *a, const void *b) {
 
 // ---- worker ----
 
+static void *proxy_thread(void *arg) {
+    (void)agora__proxy_run(arg);
+    return NULL;
+}
+
 static int worker(size_t n_sizes, const size_t *sizes, size_t n_codecs, const agora_codec *codecs,
                   agora_reduce_op op) {
     agora_comm_opts co;
@@ -114,11 +123,32 @@ static int worker(size_t n_sizes, const size_t *sizes, size_t n_codecs, const ag
     }
     co.master_port = (uint16_t)o.worker_port;
     co.pool_size = (uint32_t)o.pool;
+    agora_proxy *px = NULL;
+    pthread_t px_thread;
+    if (o.cap_mbps > 0) { /* the others reach this peer only through a capped proxy */
+        agora_proxy_opts po;
+        memset(&po, 0, sizeof po);
+        po.mbps = o.cap_mbps;
+        po.stall_after_bytes = po.reset_after_bytes = -1;
+        if (agora__proxy_create(&po, &px) != AGORA_OK)
+            return agora_cli_fail("comm-bench", "cannot start the proxy");
+        co.p2p_advertise_port = agora__proxy_port(px);
+    }
     agora_comm *c = NULL;
     agora_err rc = agora_comm_create(&co, &c);
-    if (rc != AGORA_OK)
+    if (rc != AGORA_OK) {
+        agora__proxy_destroy(px);
         return agora_cli_fail("comm-bench", "peer %lld: %s", (long long)o.worker_index,
                               agora_err_str(rc));
+    }
+    if (px) {
+        agora__proxy_set_target(px, 0x7f000001u, agora_comm_p2p_port(c));
+        if (pthread_create(&px_thread, NULL, proxy_thread, px) != 0) {
+            agora_comm_destroy(c);
+            agora__proxy_destroy(px);
+            return agora_cli_fail("comm-bench", "cannot start the proxy thread");
+        }
+    }
     int64_t deadline = agora_deadline_in_ms(60000);
     while (rc == AGORA_OK && agora_comm_world(c) < (uint32_t)o.peers) {
         rc = agora_comm_update_topology(c, deadline);
@@ -165,6 +195,11 @@ static int worker(size_t n_sizes, const size_t *sizes, size_t n_codecs, const ag
     agora_free(buf);
     agora_free(t);
     agora_comm_destroy(c);
+    if (px) {
+        agora__proxy_interrupt(px);
+        pthread_join(px_thread, NULL);
+        agora__proxy_destroy(px);
+    }
     if (rc != AGORA_OK)
         return agora_cli_fail("comm-bench", "peer %lld: %s", (long long)o.worker_index,
                               agora_err_str(rc));
@@ -202,11 +237,11 @@ static int parent(void) {
         agora_master_destroy(m);
         return agora_cli_fail("comm-bench", "cannot start the coordinator thread");
     }
-    char port[16], idx[16], peers[16], iters[16], warm[16], pool[16];
+    char port[16], idx[16], peers[16], iters[16], warm[16], pool[16], cap[32];
     char name[] = "agora", cmd[] = "comm-bench", f_worker[] = "--worker",
          f_port[] = "--worker-port", f_idx[] = "--worker-index", f_peers[] = "--peers",
          f_sizes[] = "--sizes", f_codecs[] = "--codecs", f_op[] = "--op", f_iters[] = "--iters",
-         f_warm[] = "--warmup", f_pool[] = "--pool";
+         f_warm[] = "--warmup", f_pool[] = "--pool", f_cap[] = "--cap-mbps";
     char sizes[512], codecs[512], ops[16];
     snprintf(sizes, sizeof sizes, "%s", o.sizes);
     snprintf(codecs, sizeof codecs, "%s", o.codecs);
@@ -216,6 +251,7 @@ static int parent(void) {
     snprintf(iters, sizeof iters, "%lld", (long long)o.iters);
     snprintf(warm, sizeof warm, "%lld", (long long)o.warmup);
     snprintf(pool, sizeof pool, "%lld", (long long)o.pool);
+    snprintf(cap, sizeof cap, "%.3f", o.cap_mbps);
     pid_t pids[64];
     int n = 0, bad = 0;
     fflush(stdout);
@@ -225,7 +261,7 @@ static int parent(void) {
         if (pid == 0) {
             char *args[] = {name,  cmd,     f_worker, f_port,   port,   f_idx, idx, f_peers,
                             peers, f_sizes, sizes,    f_codecs, codecs, f_op,  ops, f_iters,
-                            iters, f_warm,  warm,     f_pool,   pool,   NULL};
+                            iters, f_warm,  warm,     f_pool,   pool,   f_cap, cap, NULL};
             execv("/proc/self/exe", args);
             _exit(127);
         }
@@ -262,7 +298,8 @@ static int bench_run(int argc, char **argv) {
     int pr = agora_cli_parse(&agora_cmd_comm_bench, k_flags, N_FLAGS, argc, argv, pos, 0, &n_pos);
     if (pr != 0)
         return pr < 0 ? AGORA_EXIT_OK : pr;
-    if (o.peers < 1 || o.peers > 64 || o.iters < 1 || o.warmup < 0 || o.pool < 1 || o.pool > 64)
+    if (o.peers < 1 || o.peers > 64 || o.iters < 1 || o.warmup < 0 || o.pool < 1 || o.pool > 64 ||
+        o.cap_mbps < 0)
         return agora_cli_usage("comm-bench", "--peers in [1,64], --iters >= 1, --pool in [1,64]");
     char sb[512], cb[512];
     char *items[MAX_LIST];

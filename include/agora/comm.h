@@ -122,9 +122,11 @@ typedef struct agora_comm_opts {
     const char *master_host; /* "127.0.0.1" when NULL */
     uint16_t master_port;
     uint8_t key[AGORA_COMM_KEY_BYTES];
-    const char *p2p_host;       /* address this peer listens on for ring links; "127.0.0.1" */
-    uint32_t pool_size;         /* parallel TCP streams per ring neighbour, 1..64; default 1 */
-    int32_t connect_timeout_ms; /* create(): connect + authenticate; default 10000 */
+    const char *p2p_host;        /* address this peer listens on for ring links; "127.0.0.1" */
+    uint32_t pool_size;          /* parallel TCP streams per ring neighbour, 1..64; default 1 */
+    int32_t connect_timeout_ms;  /* create(): connect + authenticate; default 10000 */
+    uint16_t p2p_port;           /* port to listen on for ring links; 0: any */
+    uint16_t p2p_advertise_port; /* port told to the others (a proxy in front); 0: p2p_port */
 } agora_comm_opts;
 
 typedef struct agora_comm agora_comm;
@@ -167,6 +169,8 @@ AGORA_API uint32_t agora_comm_world(const agora_comm *c);
 AGORA_API uint32_t agora_comm_rank(const agora_comm *c);
 AGORA_API uint64_t agora_comm_epoch(const agora_comm *c);
 AGORA_API uint64_t agora_comm_peer_id(const agora_comm *c);
+/* The TCP port this peer listens on for ring links and shared-state pulls. */
+AGORA_API uint16_t agora_comm_p2p_port(const agora_comm *c);
 
 typedef struct agora_reduce_desc {
     float *buf;   /* (count,) in place; restored on failure */

@@ -140,7 +140,7 @@ static agora_err handshake(agora_comm *c, int64_t deadline) {
     agora_wbuf w = {buf, 0, sizeof buf, false};
     agora__w_u32(&w, AGORA_WIRE_VERSION);
     agora__w_u32(&w, c->o.pool_size);
-    agora__w_u16(&w, c->port);
+    agora__w_u16(&w, c->o.p2p_advertise_port ? c->o.p2p_advertise_port : c->port);
     agora__w_u32(&w, c->ipv4);
     AGORA_TRY(agora__send_frame(c->mfd, AGORA_MSG_P2C_HELLO, 0, buf, (uint32_t)w.len, deadline));
     agora_rbuf r;
@@ -209,7 +209,7 @@ agora_err agora_comm_create(const agora_comm_opts *opts, agora_comm **out) {
         rc = agora__ipv4_resolve(opts->p2p_host, &c->ipv4);
     }
     if (rc == AGORA_OK)
-        rc = agora__tcp_listen(c->ipv4, 0, &c->lfd, &c->port);
+        rc = agora__tcp_listen(c->ipv4, opts->p2p_port, &c->lfd, &c->port);
     if (rc == AGORA_OK)
         rc = agora__ipv4_resolve(opts->master_host, &mip);
     if (rc == AGORA_OK)
@@ -307,6 +307,9 @@ uint64_t agora_comm_epoch(const agora_comm *c) {
 }
 uint64_t agora_comm_peer_id(const agora_comm *c) {
     return c->id;
+}
+uint16_t agora_comm_p2p_port(const agora_comm *c) {
+    return c->port;
 }
 
 // ---- topology ----
