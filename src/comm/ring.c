@@ -36,10 +36,11 @@
 #include "comm/q8.h"
 
 #define STAGE_BYTES (256u << 10)
-/* Pieces carry about this many encoded bytes: small enough that a piece is hashed (and,
- * when quantized, encoded) right before it is sent, while it is still in cache, and that
- * encoding the next piece overlaps the transfer of the previous one. */
-#define PIECE_TARGET (1u << 20)
+/* Pieces hold about this many elements (512 KiB of fp32): small enough that the encoder's
+ * three passes (sigma, codes, bucket sums) run over data in L2, that a piece is hashed
+ * right before it is sent while still in cache, and that encoding the next piece
+ * overlaps the transfer of the previous one. */
+#define PIECE_ELEMS (128u << 10)
 
 enum { MODE_ADD, MODE_SET };
 
@@ -82,9 +83,8 @@ static void split(size_t n, size_t k, size_t i, size_t *lo, size_t *len) {
 }
 
 static size_t chunk_pieces(const ring *R, size_t n) {
-    size_t bytes = R->msz + n * R->esz;
-    size_t per = (size_t)R->P * PIECE_TARGET;
-    size_t k = (bytes + per - 1) / per;
+    size_t per = (size_t)R->P * PIECE_ELEMS;
+    size_t k = (n + per - 1) / per;
     return (k ? k : 1) * R->P;
 }
 
