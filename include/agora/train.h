@@ -233,6 +233,7 @@ typedef struct agora_train_params {
     int64_t val_every, val_batches, log_every, ckpt_every, ckpt_keep, stop_at;
     bool resume, tie_embeddings;
     double rope_theta, peak_gflops;
+    int64_t worker, n_workers; /* data shard of this process: worker i of n see disjoint data */
 } agora_train_params;
 
 AGORA_API extern const agora_cfg_entry agora_train_cfg[];

@@ -61,6 +61,8 @@ const agora_cfg_entry agora_train_cfg[] = {
     P_INT("train.stop_at", stop_at, 0, 0, INT64_C(1) << 40,
           "stop (with a checkpoint) at this step, as an interruption would (0: off)"),
     P_BOOL("train.resume", resume, false, "continue from the newest checkpoint in the run dir"),
+    P_INT("train.worker", worker, 0, 0, 1 << 20, "data shard index of this process (DiLoCo node)"),
+    P_INT("train.n_workers", n_workers, 1, 1, 1 << 20, "data shards: workers see disjoint data"),
     P_BOOL("train.tie_embeddings", tie_embeddings, false, "share input and output embeddings"),
     P_DBL("train.rope_theta", rope_theta, 0.0, 0.0, 1e12, "RoPE theta (0: the preset's)"),
     P_DBL("train.peak_gflops", peak_gflops, 0.0, 0.0, 1e12,
@@ -152,7 +154,18 @@ static agora_err open_sources(agora_trainer *t, char err[AGORA_ERR_LEN]) {
         size_t n_val = len / 10 < ((size_t)1 << 20) ? len / 10 : ((size_t)1 << 20);
         t->train.is_text = t->val.is_text = true;
         t->train.present = true;
-        t->train.text = (text_src){(const uint8_t *)t->text_buf, len - n_val, 0, 0};
+        /* Worker w of n trains on the w-th contiguous slice of the training text. */
+        size_t n_train = len - n_val;
+        if (p->worker >= p->n_workers) {
+            snprintf(err, AGORA_ERR_LEN, "train.worker = %lld must be below train.n_workers = %lld",
+                     (long long)p->worker, (long long)p->n_workers);
+            return AGORA_ERANGE;
+        }
+        size_t lo = n_train / (size_t)p->n_workers * (size_t)p->worker;
+        size_t hi = p->worker + 1 == p->n_workers
+                        ? n_train
+                        : n_train / (size_t)p->n_workers * (size_t)(p->worker + 1);
+        t->train.text = (text_src){(const uint8_t *)t->text_buf + lo, hi - lo, 0, 0};
         t->val.text = (text_src){(const uint8_t *)t->text_buf + (len - n_val), n_val, 0, 0};
         t->val.present = n_val > (size_t)p->seq_len + 1;
         if (t->train.text.n < (size_t)p->seq_len + 1) {
@@ -167,7 +180,13 @@ static agora_err open_sources(agora_trainer *t, char err[AGORA_ERR_LEN]) {
         return AGORA_EINVAL;
     }
     uint64_t seed = (uint64_t)p->seed;
-    AGORA_TRY(agora_data_loader_open(p->data, "train", 0, 1, seed, &t->train.loader, err));
+    if (p->worker >= p->n_workers) {
+        snprintf(err, AGORA_ERR_LEN, "train.worker = %lld must be below train.n_workers = %lld",
+                 (long long)p->worker, (long long)p->n_workers);
+        return AGORA_ERANGE;
+    }
+    AGORA_TRY(agora_data_loader_open(p->data, "train", (uint32_t)p->worker, (uint32_t)p->n_workers,
+                                     seed, &t->train.loader, err));
     t->train.present = true;
     char verr[AGORA_ERR_LEN];
     if (agora_data_loader_open(p->data, "val", 0, 1, seed, &t->val.loader, verr) == AGORA_OK) {

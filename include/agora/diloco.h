@@ -1,0 +1,96 @@
+/* diloco.h: DiLoCo, the outer loop of decentralized training (spec §4).
+ *
+ * Each node runs H inner AdamW steps alone (agora_trainer), then the ring all-reduces the
+ * pseudo-gradients delta = theta_outer - theta_inner (averaged over the contributors,
+ * int8-lut on the wire by default) and every node applies the same outer Nesterov step
+ * to theta_outer. Membership changes (joins, deaths) happen only at the outer boundary,
+ * through agora_comm_update_topology(); a joiner then pulls {theta_outer, momentum} and
+ * the outer step counter through the hash-checked shared state.
+ *
+ * Failure semantics: a collective that fails (a peer died, a deadline passed) leaves the
+ * delta untouched; the node updates the topology and retries with the survivors until the
+ * collective commits. The outer update is never applied locally without the average (the
+ * silent fallback PRIME had). A node left alone (world size 1) skips the outer update:
+ * theta_inner is reset to theta_outer and the step is counted as skipped, as PCCL does.
+ */
+#ifndef AGORA_DILOCO_H
+#define AGORA_DILOCO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora/agora.h"
+#include "agora/comm.h"
+#include "agora/config.h"
+#include "agora/err.h"
+#include "agora/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The [diloco] config section. */
+typedef struct agora_diloco_params {
+    int64_t inner_steps;         /* H: inner AdamW steps per outer step */
+    int64_t outer_steps;         /* stop after this many committed outer steps */
+    double outer_lr;             /* outer Nesterov learning rate (INTELLECT-1: 0.7) */
+    double outer_momentum;       /* outer Nesterov momentum (0.9) */
+    int64_t min_world;           /* wait at the boundary until this many nodes are in the ring */
+    int64_t boundary_timeout_ms; /* deadline for one membership boundary (topology + sync) */
+    int64_t max_retries;         /* failed collectives tolerated in one outer step */
+} agora_diloco_params;
+
+AGORA_API extern const agora_cfg_entry agora_diloco_cfg[];
+AGORA_API extern const size_t agora_diloco_cfg_len;
+
+/* What happened in one outer step, reported to the caller's callback. */
+typedef struct agora_diloco_outer_stats {
+    int64_t outer_step;          /* outer steps committed so far (the shared revision) */
+    int64_t inner_step;          /* this node's inner steps so far */
+    uint32_t world;              /* ring size of the committed collective */
+    uint32_t contributors;       /* peers averaged */
+    double loss;                 /* mean inner loss over the H steps */
+    double inner_s;              /* wall time of the H inner steps */
+    double allreduce_s;          /* wall time of the collective, retries included */
+    double boundary_s;           /* wall time of topology update + shared-state sync */
+    double utilization;          /* inner_s / (inner_s + allreduce_s + boundary_s) */
+    uint64_t tx_bytes, rx_bytes; /* all-reduce payload bytes this node sent / received */
+    uint64_t sync_rx_bytes;      /* shared-state bytes pulled (a joiner's recovery) */
+    uint32_t retries;            /* failed collectives retried in this outer step */
+    int skipped;                 /* 1: alone in the ring, outer update skipped */
+    int joined;                  /* 1: this node pulled the shared state at this boundary */
+    double tok_per_s;            /* inner throughput */
+} agora_diloco_outer_stats;
+
+/* Called after every outer step (committed or skipped); return nonzero to stop. */
+typedef int (*agora_diloco_cb)(const agora_diloco_outer_stats *st, void *user);
+
+/* agora_diloco_run drives the trainer's inner steps and the ring's outer steps until
+ * p->outer_steps outer steps are committed, the callback asks to stop, or an error that
+ * retrying cannot fix. The trainer's model parameters are theta_inner.
+ * Returns:
+ *   AGORA_OK          done.
+ *   AGORA_ETIMEDOUT   a membership boundary or collective could not complete within its
+ *                     deadline more than p->max_retries times.
+ *   AGORA_ECLOSED     the coordinator is gone.
+ *   AGORA_EABORTED    agora_comm_abort() was called.
+ *   AGORA_ENOMEM, or an error of the trainer (data, numerics). */
+AGORA_API agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora_comm *c,
+                                     agora_codec codec, int64_t collective_timeout_ms,
+                                     agora_diloco_cb cb, void *user);
+
+/* agora_diloco_outer_nesterov applies PyTorch's SGD(nesterov=True, dampening=0) to
+ * theta_outer with gradient g (n floats): b = mu*b + g (b starts at 0, so the first step
+ * gives b = g), theta -= lr*(g + mu*b). Compiled with -ffp-contract=off and a fixed loop
+ * order so every peer produces byte-identical outer state. */
+AGORA_API void agora_diloco_outer_nesterov(float *theta_outer, float *momentum, const float *g,
+                                           size_t n, float lr, float mu);
+/* agora_diloco_pseudo_grad writes delta = theta_outer - theta_inner. */
+AGORA_API void agora_diloco_pseudo_grad(float *delta, const float *theta_outer,
+                                        const float *theta_inner, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGORA_DILOCO_H */

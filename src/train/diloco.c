@@ -1,0 +1,193 @@
+/* diloco.c: the DiLoCo outer loop over an agora_trainer and an agora_comm.
+ *
+ * Implements: the [diloco] config table; the membership boundary (topology update, then
+ * the hash-checked shared-state sync of {theta_outer, momentum} at the outer revision);
+ * H inner steps; the pseudo-gradient all-reduce with retry over the survivors; the outer
+ * Nesterov step; per-outer-step statistics.
+ * Does not: print or write files (the CLI does), or choose the ring (the coordinator).
+ *
+ * Every successful topology update is followed by a shared-state sync, at the boundary
+ * and inside a retry alike, so that a node admitted while the others retry a collective
+ * still receives theta_outer of the current outer step before it trains. Between
+ * boundaries theta_outer does not change, so the sync moves nothing for members.
+ */
+#include <string.h>
+
+#include "agora/alloc.h"
+#include "agora/diloco.h"
+#include "agora/log.h"
+#include "agora/time.h"
+
+#define D_INT(key, f, d, lo, hi, h) AGORA_CFG_INT(agora_diloco_params, key, f, d, lo, hi, h)
+#define D_DBL(key, f, d, lo, hi, h) AGORA_CFG_DBL(agora_diloco_params, key, f, d, lo, hi, h)
+
+const agora_cfg_entry agora_diloco_cfg[] = {
+    D_INT("diloco.inner_steps", inner_steps, 20, 1, 1000000, "H: inner AdamW steps per outer step"),
+    D_INT("diloco.outer_steps", outer_steps, 10, 1, INT64_C(1) << 40,
+          "committed outer steps before the node stops"),
+    D_DBL("diloco.outer_lr", outer_lr, 0.7, 0.0, 10.0, "outer Nesterov learning rate"),
+    D_DBL("diloco.outer_momentum", outer_momentum, 0.9, 0.0, 0.999, "outer Nesterov momentum"),
+    D_INT("diloco.min_world", min_world, 1, 1, 4096,
+          "nodes required in the ring before the first outer step"),
+    D_INT("diloco.boundary_timeout_ms", boundary_timeout_ms, 120000, 100, INT64_C(1) << 40,
+          "deadline of one membership boundary (topology + shared state)"),
+    D_INT("diloco.max_retries", max_retries, 20, 0, 1000000,
+          "failed collectives tolerated within one outer step"),
+};
+const size_t agora_diloco_cfg_len = sizeof agora_diloco_cfg / sizeof agora_diloco_cfg[0];
+
+typedef struct loop {
+    const agora_diloco_params *p;
+    agora_trainer *t;
+    agora_comm *c;
+    float *inner;    /* (n,) the trainer's parameters: theta_inner */
+    float *outer;    /* (n,) theta_outer */
+    float *momentum; /* (n,) outer Nesterov buffer */
+    float *delta;    /* (n,) pseudo-gradient, averaged in place */
+    size_t n;
+    int64_t revision; /* committed outer steps */
+} loop;
+
+static bool retryable(agora_err rc) {
+    return rc == AGORA_EPEER_LOST || rc == AGORA_ETIMEDOUT || rc == AGORA_ECHECKSUM;
+}
+
+/* sync_state makes this node hold the elected {theta_outer, momentum, revision}. */
+static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats *st) {
+    agora_shared_tensor ts[2] = {{"theta_outer", L->outer, L->n},
+                                 {"outer_momentum", L->momentum, L->n}};
+    agora_sync_info info;
+    AGORA_TRY(agora_comm_sync_shared_state(L->c, ts, 2, (uint64_t)L->revision, deadline, &info));
+    if (info.tensors_pulled > 0 || (int64_t)info.revision != L->revision) {
+        /* Recovered from a peer: train from the elected outer parameters. */
+        L->revision = (int64_t)info.revision;
+        memcpy(L->inner, L->outer, L->n * sizeof(float));
+        st->joined = 1;
+        st->sync_rx_bytes += info.rx_bytes;
+        AGORA_LOG_INFO(AGORA_SUB_TRAIN,
+                       "recovered shared state at outer step %lld (%u tensors, "
+                       "%llu bytes)",
+                       (long long)L->revision, info.tensors_pulled,
+                       (unsigned long long)info.rx_bytes);
+    }
+    return AGORA_OK;
+}
+
+/* boundary: topology update then shared-state sync, retried until both succeed. With
+ * wait_world, also waits until the ring holds at least min_world nodes. */
+static agora_err boundary(loop *L, bool wait_world, agora_diloco_outer_stats *st) {
+    int64_t deadline = agora_deadline_in_ms(L->p->boundary_timeout_ms);
+    agora_err rc;
+    for (;;) {
+        rc = agora_comm_update_topology(L->c, deadline);
+        if (rc == AGORA_OK) {
+            if (wait_world && agora_comm_world(L->c) < (uint32_t)L->p->min_world) {
+                if (agora_deadline_passed(deadline))
+                    return AGORA_ETIMEDOUT;
+                agora_sleep_ns(100 * 1000000LL); /* pacing while peers arrive */
+                continue;
+            }
+            rc = sync_state(L, deadline, st);
+            if (rc == AGORA_OK)
+                return AGORA_OK;
+        }
+        if (!retryable(rc) || agora_deadline_passed(deadline))
+            return rc;
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "membership boundary: %s; retrying", agora_err_name(rc));
+    }
+}
+
+/* outer_reduce averages delta over the ring, retrying with the survivors. */
+static agora_err outer_reduce(loop *L, agora_codec codec, int64_t timeout_ms,
+                              agora_diloco_outer_stats *st) {
+    for (;;) {
+        if (agora_comm_world(L->c) < 2) {
+            st->skipped = 1;
+            return AGORA_OK;
+        }
+        agora_reduce_desc d = {.buf = L->delta,
+                               .count = L->n,
+                               .op = AGORA_REDUCE_AVG,
+                               .codec = codec,
+                               .contributes = 1,
+                               .deadline_ns = agora_deadline_in_ms(timeout_ms)};
+        agora_reduce_info info;
+        agora_err rc = agora_comm_allreduce(L->c, &d, &info);
+        if (rc == AGORA_OK) {
+            st->world = info.world;
+            st->contributors = info.contributors;
+            st->tx_bytes += info.tx_bytes;
+            st->rx_bytes += info.rx_bytes;
+            return AGORA_OK;
+        }
+        if (!retryable(rc))
+            return rc;
+        if (st->retries++ >= (uint32_t)L->p->max_retries)
+            return rc;
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "all-reduce failed (%s); rebuilding the ring",
+                       agora_err_name(rc));
+        AGORA_TRY(boundary(L, false, st));
+    }
+}
+
+agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora_comm *c,
+                           agora_codec codec, int64_t collective_timeout_ms, agora_diloco_cb cb,
+                           void *user) {
+    agora_model *m = agora_trainer_model(t);
+    loop L = {.p = p, .t = t, .c = c, .n = agora_model_n_params(m), .revision = 0};
+    L.inner = agora_model_params(m);
+    agora_err rc = AGORA_OK;
+    L.outer = agora_malloc_aligned(L.n * sizeof(float));
+    L.momentum = agora_malloc_aligned(L.n * sizeof(float));
+    L.delta = agora_malloc_aligned(L.n * sizeof(float));
+    if (L.outer == NULL || L.momentum == NULL || L.delta == NULL) {
+        rc = AGORA_ENOMEM;
+        goto out;
+    }
+    memcpy(L.outer, L.inner, L.n * sizeof(float));
+    memset(L.momentum, 0, L.n * sizeof(float));
+    bool first = true;
+    while (L.revision < p->outer_steps) {
+        agora_diloco_outer_stats st = {0};
+        int64_t t0 = agora_now_ns();
+        AGORA_TRY_GOTO(boundary(&L, first, &st), rc, out);
+        first = false;
+        if (L.revision >= p->outer_steps)
+            break; /* a joiner may arrive after the end */
+        int64_t t1 = agora_now_ns();
+        double loss = 0, tps = 0;
+        for (int64_t h = 0; h < p->inner_steps; h++) {
+            agora_train_stats ts;
+            AGORA_TRY_GOTO(agora_trainer_step(t, &ts), rc, out);
+            loss += ts.loss;
+            tps = ts.tok_per_s;
+        }
+        int64_t t2 = agora_now_ns();
+        agora_diloco_pseudo_grad(L.delta, L.outer, L.inner, L.n);
+        AGORA_TRY_GOTO(outer_reduce(&L, codec, collective_timeout_ms, &st), rc, out);
+        if (!st.skipped) {
+            agora_diloco_outer_nesterov(L.outer, L.momentum, L.delta, L.n, (float)p->outer_lr,
+                                        (float)p->outer_momentum);
+            L.revision++;
+        }
+        memcpy(L.inner, L.outer, L.n * sizeof(float)); /* AdamW state is kept */
+        int64_t t3 = agora_now_ns();
+        st.outer_step = L.revision;
+        st.inner_step = agora_trainer_step_count(t);
+        st.loss = loss / (double)p->inner_steps;
+        st.tok_per_s = tps;
+        st.inner_s = (double)(t2 - t1) / 1e9;
+        st.allreduce_s = (double)(t3 - t2) / 1e9;
+        st.boundary_s = (double)(t1 - t0) / 1e9;
+        st.utilization = st.inner_s / (st.inner_s + st.allreduce_s + st.boundary_s);
+        if (st.world == 0)
+            st.world = agora_comm_world(c);
+        if (cb != NULL && cb(&st, user) != 0)
+            break;
+    }
+out:
+    agora_free_aligned(L.outer);
+    agora_free_aligned(L.momentum);
+    agora_free_aligned(L.delta);
+    return rc;
+}

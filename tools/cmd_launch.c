@@ -1,0 +1,323 @@
+/* cmd_launch.c: `agora launch`: a coordinator plus N local DiLoCo nodes, the embedded
+ * default of decentralized training. Each process gets its own run directory under one
+ * launch directory: RUN/master, RUN/node-00, RUN/node-01, ...
+ *
+ * Optional chaos: --kill-at K sends SIGKILL to the last node once the run reaches outer
+ * step K; --join-at K starts one more node at outer step K, which joins at the next
+ * boundary and pulls the shared state from a peer. Every wait has a deadline.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agora/alloc.h"
+#include "agora/json.h"
+#include "agora/progress.h"
+#include "agora/rundir.h"
+#include "agora/stream.h"
+#include "agora/time.h"
+#include "cli.h"
+
+static void launch_help(FILE *out);
+static int launch_run(int argc, char **argv);
+
+const agora_cli_cmd agora_cmd_launch = {
+    .name = "launch",
+    .summary = "run a coordinator and N local DiLoCo nodes (decentralized training demo)",
+    .run = launch_run,
+    .help = launch_help,
+    .order = 11,
+};
+
+#define MAX_NODES 32
+
+static struct {
+    const char *config, *run_dir;
+    agora_cli_list sets;
+    int64_t nodes, kill_at, join_at, timeout_s, outer_steps;
+} o;
+
+static const agora_cli_flag k_flags[] = {
+    {"--nodes", AGORA_CLI_INT, &o.nodes, "N", "DiLoCo nodes to start (default 2)"},
+    {"--config", AGORA_CLI_STR, &o.config, "FILE", "INI config passed to every node"},
+    {"--run-dir", AGORA_CLI_STR, &o.run_dir, "DIR", "launch directory (default runs/launch-...)"},
+    {"--set", AGORA_CLI_LIST, &o.sets, "K=V", "config override passed to every node"},
+    {"--kill-at", AGORA_CLI_INT, &o.kill_at, "K", "SIGKILL the last node at outer step K"},
+    {"--join-at", AGORA_CLI_INT, &o.join_at, "K", "start one more node at outer step K"},
+    {"--timeout", AGORA_CLI_INT, &o.timeout_s, "SECONDS", "give up after this long (3600)"},
+};
+#define N_FLAGS (sizeof k_flags / sizeof k_flags[0])
+
+static void launch_help(FILE *out) {
+    fprintf(out, "usage: agora launch [--nodes N] [--config FILE] [--set K=V] [--kill-at K]\n"
+                 "                    [--join-at K] [--run-dir DIR]\n\n"
+                 "Starts `agora master` and N `agora node` processes on 127.0.0.1 with a fresh\n"
+                 "cluster key, shows the ring's progress (outer step, loss, world size), and\n"
+                 "prints a summary: loss, traffic against data-parallel training, utilization.\n"
+                 "Node logs are in RUN/node-XX/log.txt, metrics in RUN/node-XX/metrics.jsonl.\n\n");
+    agora_cli_print_flags(out, k_flags, N_FLAGS);
+}
+
+typedef struct proc {
+    pid_t pid;
+    char dir[1024];
+    int status;
+    bool done, killed;
+} proc;
+
+static char g_self[4096];
+
+/* spawn runs `agora <args...>` with stdout+stderr to log_path. */
+static pid_t spawn(const char *const *args, const char *log_path) {
+    /* execv wants char *const[]; copy the pointers instead of casting const away. */
+    char *argv2[16 + 2 * AGORA_CLI_LIST_MAX];
+    size_t n = 0;
+    while (args[n] != NULL && n + 1 < sizeof argv2 / sizeof argv2[0])
+        n++;
+    memcpy(argv2, args, n * sizeof(char *));
+    argv2[n] = NULL;
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    execv(g_self, argv2);
+    _exit(127);
+}
+
+static int start_node(proc *p, const char *root, int idx, int n_workers, const char *key,
+                      const char *port_file) {
+    snprintf(p->dir, sizeof p->dir, "%s/node-%02d", root, idx);
+    if (agora_mkdir_p(p->dir) != AGORA_OK)
+        return -1;
+    char log[1100], setw[64], setn[64];
+    snprintf(log, sizeof log, "%s/log.txt", p->dir);
+    snprintf(setw, sizeof setw, "train.worker=%d", idx);
+    snprintf(setn, sizeof setn, "train.n_workers=%d", n_workers);
+    const char *args[16 + 2 * AGORA_CLI_LIST_MAX];
+    int k = 0;
+    args[k++] = g_self;
+    args[k++] = "node";
+    args[k++] = "--run-dir";
+    args[k++] = p->dir;
+    args[k++] = "--master-port-file";
+    args[k++] = port_file;
+    args[k++] = "--key-file";
+    args[k++] = key;
+    if (o.config) {
+        args[k++] = "--config";
+        args[k++] = o.config;
+    }
+    for (size_t i = 0; i < o.sets.n; i++) {
+        args[k++] = "--set";
+        args[k++] = o.sets.v[i];
+    }
+    args[k++] = "--set";
+    args[k++] = setw;
+    args[k++] = "--set";
+    args[k++] = setn;
+    args[k] = NULL;
+    p->pid = spawn(args, log);
+    return p->pid > 0 ? 0 : -1;
+}
+
+/* last_record reads the last line of a node's metrics.jsonl. */
+static bool last_record(const char *dir, int64_t *outer, double *loss, int64_t *world) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *buf = NULL;
+    size_t len = 0;
+    if (agora_read_file(path, 64u << 20, &buf, &len, NULL) != AGORA_OK)
+        return false;
+    bool ok = false;
+    while (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
+    char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : buf;
+    cJSON *j = cJSON_Parse(line);
+    if (j != NULL) {
+        cJSON *a = cJSON_GetObjectItem(j, "outer_step"), *b = cJSON_GetObjectItem(j, "loss");
+        cJSON *c = cJSON_GetObjectItem(j, "world");
+        if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && cJSON_IsNumber(c)) {
+            *outer = (int64_t)a->valuedouble;
+            *loss = b->valuedouble;
+            *world = (int64_t)c->valuedouble;
+            ok = true;
+        }
+        cJSON_Delete(j);
+    }
+    agora_free(buf);
+    return ok;
+}
+
+static int write_key(const char *path) {
+    unsigned char key[32];
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (r == NULL || fread(key, 1, sizeof key, r) != sizeof key) {
+        if (r)
+            fclose(r);
+        return -1;
+    }
+    fclose(r);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, key, sizeof key);
+    close(fd);
+    return w == (ssize_t)sizeof key ? 0 : -1;
+}
+
+static void print_summary(const char *root, proc *nodes, int n) {
+    fprintf(stderr, "\nsummary (%s):\n", root);
+    fprintf(stderr, "  %-8s %6s %10s %10s %8s %12s\n", "node", "outer", "loss", "val_loss", "util",
+            "sent MB");
+    for (int i = 0; i < n; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/summary.json", nodes[i].dir);
+        cJSON *j = NULL;
+        const char *name = strrchr(nodes[i].dir, '/') + 1;
+        if (agora_json_load_file(path, 1 << 20, &j, NULL) != AGORA_OK) {
+            fprintf(stderr, "  %-8s %s\n", name,
+                    nodes[i].killed ? "killed (chaos)" : "no summary (see its log.txt)");
+            continue;
+        }
+        cJSON *os = cJSON_GetObjectItem(j, "outer_steps"),
+              *l = cJSON_GetObjectItem(j, "final_inner_loss");
+        cJSON *v = cJSON_GetObjectItem(j, "val_loss"),
+              *u = cJSON_GetObjectItem(j, "mean_utilization");
+        cJSON *tx = cJSON_GetObjectItem(j, "tx_bytes");
+        fprintf(stderr, "  %-8s %6.0f %10.4f %10.4f %7.1f%% %12.2f\n", name,
+                cJSON_IsNumber(os) ? os->valuedouble : -1, cJSON_IsNumber(l) ? l->valuedouble : 0,
+                cJSON_IsNumber(v) ? v->valuedouble : 0.0 / 0.0,
+                cJSON_IsNumber(u) ? 100 * u->valuedouble : 0,
+                cJSON_IsNumber(tx) ? tx->valuedouble / 1e6 : 0);
+        cJSON_Delete(j);
+    }
+}
+
+static int launch_run(int argc, char **argv) {
+    memset(&o, 0, sizeof o);
+    o.nodes = 2;
+    o.kill_at = -1;
+    o.join_at = -1;
+    o.timeout_s = 3600;
+    const char *pos[1];
+    size_t n_pos = 0;
+    int pr = agora_cli_parse(&agora_cmd_launch, k_flags, N_FLAGS, argc, argv, pos, 0, &n_pos);
+    if (pr != 0)
+        return pr < 0 ? AGORA_EXIT_OK : pr;
+    if (o.nodes < 1 || o.nodes > MAX_NODES - 1)
+        return agora_cli_usage("launch", "--nodes must be in [1, %d]", MAX_NODES - 1);
+    if (o.timeout_s < 1)
+        return agora_cli_usage("launch", "--timeout must be positive");
+    if (o.config != NULL && access(o.config, R_OK) != 0)
+        return agora_cli_usage("launch", "--config %s: %s", o.config, strerror(errno));
+    ssize_t sl = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
+    if (sl <= 0)
+        return agora_cli_fail("launch", "cannot find the agora binary (/proc/self/exe)");
+    g_self[sl] = '\0';
+    char root[1024], err[AGORA_ERR_LEN];
+    if (agora_rundir_create(o.run_dir, "launch", root, sizeof root, err) != AGORA_OK)
+        return agora_cli_fail("launch", "%s", err);
+    char key[1100], mdir[1100], port_file[1200], mlog[1200];
+    snprintf(key, sizeof key, "%s/cluster.key", root);
+    snprintf(mdir, sizeof mdir, "%s/master", root);
+    snprintf(port_file, sizeof port_file, "%s/master.port", mdir);
+    snprintf(mlog, sizeof mlog, "%s/master.log", root);
+    if (write_key(key) != 0)
+        return agora_cli_fail("launch", "%s: cannot write the cluster key", key);
+    const char *margs[] = {g_self, "master", "--run-dir", mdir, "--key-file",
+                           key,    "--port", "0",         NULL};
+    pid_t master = spawn(margs, mlog);
+    if (master < 0)
+        return agora_cli_fail("launch", "cannot start the coordinator");
+    int64_t deadline = agora_deadline_in_ms(o.timeout_s * 1000);
+
+    proc nodes[MAX_NODES];
+    memset(nodes, 0, sizeof nodes);
+    int n = (int)o.nodes, n_workers = (int)o.nodes + (o.join_at >= 0 ? 1 : 0);
+    for (int i = 0; i < n; i++)
+        if (start_node(&nodes[i], root, i, n_workers, key, port_file) != 0)
+            return agora_cli_fail("launch", "cannot start node %d", i);
+    fprintf(stderr, "agora launch: coordinator + %d nodes in %s\n", n, root);
+    agora_progress bar;
+    agora_progress_init(&bar, "outer", 0, stderr, AGORA_PROGRESS_AUTO);
+    bool killed = false, joined = false, timed_out = false;
+    int64_t last_outer = -1;
+    for (;;) {
+        int running = 0;
+        for (int i = 0; i < n; i++) {
+            if (nodes[i].done)
+                continue;
+            pid_t r = waitpid(nodes[i].pid, &nodes[i].status, WNOHANG);
+            if (r == nodes[i].pid)
+                nodes[i].done = true;
+            else
+                running++;
+        }
+        if (running == 0)
+            break;
+        int64_t outer = -1, world = 0;
+        double loss = 0;
+        for (int i = 0; i < n && outer < 0; i++)
+            if (!nodes[i].killed && !last_record(nodes[i].dir, &outer, &loss, &world))
+                outer = -1;
+        if (outer != last_outer && outer >= 0) {
+            last_outer = outer;
+            agora_progress_update(&bar, (uint64_t)outer, "loss %.3f world %lld", loss,
+                                  (long long)world);
+        }
+        if (!killed && o.kill_at >= 0 && outer >= o.kill_at && n > 1) {
+            kill(nodes[n - 1].pid, SIGKILL);
+            nodes[n - 1].killed = true;
+            killed = true;
+            fprintf(stderr, "\nagora launch: SIGKILL node-%02d at outer step %lld\n", n - 1,
+                    (long long)outer);
+        }
+        if (!joined && o.join_at >= 0 && outer >= o.join_at && n < MAX_NODES) {
+            if (start_node(&nodes[n], root, n, n_workers, key, port_file) == 0) {
+                fprintf(stderr, "\nagora launch: node-%02d joins at outer step %lld\n", n,
+                        (long long)outer);
+                n++;
+            }
+            joined = true;
+        }
+        if (agora_deadline_passed(deadline)) {
+            timed_out = true;
+            break;
+        }
+        agora_sleep_ns(100 * 1000000LL);
+    }
+    agora_progress_finish(&bar, NULL);
+    int failures = 0;
+    for (int i = 0; i < n; i++) {
+        if (!nodes[i].done) {
+            kill(nodes[i].pid, SIGTERM);
+            waitpid(nodes[i].pid, &nodes[i].status, 0);
+            nodes[i].done = true;
+        }
+        if (!nodes[i].killed &&
+            !(WIFEXITED(nodes[i].status) && WEXITSTATUS(nodes[i].status) == 0)) {
+            failures++;
+            fprintf(stderr, "agora launch: node-%02d failed; see %s/log.txt\n", i, nodes[i].dir);
+        }
+    }
+    kill(master, SIGTERM);
+    int mst = 0;
+    waitpid(master, &mst, 0);
+    print_summary(root, nodes, n);
+    if (timed_out)
+        return agora_cli_fail("launch", "gave up after %lld s", (long long)o.timeout_s);
+    return failures ? AGORA_EXIT_FAIL : AGORA_EXIT_OK;
+}

@@ -1,0 +1,275 @@
+/* cmd_node.c: `agora node`: one DiLoCo worker (src/train/diloco.c) in an elastic ring. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agora/alloc.h"
+#include "agora/comm.h"
+#include "agora/diloco.h"
+#include "agora/json.h"
+#include "agora/log.h"
+#include "agora/metrics.h"
+#include "agora/progress.h"
+#include "agora/rundir.h"
+#include "agora/stream.h"
+#include "agora/time.h"
+#include "agora/train.h"
+#include "cli.h"
+
+static void node_help(FILE *out);
+static int node_run(int argc, char **argv);
+
+const agora_cli_cmd agora_cmd_node = {
+    .name = "node",
+    .summary = "run one DiLoCo worker that joins an elastic training ring",
+    .run = node_run,
+    .help = node_help,
+    .order = 12,
+};
+
+static struct {
+    const char *config, *run_dir, *key_file, *master, *port_file;
+    agora_cli_list sets;
+} o;
+
+static const agora_cli_flag k_flags[] = {
+    {"--config", AGORA_CLI_STR, &o.config, "FILE", "INI config ([train], [diloco], [comm])"},
+    {"--run-dir", AGORA_CLI_STR, &o.run_dir, "DIR", "run directory (default runs/node-...)"},
+    {"--master", AGORA_CLI_STR, &o.master, "HOST:PORT", "coordinator address"},
+    {"--master-port-file", AGORA_CLI_STR, &o.port_file, "FILE",
+     "read the coordinator port from this file (its master.port), waiting for it"},
+    {"--key-file", AGORA_CLI_STR, &o.key_file, "FILE", "cluster secret (= comm.key_file)"},
+    {"--set", AGORA_CLI_LIST, &o.sets, "K=V", "override a config key (repeatable)"},
+};
+#define N_FLAGS (sizeof k_flags / sizeof k_flags[0])
+
+static void node_help(FILE *out) {
+    fprintf(out,
+            "usage: agora node --master HOST:PORT --key-file FILE [--config FILE] [--set K=V]\n\n"
+            "Trains a replica with DiLoCo: H inner AdamW steps alone, then the ring averages the\n"
+            "pseudo-gradients (int8-lut by default) and every node applies the same outer\n"
+            "Nesterov step. The node joins at the next outer boundary and pulls the shared\n"
+            "state from a peer; when peers die the survivors retry without them.\n"
+            "Writes metrics.jsonl/.csv (one record per outer step), summary.json and a final\n"
+            "checkpoint into its run directory. Keys: see `agora train --help` for [train],\n"
+            "and the [diloco] and [comm] tables in docs/diloco.md.\n\n");
+    agora_cli_print_flags(out, k_flags, N_FLAGS);
+}
+
+static agora_comm *g_comm;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (g_comm != NULL)
+        agora_comm_abort(g_comm);
+}
+
+typedef struct node_ctx {
+    agora_metrics *metrics;
+    agora_progress bar;
+    double util_sum, tx, rx, last_loss;
+    int64_t outer_done, skipped, retries, records;
+} node_ctx;
+
+static int on_outer(const agora_diloco_outer_stats *st, void *user) {
+    node_ctx *n = user;
+    agora_metrics *m = n->metrics;
+    agora_metrics_begin(m);
+    agora_metrics_i64(m, "outer_step", st->outer_step);
+    agora_metrics_i64(m, "inner_step", st->inner_step);
+    agora_metrics_f64(m, "loss", st->loss);
+    agora_metrics_i64(m, "world", st->world);
+    agora_metrics_i64(m, "contributors", st->contributors);
+    agora_metrics_f64(m, "inner_s", st->inner_s);
+    agora_metrics_f64(m, "allreduce_s", st->allreduce_s);
+    agora_metrics_f64(m, "boundary_s", st->boundary_s);
+    agora_metrics_f64(m, "utilization", st->utilization);
+    agora_metrics_i64(m, "tx_bytes", (int64_t)st->tx_bytes);
+    agora_metrics_i64(m, "rx_bytes", (int64_t)st->rx_bytes);
+    agora_metrics_i64(m, "sync_rx_bytes", (int64_t)st->sync_rx_bytes);
+    agora_metrics_i64(m, "retries", st->retries);
+    agora_metrics_i64(m, "skipped", st->skipped);
+    agora_metrics_i64(m, "joined", st->joined);
+    agora_metrics_f64(m, "tok_per_s", st->tok_per_s);
+    if (agora_metrics_end(m) != AGORA_OK)
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "could not write a metrics record");
+    n->records++;
+    n->util_sum += st->utilization;
+    n->tx += (double)st->tx_bytes;
+    n->rx += (double)st->rx_bytes;
+    n->last_loss = st->loss;
+    n->outer_done = st->outer_step;
+    n->skipped += st->skipped;
+    n->retries += st->retries;
+    agora_progress_update(&n->bar, (uint64_t)st->outer_step, "loss %.3f world %u util %.0f%%%s",
+                          st->loss, st->world, 100 * st->utilization,
+                          st->skipped ? " (alone: skipped)" : "");
+    return 0;
+}
+
+static agora_err write_summary(const char *dir, const node_ctx *n, double val_loss,
+                               const char *ckpt, char *err) {
+    agora_jw w;
+    agora_jw_init(&w);
+    agora_jw_obj_begin(&w);
+    agora_jw_key(&w, "outer_steps");
+    agora_jw_i64(&w, n->outer_done);
+    agora_jw_key(&w, "final_inner_loss");
+    agora_jw_f64(&w, n->last_loss);
+    agora_jw_key(&w, "val_loss");
+    agora_jw_f64(&w, val_loss);
+    agora_jw_key(&w, "mean_utilization");
+    agora_jw_f64(&w, n->records ? n->util_sum / (double)n->records : 0.0);
+    agora_jw_key(&w, "tx_bytes");
+    agora_jw_f64(&w, n->tx);
+    agora_jw_key(&w, "rx_bytes");
+    agora_jw_f64(&w, n->rx);
+    agora_jw_key(&w, "skipped_outer_steps");
+    agora_jw_i64(&w, n->skipped);
+    agora_jw_key(&w, "retries");
+    agora_jw_i64(&w, n->retries);
+    agora_jw_key(&w, "checkpoint");
+    agora_jw_str(&w, ckpt);
+    agora_jw_obj_end(&w);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    agora_err rc = agora_jw_status(&w);
+    if (rc == AGORA_OK)
+        rc = agora_write_file_atomic(path, w.buf, w.len, err);
+    agora_jw_fini(&w);
+    return rc;
+}
+
+/* read_port waits (deadline) for a master.port file and parses it. */
+static int read_port(const char *path, int64_t deadline, uint16_t *port) {
+    for (;;) {
+        char *buf = NULL;
+        size_t len = 0;
+        if (agora_read_file(path, 64, &buf, &len, NULL) == AGORA_OK) {
+            char *end = NULL;
+            long v = strtol(buf, &end, 10);
+            bool ok = end != buf && v > 0 && v <= 65535;
+            agora_free(buf);
+            if (ok) {
+                *port = (uint16_t)v;
+                return 0;
+            }
+        }
+        if (agora_deadline_passed(deadline))
+            return -1;
+        agora_sleep_ns(20 * 1000000LL);
+    }
+}
+
+static int node_run(int argc, char **argv) {
+    memset(&o, 0, sizeof o);
+    const char *pos[1];
+    size_t n_pos = 0;
+    int pr = agora_cli_parse(&agora_cmd_node, k_flags, N_FLAGS, argc, argv, pos, 0, &n_pos);
+    if (pr != 0)
+        return pr < 0 ? AGORA_EXIT_OK : pr;
+    agora_train_params tp;
+    agora_diloco_params dp;
+    agora_comm_cfg cc;
+    agora_cfg_table t[3] = {{agora_train_cfg, agora_train_cfg_len, &tp},
+                            {agora_diloco_cfg, agora_diloco_cfg_len, &dp},
+                            agora_comm_cfg_table(&cc)};
+    char err[AGORA_ERR_LEN];
+    agora_err rc = agora_cfg_load_all(t, 3, o.config, o.sets.v, o.sets.n, err);
+    if (rc != AGORA_OK)
+        return agora_cli_cfg_exit("node", rc, err);
+    if (o.key_file)
+        snprintf(cc.key_file, sizeof cc.key_file, "%s", o.key_file);
+    if (cc.key_file[0] == '\0')
+        return agora_cli_usage("node", "needs --key-file FILE (the cluster secret)");
+    char host[256];
+    snprintf(host, sizeof host, "%s", cc.master);
+    uint16_t port = (uint16_t)cc.port;
+    if (o.master != NULL) {
+        const char *colon = strrchr(o.master, ':');
+        char *end = NULL;
+        long v = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (colon == NULL || end == colon + 1 || *end != '\0' || v <= 0 || v > 65535)
+            return agora_cli_usage("node", "--master expects HOST:PORT, got '%s'", o.master);
+        snprintf(host, sizeof host, "%.*s", (int)(colon - o.master), o.master);
+        port = (uint16_t)v;
+    }
+    if (o.port_file != NULL &&
+        read_port(o.port_file, agora_deadline_in_ms(cc.connect_timeout_ms), &port) != 0)
+        return agora_cli_fail("node", "%s: no coordinator port within %lld ms", o.port_file,
+                              (long long)cc.connect_timeout_ms);
+    if (port == 0)
+        return agora_cli_usage("node", "needs --master HOST:PORT or --master-port-file FILE");
+
+    agora_comm_opts co;
+    memset(&co, 0, sizeof co);
+    if (agora_comm_key_from_file(cc.key_file, co.key, err) != AGORA_OK)
+        return agora_cli_fail("node", "%s", err);
+    char dir[1024];
+    if (agora_rundir_create(o.run_dir, "node", dir, sizeof dir, err) != AGORA_OK ||
+        agora_rundir_write_config(dir, o.config, t, 3, err) != AGORA_OK ||
+        agora_rundir_write_meta(dir, (uint64_t)tp.seed, 0, argc, argv, err) != AGORA_OK)
+        return agora_cli_fail("node", "%s", err);
+    const char *slash = strrchr(dir, '/');
+    agora_log_set_role(slash ? slash + 1 : dir);
+
+    agora_trainer *tr = NULL;
+    if (agora_trainer_create(&tp, dir, &tr, err) != AGORA_OK)
+        return agora_cli_fail("node", "%s", err);
+    co.master_host = host;
+    co.master_port = port;
+    co.pool_size = (uint32_t)cc.pool_size;
+    co.connect_timeout_ms = (int32_t)cc.connect_timeout_ms;
+    agora_comm *c = NULL;
+    rc = agora_comm_create(&co, &c);
+    if (rc != AGORA_OK) {
+        agora_trainer_destroy(tr);
+        return agora_cli_fail("node", "cannot join the coordinator at %s:%u: %s", host,
+                              (unsigned)port, agora_err_str(rc));
+    }
+    g_comm = c;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    node_ctx n;
+    memset(&n, 0, sizeof n);
+    if (agora_metrics_open(dir, NULL, &n.metrics) != AGORA_OK) {
+        agora_comm_destroy(c);
+        agora_trainer_destroy(tr);
+        return agora_cli_fail("node", "%s: cannot open metrics files", dir);
+    }
+    agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
+    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s", host,
+                   (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
+                   agora_codec_name((agora_codec)cc.codec));
+    rc =
+        agora_diloco_run(&dp, tr, c, (agora_codec)cc.codec, cc.collective_timeout_ms, on_outer, &n);
+    g_comm = NULL;
+    agora_progress_finish(&n.bar, NULL);
+    int exit_code = AGORA_EXIT_OK;
+    if (rc != AGORA_OK) {
+        exit_code = agora_cli_fail("node", "stopped at outer step %lld: %s",
+                                   (long long)n.outer_done, agora_err_str(rc));
+    } else {
+        double val = 0.0 / 0.0;
+        if (agora_trainer_eval(tr, &val) != AGORA_OK)
+            val = 0.0 / 0.0;
+        char ckpt[1024] = "";
+        if (agora_trainer_checkpoint(tr, ckpt, sizeof ckpt, err) != AGORA_OK)
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN, "final checkpoint failed: %s", err);
+        if (write_summary(dir, &n, val, ckpt, err) != AGORA_OK)
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN, "summary.json: %s", err);
+        AGORA_LOG_INFO(AGORA_SUB_TRAIN, "done: %lld outer steps, loss %.4f, val %.4f, sent %.1f MB",
+                       (long long)n.outer_done, n.last_loss, val, n.tx / 1e6);
+    }
+    agora_metrics_close(n.metrics);
+    agora_comm_destroy(c);
+    agora_trainer_destroy(tr);
+    return exit_code;
+}
