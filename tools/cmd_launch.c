@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include "agora/alloc.h"
+#include "agora/comm.h"
+#include "agora/diloco.h"
+#include "agora/train.h"
 #include "agora/json.h"
 #include "agora/progress.h"
 #include "agora/rundir.h"
@@ -73,6 +76,7 @@ typedef struct proc {
 } proc;
 
 static char g_self[4096];
+static int g_nodes; /* nodes sharing this machine's cores */
 
 /* spawn runs `agora <args...>` with stdout+stderr to log_path. */
 static pid_t spawn(const char *const *args, const char *log_path) {
@@ -86,6 +90,15 @@ static pid_t spawn(const char *const *args, const char *log_path) {
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    /* Split the cores between the nodes so their OpenMP and OpenBLAS pools do not fight. */
+    if (getenv("OMP_NUM_THREADS") == NULL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        long per = cores / (g_nodes > 0 ? g_nodes : 1);
+        char v[24];
+        snprintf(v, sizeof v, "%ld", per > 0 ? per : 1);
+        setenv("OMP_NUM_THREADS", v, 1);
+        setenv("OPENBLAS_NUM_THREADS", v, 1);
+    }
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
@@ -179,6 +192,7 @@ static int write_key(const char *path) {
 }
 
 static void print_summary(const char *root, proc *nodes, int n) {
+    double dp_total = 0, tx_total = 0;
     fprintf(stderr, "\nsummary (%s):\n", root);
     fprintf(stderr, "  %-8s %6s %10s %10s %8s %12s\n", "node", "outer", "loss", "val_loss", "util",
             "sent MB");
@@ -197,6 +211,11 @@ static void print_summary(const char *root, proc *nodes, int n) {
         cJSON *v = cJSON_GetObjectItem(j, "val_loss"),
               *u = cJSON_GetObjectItem(j, "mean_utilization");
         cJSON *tx = cJSON_GetObjectItem(j, "tx_bytes");
+        cJSON *dp = cJSON_GetObjectItem(j, "dp_equivalent_tx_bytes");
+        if (cJSON_IsNumber(tx) && cJSON_IsNumber(dp) && tx->valuedouble > 0) {
+            dp_total += dp->valuedouble;
+            tx_total += tx->valuedouble;
+        }
         fprintf(stderr, "  %-8s %6.0f %10.4f %10.4f %7.1f%% %12.2f\n", name,
                 cJSON_IsNumber(os) ? os->valuedouble : -1, cJSON_IsNumber(l) ? l->valuedouble : 0,
                 cJSON_IsNumber(v) ? v->valuedouble : 0.0 / 0.0,
@@ -204,6 +223,11 @@ static void print_summary(const char *root, proc *nodes, int n) {
                 cJSON_IsNumber(tx) ? tx->valuedouble / 1e6 : 0);
         cJSON_Delete(j);
     }
+    if (tx_total > 0)
+        fprintf(stderr,
+                "  traffic: %.2f MB sent; per-step data-parallel fp32 would send %.2f MB "
+                "(%.0fx more)\n",
+                tx_total / 1e6, dp_total / 1e6, dp_total / tx_total);
 }
 
 static int launch_run(int argc, char **argv) {
@@ -221,8 +245,17 @@ static int launch_run(int argc, char **argv) {
         return agora_cli_usage("launch", "--nodes must be in [1, %d]", MAX_NODES - 1);
     if (o.timeout_s < 1)
         return agora_cli_usage("launch", "--timeout must be positive");
-    if (o.config != NULL && access(o.config, R_OK) != 0)
-        return agora_cli_usage("launch", "--config %s: %s", o.config, strerror(errno));
+    /* Validate the nodes' config once here, so a bad key fails before anything starts. */
+    static agora_train_params tp;
+    static agora_diloco_params dp;
+    static agora_comm_cfg cc;
+    agora_cfg_table t[3] = {{agora_train_cfg, agora_train_cfg_len, &tp},
+                            {agora_diloco_cfg, agora_diloco_cfg_len, &dp},
+                            agora_comm_cfg_table(&cc)};
+    char cerr[AGORA_ERR_LEN];
+    agora_err crc = agora_cfg_load_all(t, 3, o.config, o.sets.v, o.sets.n, cerr);
+    if (crc != AGORA_OK)
+        return agora_cli_cfg_exit("launch", crc, cerr);
     ssize_t sl = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
     if (sl <= 0)
         return agora_cli_fail("launch", "cannot find the agora binary (/proc/self/exe)");
@@ -247,12 +280,13 @@ static int launch_run(int argc, char **argv) {
     proc nodes[MAX_NODES];
     memset(nodes, 0, sizeof nodes);
     int n = (int)o.nodes, n_workers = (int)o.nodes + (o.join_at >= 0 ? 1 : 0);
+    g_nodes = n_workers;
     for (int i = 0; i < n; i++)
         if (start_node(&nodes[i], root, i, n_workers, key, port_file) != 0)
             return agora_cli_fail("launch", "cannot start node %d", i);
     fprintf(stderr, "agora launch: coordinator + %d nodes in %s\n", n, root);
     agora_progress bar;
-    agora_progress_init(&bar, "outer", 0, stderr, AGORA_PROGRESS_AUTO);
+    agora_progress_init(&bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
     bool killed = false, joined = false, timed_out = false;
     int64_t last_outer = -1;
     for (;;) {

@@ -69,7 +69,9 @@ static void on_signal(int sig) {
 typedef struct node_ctx {
     agora_metrics *metrics;
     agora_progress bar;
-    double util_sum, tx, rx, last_loss;
+    double util_sum, tx, rx, last_loss, dp_tx;
+    size_t n_params;
+    int64_t h;
     int64_t outer_done, skipped, retries, records;
 } node_ctx;
 
@@ -98,6 +100,9 @@ static int on_outer(const agora_diloco_outer_stats *st, void *user) {
     n->records++;
     n->util_sum += st->utilization;
     n->tx += (double)st->tx_bytes;
+    if (!st->skipped && st->world > 1)
+        n->dp_tx += (double)n->h * 2.0 * (double)(st->world - 1) / (double)st->world * 4.0 *
+                    (double)n->n_params;
     n->rx += (double)st->rx_bytes;
     n->last_loss = st->loss;
     n->outer_done = st->outer_step;
@@ -110,7 +115,7 @@ static int on_outer(const agora_diloco_outer_stats *st, void *user) {
 }
 
 static agora_err write_summary(const char *dir, const node_ctx *n, double val_loss,
-                               const char *ckpt, char *err) {
+                               const char *ckpt, size_t n_params, int64_t inner_steps, char *err) {
     agora_jw w;
     agora_jw_init(&w);
     agora_jw_obj_begin(&w);
@@ -130,6 +135,14 @@ static agora_err write_summary(const char *dir, const node_ctx *n, double val_lo
     agora_jw_i64(&w, n->skipped);
     agora_jw_key(&w, "retries");
     agora_jw_i64(&w, n->retries);
+    agora_jw_key(&w, "n_params");
+    agora_jw_u64(&w, (uint64_t)n_params);
+    agora_jw_key(&w, "inner_steps");
+    agora_jw_i64(&w, inner_steps);
+    /* What per-step data-parallel training would have sent: a ring all-reduce of the fp32
+     * gradient every inner step, 2(W-1)/W of the payload, with the same world sizes. */
+    agora_jw_key(&w, "dp_equivalent_tx_bytes");
+    agora_jw_f64(&w, n->dp_tx);
     agora_jw_key(&w, "checkpoint");
     agora_jw_str(&w, ckpt);
     agora_jw_obj_end(&w);
@@ -244,6 +257,8 @@ static int node_run(int argc, char **argv) {
         agora_trainer_destroy(tr);
         return agora_cli_fail("node", "%s: cannot open metrics files", dir);
     }
+    n.n_params = agora_model_n_params(agora_trainer_model(tr));
+    n.h = dp.inner_steps;
     agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
     AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s", host,
                    (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
@@ -263,7 +278,7 @@ static int node_run(int argc, char **argv) {
         char ckpt[1024] = "";
         if (agora_trainer_checkpoint(tr, ckpt, sizeof ckpt, err) != AGORA_OK)
             AGORA_LOG_WARN(AGORA_SUB_TRAIN, "final checkpoint failed: %s", err);
-        if (write_summary(dir, &n, val, ckpt, err) != AGORA_OK)
+        if (write_summary(dir, &n, val, ckpt, n.n_params, dp.inner_steps, err) != AGORA_OK)
             AGORA_LOG_WARN(AGORA_SUB_TRAIN, "summary.json: %s", err);
         AGORA_LOG_INFO(AGORA_SUB_TRAIN, "done: %lld outer steps, loss %.4f, val %.4f, sent %.1f MB",
                        (long long)n.outer_done, n.last_loss, val, n.tx / 1e6);

@@ -266,6 +266,9 @@ AGORA_NODISCARD AGORA_API agora_err agora_trainer_eval(agora_trainer *t, double 
 AGORA_NODISCARD AGORA_API agora_err agora_trainer_checkpoint(agora_trainer *t, char *dir_out,
                                                              size_t len, char err[AGORA_ERR_LEN]);
 AGORA_API int64_t agora_trainer_step_count(const agora_trainer *t);
+/* agora_trainer_set_step moves the step counter (the LR schedule position), for a DiLoCo
+ * node that joins a run at outer step k and continues at inner step k*H. */
+AGORA_API void agora_trainer_set_step(agora_trainer *t, int64_t step);
 AGORA_API agora_model *agora_trainer_model(agora_trainer *t);
 /* Peak FLOP/s used for MFU (measured at create unless train.peak_gflops is set). */
 AGORA_API double agora_trainer_peak_flops(const agora_trainer *t);

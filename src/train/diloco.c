@@ -62,6 +62,7 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
         /* Recovered from a peer: train from the elected outer parameters. */
         L->revision = (int64_t)info.revision;
         memcpy(L->inner, L->outer, L->n * sizeof(float));
+        agora_trainer_set_step(L->t, L->revision * L->p->inner_steps);
         st->joined = 1;
         st->sync_rx_bytes += info.rx_bytes;
         AGORA_LOG_INFO(AGORA_SUB_TRAIN,
