@@ -270,8 +270,16 @@ static int launch_run(int argc, char **argv) {
     snprintf(mlog, sizeof mlog, "%s/master.log", root);
     if (write_key(key) != 0)
         return agora_cli_fail("launch", "%s: cannot write the cluster key", key);
-    const char *margs[] = {g_self, "master", "--run-dir", mdir, "--key-file",
-                           key,    "--port", "0",         NULL};
+    /* The coordinator reads only the [comm] table: pass it the comm.* overrides. */
+    const char *margs[16 + 2 * AGORA_CLI_LIST_MAX] = {g_self,       "master", "--run-dir", mdir,
+                                                      "--key-file", key,      "--port",    "0"};
+    int mk = 8;
+    for (size_t i = 0; i < o.sets.n; i++)
+        if (strncmp(o.sets.v[i], "comm.", 5) == 0) {
+            margs[mk++] = "--set";
+            margs[mk++] = o.sets.v[i];
+        }
+    margs[mk] = NULL;
     pid_t master = spawn(margs, mlog);
     if (master < 0)
         return agora_cli_fail("launch", "cannot start the coordinator");
