@@ -181,6 +181,10 @@ static void rope(float *x, const float *cos_t, const float *sin_t, size_t B, siz
 
 // ---- attention ----
 
+/* Query rows are processed in blocks of ATT_BLOCK: block [i0, i1) only needs keys [0, i1),
+ * so the sgemms skip most of the masked upper triangle (about half of it at T = 1024). */
+#define ATT_BLOCK 64
+
 static void attn_fwd(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D) {
     float scale = 1.0f / sqrtf((float)D);
@@ -191,27 +195,34 @@ static void attn_fwd(float *out, float *P, const float *q, const float *k, const
         const float *qh = q + (b * T * H + h) * D;
         const float *kg = k + (b * T * KV + g) * D;
         const float *vg = v + (b * T * KV + g) * D;
+        float *oh = out + (b * T * H + h) * D;
         float *p = P + bh * T * T;
-        /* S = Q K^T (T,T); only the lower triangle is used. */
-        gemm1(NO_T, YES_T, T, T, D, qh, H * D, kg, KV * D, 0.0f, p, T);
-        for (size_t i = 0; i < T; i++) {
-            float *row = p + i * T;
-            float mx = -INFINITY;
-            for (size_t j = 0; j <= i; j++) {
-                row[j] *= scale;
-                mx = row[j] > mx ? row[j] : mx;
+        for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
+            /* S[i0:i1, 0:i1] = Q[i0:i1] K[0:i1]^T */
+            gemm1(NO_T, YES_T, i1 - i0, i1, D, qh + i0 * H * D, H * D, kg, KV * D, 0.0f, p + i0 * T,
+                  T);
+            for (size_t i = i0; i < i1; i++) {
+                float *row = p + i * T;
+                float mx = -INFINITY;
+                for (size_t j = 0; j <= i; j++) {
+                    row[j] *= scale;
+                    mx = row[j] > mx ? row[j] : mx;
+                }
+                float sum = 0.0f;
+                for (size_t j = 0; j <= i; j++) {
+                    row[j] = expf(row[j] - mx);
+                    sum += row[j];
+                }
+                float inv = 1.0f / sum;
+                for (size_t j = 0; j <= i; j++)
+                    row[j] *= inv;
+                memset(row + i + 1, 0, (T - i - 1) * sizeof *row);
             }
-            float sum = 0.0f;
-            for (size_t j = 0; j <= i; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
-            }
-            float inv = 1.0f / sum;
-            for (size_t j = 0; j <= i; j++)
-                row[j] *= inv;
-            memset(row + i + 1, 0, (T - i - 1) * sizeof *row);
+            /* O[i0:i1] = P[i0:i1, 0:i1] V[0:i1] */
+            gemm1(NO_T, NO_T, i1 - i0, D, i1, p + i0 * T, T, vg, KV * D, 0.0f, oh + i0 * H * D,
+                  H * D);
         }
-        gemm1(NO_T, NO_T, T, D, T, p, T, vg, KV * D, 0.0f, out + (b * T * H + h) * D, H * D);
     }
 }
 
@@ -226,25 +237,36 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
     AGORA_OMP("omp parallel for schedule(dynamic, 1) if (B * H * T * T * D > SMALL * 8)")
     for (size_t bh = 0; bh < B * H; bh++) {
         size_t b = bh / H, h = bh % H, g = h / rep;
-        size_t qoff = (b * T * H + h) * D, koff = (b * T * KV + g) * D;
+        size_t qoff = (b * T * H + h) * D, koff = (b * T * KV + g) * D, ld = H * D;
         const float *p = P + bh * T * T;
         float *dp = dP + bh * T * T;
-        /* dP = dO V^T; dV_h = P^T dO */
-        gemm1(NO_T, YES_T, T, T, D, dout + qoff, H * D, v + koff, KV * D, 0.0f, dp, T);
-        gemm1(YES_T, NO_T, T, D, T, p, T, dout + qoff, H * D, 0.0f, dvh + qoff, H * D);
-        /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
-        for (size_t i = 0; i < T; i++) {
-            const float *pr = p + i * T;
-            float *dr = dp + i * T;
-            float dot = 0.0f;
-            for (size_t j = 0; j <= i; j++)
-                dot += dr[j] * pr[j];
-            for (size_t j = 0; j <= i; j++)
-                dr[j] = pr[j] * (dr[j] - dot) * scale;
-            memset(dr + i + 1, 0, (T - i - 1) * sizeof *dr);
+        for (size_t i = 0; i < T; i++) { /* the per-head dk, dv accumulate over blocks */
+            memset(dkh + qoff + i * ld, 0, D * sizeof *dkh);
+            memset(dvh + qoff + i * ld, 0, D * sizeof *dvh);
         }
-        gemm1(NO_T, NO_T, T, D, T, dp, T, k + koff, KV * D, 0.0f, dq + qoff, H * D);
-        gemm1(YES_T, NO_T, T, D, T, dp, T, q + qoff, H * D, 0.0f, dkh + qoff, H * D);
+        for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, rows = i1 - i0;
+            const float *dob = dout + qoff + i0 * ld;
+            /* dP = dO V^T and dV[0:i1] += P^T dO, over keys [0, i1) */
+            gemm1(NO_T, YES_T, rows, i1, D, dob, ld, v + koff, KV * D, 0.0f, dp + i0 * T, T);
+            gemm1(YES_T, NO_T, i1, D, rows, p + i0 * T, T, dob, ld, 1.0f, dvh + qoff, ld);
+            /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
+            for (size_t i = i0; i < i1; i++) {
+                const float *pr = p + i * T;
+                float *dr = dp + i * T;
+                float dot = 0.0f;
+                for (size_t j = 0; j <= i; j++)
+                    dot += dr[j] * pr[j];
+                for (size_t j = 0; j <= i; j++)
+                    dr[j] = pr[j] * (dr[j] - dot) * scale;
+                memset(dr + i + 1, 0, (i1 - i - 1) * sizeof *dr);
+            }
+            /* dQ[i0:i1] = dS K[0:i1]; dK[0:i1] += dS^T Q[i0:i1] */
+            gemm1(NO_T, NO_T, rows, D, i1, dp + i0 * T, T, k + koff, KV * D, 0.0f,
+                  dq + qoff + i0 * ld, ld);
+            gemm1(YES_T, NO_T, i1, D, rows, dp + i0 * T, T, q + qoff + i0 * ld, ld, 1.0f,
+                  dkh + qoff, ld);
+        }
     }
     /* Sum the per-head dk/dv of each group. */
     AGORA_OMP("omp parallel for schedule(static) if (B * T * H * D > SMALL)")
