@@ -75,31 +75,22 @@ static bool scratch_grow(agora__sim_scratch *sc, size_t n_pool) {
     size_t hc = (size_t)sc->hmask + 1;
     while (hc < 4 * pc)
         hc *= 2;
-    uint32_t *k = agora_malloc(hc * sizeof *k), *v = agora_malloc(hc * sizeof *v),
-             *g = agora_calloc(hc, sizeof *g);
-    if (k == NULL || v == NULL || g == NULL) {
-        agora_free(k);
-        agora_free(v);
-        agora_free(g);
+    agora__sim_hent *ht = agora_calloc(hc, sizeof *ht);
+    if (ht == NULL)
         return false;
-    }
-    agora_free(sc->hkey);
-    agora_free(sc->hval);
-    agora_free(sc->hgen);
-    sc->hkey = k;
-    sc->hval = v;
-    sc->hgen = g;
+    agora_free(sc->ht);
+    sc->ht = ht;
     sc->hmask = (uint32_t)(hc - 1);
     sc->gen = 1;
     sc->hused = 0;
     /* Re-index the entries so far; seen markers are dropped and simply re-checked. */
     for (size_t j = 0; j < n_pool; j++) {
         uint32_t h = hash32(sc->pool[j].seq) & sc->hmask;
-        while (sc->hgen[h] == sc->gen)
+        while (sc->ht[h].gen == sc->gen)
             h = (h + 1) & sc->hmask;
-        sc->hgen[h] = sc->gen;
-        sc->hkey[h] = sc->pool[j].seq;
-        sc->hval[h] = (uint32_t)j;
+        sc->ht[h].gen = sc->gen;
+        sc->ht[h].key = sc->pool[j].seq;
+        sc->ht[h].val = (uint32_t)j;
         sc->hused++;
     }
     return true;
@@ -115,7 +106,7 @@ static int cmp_emission_desc(const void *a, const void *b) {
 /* Builds C_i(t) into sc->pool; returns its size. */
 size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__sim_scratch *sc) {
     if (++sc->gen == 0) {
-        memset(sc->hgen, 0, ((size_t)sc->hmask + 1) * sizeof *sc->hgen);
+        memset(sc->ht, 0, ((size_t)sc->hmask + 1) * sizeof *sc->ht);
         sc->gen = 1;
     }
     sc->hused = 0;
@@ -132,10 +123,10 @@ size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__s
             if (sl->e != e)
                 continue;
             for (uint32_t x = sl->off[f], xe = sl->off[f + 1]; x < xe; x++) {
-                uint32_t seq = sl->seq[x];
+                const uint32_t seq = sl->ent[x].seq;
                 if ((int32_t)(seq - first) < 0)
                     continue; /* dead: t - t0 >= A_max */
-                if (s->m_author[seq & s->mmask] == i)
+                if (sl->ent[x].author == i)
                     continue;
                 if ((sc->hused + 1) * 2 > (size_t)sc->hmask + 1 || n + 1 > sc->pool_cap) {
                     if (!scratch_grow(sc, n)) {
@@ -145,14 +136,15 @@ size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__s
                 }
                 uint32_t h = hash32(seq) & sc->hmask;
                 for (;;) {
-                    if (sc->hgen[h] != sc->gen) {
-                        sc->hgen[h] = sc->gen;
-                        sc->hkey[h] = seq;
+                    agora__sim_hent *he = &sc->ht[h];
+                    if (he->gen != sc->gen) {
+                        he->gen = sc->gen;
+                        he->key = seq;
                         sc->hused++;
                         if (agora__sim_seen_has(s, i, seq)) {
-                            sc->hval[h] = UINT32_MAX;
+                            he->val = UINT32_MAX;
                         } else {
-                            sc->hval[h] = (uint32_t)n;
+                            he->val = (uint32_t)n;
                             agora__sim_cand *c = &sc->pool[n++];
                             c->seq = seq;
                             c->via = f;
@@ -161,8 +153,8 @@ size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__s
                         }
                         break;
                     }
-                    if (sc->hkey[h] == seq) {
-                        uint32_t v = sc->hval[h];
+                    if (he->key == seq) {
+                        uint32_t v = he->val;
                         if (v != UINT32_MAX) {
                             agora__sim_cand *c = &sc->pool[v];
                             if (e > c->e || (e == c->e && f < c->via)) {

@@ -83,9 +83,7 @@ static uint32_t pow2_at_least(uint64_t x) {
 
 static void scratch_free(agora__sim_scratch *sc) {
     agora_free(sc->pool);
-    agora_free(sc->hkey);
-    agora_free(sc->hval);
-    agora_free(sc->hgen);
+    agora_free(sc->ht);
     agora_free(sc->feed);
     agora_free(sc->tmp);
     agora_free(sc->om);
@@ -105,13 +103,11 @@ static agora_err scratch_init(agora_sim *s) {
         sc->pool_cap = 1024;
         sc->hmask = 4096 - 1;
         sc->pool = agora_malloc(sc->pool_cap * sizeof *sc->pool);
-        sc->hkey = agora_malloc(4096 * sizeof *sc->hkey);
-        sc->hval = agora_malloc(4096 * sizeof *sc->hval);
-        sc->hgen = agora_calloc(4096, sizeof *sc->hgen);
+        sc->ht = agora_calloc(4096, sizeof *sc->ht);
         sc->feed = agora_malloc((size_t)s->k * sizeof *sc->feed);
         sc->tmp = agora_malloc(s->seen_cap * sizeof *sc->tmp);
         sc->om = agora_malloc((size_t)s->k * sizeof *sc->om);
-        if (!sc->pool || !sc->hkey || !sc->hval || !sc->hgen || !sc->feed || !sc->tmp || !sc->om)
+        if (!sc->pool || !sc->ht || !sc->feed || !sc->tmp || !sc->om)
             return AGORA_ENOMEM;
     }
     return AGORA_OK;
@@ -125,8 +121,8 @@ static agora_err slots_init(agora_sim *s, size_t seq_cap) {
         s->slot[w].e = -1;
         s->slot[w].off = agora_calloc((size_t)s->n + 1, sizeof(uint32_t));
         s->slot[w].cap = seq_cap < 64 ? 64 : seq_cap;
-        s->slot[w].seq = agora_malloc(s->slot[w].cap * sizeof(uint32_t));
-        if (s->slot[w].off == NULL || s->slot[w].seq == NULL)
+        s->slot[w].ent = agora_malloc(s->slot[w].cap * sizeof(agora__sim_emit));
+        if (s->slot[w].off == NULL || s->slot[w].ent == NULL)
             return AGORA_ENOMEM;
     }
     return AGORA_OK;
@@ -184,7 +180,7 @@ void agora_sim_destroy(agora_sim *s) {
     agora_free(s->step_seq0);
     for (int w = 0; s->slot && w < s->W; w++) {
         agora_free(s->slot[w].off);
-        agora_free(s->slot[w].seq);
+        agora_free(s->slot[w].ent);
     }
     agora_free(s->slot);
     for (int t = 0; s->scr && t < s->n_threads; t++)
@@ -298,11 +294,11 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
     for (int w = 0; w < s->W; w++) {
         s->slot[w] = src->slot[w];
         s->slot[w].off = agora_malloc((n + 1) * sizeof(uint32_t));
-        s->slot[w].seq = agora_malloc(s->slot[w].cap * sizeof(uint32_t));
-        if (s->slot[w].off == NULL || s->slot[w].seq == NULL)
+        s->slot[w].ent = agora_malloc(s->slot[w].cap * sizeof(agora__sim_emit));
+        if (s->slot[w].off == NULL || s->slot[w].ent == NULL)
             goto fail;
         memcpy(s->slot[w].off, src->slot[w].off, (n + 1) * sizeof(uint32_t));
-        memcpy(s->slot[w].seq, src->slot[w].seq, s->slot[w].n * sizeof(uint32_t));
+        memcpy(s->slot[w].ent, src->slot[w].ent, s->slot[w].n * sizeof(agora__sim_emit));
     }
     rc = scratch_init(s);
     if (rc != AGORA_OK)
@@ -416,10 +412,10 @@ static agora_err phase_post(agora_sim *s) {
         size_t cap = sl->cap;
         while (cap < emit)
             cap *= 2;
-        uint32_t *q = agora_realloc(sl->seq, cap * sizeof *q);
+        agora__sim_emit *q = agora_realloc(sl->ent, cap * sizeof *q);
         if (q == NULL)
             return AGORA_ENOMEM;
-        sl->seq = q;
+        sl->ent = q;
         sl->cap = cap;
     }
     uint32_t acc = 0;
@@ -442,9 +438,11 @@ static agora_err phase_post(agora_sim *s) {
     AGORA__SIM_OMP("omp parallel for schedule(static)")
     for (int64_t j = 0; j < n; j++) {
         uint32_t np = (j + 1 < n ? pre[j + 1] : run) - pre[j];
-        uint32_t *dst = &sl->seq[sl->off[j]];
-        for (uint32_t r = 0; r < s->rt_n[j]; r++)
-            *dst++ = s->rt_buf[(size_t)j * (size_t)s->k + r];
+        agora__sim_emit *dst = &sl->ent[sl->off[j]];
+        for (uint32_t r = 0; r < s->rt_n[j]; r++, dst++) {
+            dst->seq = s->rt_buf[(size_t)j * (size_t)s->k + r];
+            dst->author = s->m_author[dst->seq & s->mmask];
+        }
         s->rt_n[j] = 0;
         for (uint32_t q = 0; q < np; q++) {
             uint32_t seq = seq0 + pre[j] + q, m = seq & s->mmask;
@@ -461,7 +459,9 @@ static agora_err phase_post(agora_sim *s) {
                 atomic_store_explicit(&s->m_exp_p[c][m], 0, memory_order_relaxed);
                 atomic_store_explicit(&s->m_rtc_p[c][m], 0, memory_order_relaxed);
             }
-            *dst++ = seq;
+            dst->seq = seq;
+            dst->author = (uint32_t)j;
+            dst++;
         }
     }
     s->next_seq = seq0 + run;
@@ -854,7 +854,7 @@ size_t agora_sim_bytes(const agora_sim *s, size_t *graph_bytes) {
     for (int64_t i = 0; i < s->n; i++)
         g += (size_t)s->out_cap[i] * 12 + (size_t)s->in_cap[i] * 4 + 4 * sizeof(void *);
     for (int w = 0; w < s->W; w++)
-        b += ((size_t)s->n + 1 + s->slot[w].cap) * sizeof(uint32_t);
+        b += ((size_t)s->n + 1) * sizeof(uint32_t) + s->slot[w].cap * sizeof(agora__sim_emit);
     if (graph_bytes)
         *graph_bytes = g;
     return b + g;

@@ -84,13 +84,24 @@ static inline uint64_t agora__sim_msg_key(uint32_t author, int32_t t0, uint32_t 
 
 // ---- state ----
 
-/* Emissions at one step: CSR by emitter (off[N+1]) of message seqs. */
+/* One emission: the message and its author (kept beside the seq so that pool building
+ * reads it sequentially instead of from the message ring). */
+typedef struct agora__sim_emit {
+    uint32_t seq, author;
+} agora__sim_emit;
+
+/* Emissions at one step: CSR by emitter (off[N+1]). */
 typedef struct agora__sim_slot {
     int64_t e; /* the step, -1 when unused */
     uint32_t *off;
-    uint32_t *seq;
+    agora__sim_emit *ent;
     size_t n, cap;
 } agora__sim_slot;
+
+/* Dedupe hash entry: seq -> pool index, valid when gen matches the scratch generation. */
+typedef struct agora__sim_hent {
+    uint32_t gen, key, val;
+} agora__sim_hent;
 
 /* A pool entry (spec §9.1) and its score. */
 typedef struct agora__sim_cand {
@@ -104,7 +115,7 @@ typedef struct agora__sim_cand {
 typedef struct agora__sim_scratch {
     agora__sim_cand *pool;
     size_t pool_cap;
-    uint32_t *hkey, *hval, *hgen; /* dedupe hash: seq -> pool index, stamped by generation */
+    agora__sim_hent *ht; /* dedupe hash, stamped by generation (never cleared per reader) */
     uint32_t hmask, gen;
     size_t hused;
     agora__sim_cand *feed; /* k entries */
