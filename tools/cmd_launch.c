@@ -77,6 +77,7 @@ typedef struct proc {
 
 static char g_self[4096];
 static int g_nodes; /* nodes sharing this machine's cores */
+static char g_min_world[48];
 
 /* spawn runs `agora <args...>` with stdout+stderr to log_path. */
 static pid_t spawn(const char *const *args, const char *log_path) {
@@ -132,6 +133,9 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
         args[k++] = "--config";
         args[k++] = o.config;
     }
+    /* By default the first outer step waits for every node launched at the start. */
+    args[k++] = "--set";
+    args[k++] = g_min_world;
     for (size_t i = 0; i < o.sets.n; i++) {
         args[k++] = "--set";
         args[k++] = o.sets.v[i];
@@ -140,6 +144,10 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
     args[k++] = setw;
     args[k++] = "--set";
     args[k++] = setn;
+    if (idx >= o.nodes) { /* a late joiner enters a running ring: no waiting for a quorum */
+        args[k++] = "--set";
+        args[k++] = "diloco.min_world=1";
+    }
     args[k] = NULL;
     p->pid = spawn(args, log);
     return p->pid > 0 ? 0 : -1;
@@ -289,6 +297,7 @@ static int launch_run(int argc, char **argv) {
     memset(nodes, 0, sizeof nodes);
     int n = (int)o.nodes, n_workers = (int)o.nodes + (o.join_at >= 0 ? 1 : 0);
     g_nodes = n_workers;
+    snprintf(g_min_world, sizeof g_min_world, "diloco.min_world=%d", n);
     for (int i = 0; i < n; i++)
         if (start_node(&nodes[i], root, i, n_workers, key, port_file) != 0)
             return agora_cli_fail("launch", "cannot start node %d", i);

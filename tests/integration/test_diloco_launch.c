@@ -1,0 +1,154 @@
+/* test_diloco_launch.c: decentralized training end to end with real processes on
+ * loopback: `agora launch` starts a coordinator and tiny-model nodes; the test reads the
+ * run directory the way a user would (summary.json, metrics.jsonl, checkpoints). */
+#include "agora_test.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agora/alloc.h"
+#include "agora/hash.h"
+#include "agora/json.h"
+#include "agora/stream.h"
+
+static char g_out[1 << 16];
+
+/* A small deterministic corpus: sentences drawn from a fixed vocabulary. */
+static void write_corpus(const char *path) {
+    static const char *const words[] = {"the",    "ring",  "averages", "every",  "node",
+                                        "trains", "alone", "then",     "shares", "its",
+                                        "delta",  "and",   "moves",    "on",     "again"};
+    FILE *f = fopen(path, "w");
+    uint32_t x = 12345;
+    for (int i = 0; i < 30000; i++) {
+        x = x * 1103515245u + 12345u;
+        fprintf(f, "%s%s", words[(x >> 16) % 15], (i % 11 == 10) ? ".\n" : " ");
+    }
+    fclose(f);
+}
+
+static double summary_num(const char *dir, const char *node, const char *key) {
+    char path[8400];
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, node);
+    struct cJSON *j = NULL;
+    if (agora_json_load_file(path, 1 << 20, &j, NULL) != AGORA_OK)
+        return -1e300;
+    cJSON *v = cJSON_GetObjectItem(j, key);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1e300;
+    agora_json_free(j);
+    return d;
+}
+
+/* Hash of the final weights named by a node's summary.json. */
+static uint64_t weights_hash(const char *dir, const char *node) {
+    char path[8400];
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, node);
+    struct cJSON *j = NULL;
+    if (agora_json_load_file(path, 1 << 20, &j, NULL) != AGORA_OK)
+        return 0;
+    cJSON *v = cJSON_GetObjectItem(j, "checkpoint");
+    char w[8400] = "";
+    if (cJSON_IsString(v))
+        snprintf(w, sizeof w, "%s/model.safetensors", v->valuestring);
+    agora_json_free(j);
+    char *buf = NULL;
+    size_t len = 0;
+    if (agora_read_file(w, 1u << 30, &buf, &len, NULL) != AGORA_OK)
+        return 0;
+    uint64_t h = agora_hash64(buf, len);
+    agora_free(buf);
+    return h;
+}
+
+static int launch(const char *dir, const char *extra) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 '%s' launch --run-dir '%s/run' "
+             "--set train.text='%s/corpus.txt' --set train.preset=tiny --set train.seq_len=32 "
+             "--set train.batch_size=4 --set train.warmup=2 --set train.val_every=0 "
+             "--set diloco.inner_steps=5 --set comm.heartbeat_timeout_ms=2000 "
+             "--timeout 150 %s",
+             agora_test_bin(), dir, dir, extra);
+    return agora_test_run(cmd, g_out, sizeof g_out);
+}
+
+static void diloco_two_nodes_end_bit_identical(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=4");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    char run[4200];
+    snprintf(run, sizeof run, "%s/run", dir);
+    assert_true(summary_num(run, "node-00", "outer_steps") == 4);
+    assert_true(summary_num(run, "node-01", "outer_steps") == 4);
+    /* Both replicas hold the same outer parameters, byte for byte. */
+    uint64_t h0 = weights_hash(run, "node-00"), h1 = weights_hash(run, "node-01");
+    /* Both waited for each other (launch sets diloco.min_world), so none was skipped. */
+    assert_true(summary_num(run, "node-00", "skipped_outer_steps") == 0);
+    if (h0 == 0 || h0 != h1)
+        fail_msg("final weights differ or are missing (%016llx vs %016llx):\n%s",
+                 (unsigned long long)h0, (unsigned long long)h1, g_out);
+    /* int8 traffic is far below what data-parallel fp32 would have sent. */
+    double tx = summary_num(run, "node-00", "tx_bytes");
+    double dp = summary_num(run, "node-00", "dp_equivalent_tx_bytes");
+    assert_true(tx > 0 && dp / tx > 15); /* H=5 and int8: about 4*5 = 20x */
+    assert_non_null(strstr(g_out, "summary"));
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
+static void diloco_survives_sigkill_and_admits_joiner(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    int rc = launch(dir, "--nodes 3 --set diloco.outer_steps=6 --kill-at 2 --join-at 3");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    char run[4200];
+    snprintf(run, sizeof run, "%s/run", dir);
+    assert_non_null(strstr(g_out, "SIGKILL node-02"));
+    assert_non_null(strstr(g_out, "node-03 joins"));
+    /* Survivors and the joiner finish all outer steps with the same validation loss,
+     * which needs bit-identical weights. */
+    double v0 = summary_num(run, "node-00", "val_loss");
+    assert_true(summary_num(run, "node-00", "outer_steps") == 6);
+    assert_true(summary_num(run, "node-01", "outer_steps") == 6);
+    assert_true(summary_num(run, "node-03", "outer_steps") == 6);
+    assert_true(v0 > 0 && v0 == summary_num(run, "node-01", "val_loss"));
+    assert_true(v0 == summary_num(run, "node-03", "val_loss"));
+    /* The joiner pulled the shared state (theta_outer, momentum) from a peer. */
+    char m[4300];
+    snprintf(m, sizeof m, "%s/node-03/metrics.jsonl", run);
+    char *buf = NULL;
+    size_t len = 0;
+    agora_assert_ok(agora_read_file(m, 1 << 20, &buf, &len, NULL));
+    assert_non_null(strstr(buf, "\"joined\":1"));
+    agora_free(buf);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
+static void diloco_launch_rejects_bad_config(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' launch --set diloco.inner_steps=0", agora_test_bin());
+    assert_int_equal(agora_test_run(cmd, g_out, sizeof g_out), 2);
+    assert_non_null(strstr(g_out, "diloco.inner_steps = 0 is out of range"));
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(diloco_two_nodes_end_bit_identical),
+        cmocka_unit_test(diloco_survives_sigkill_and_admits_joiner),
+        cmocka_unit_test(diloco_launch_rejects_bad_config),
+    };
+    return agora_test_main(tests, argc, argv);
+}
