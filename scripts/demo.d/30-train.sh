@@ -19,4 +19,8 @@ echo "== agora train (small preset, $steps steps, run dir $run) =="
 echo "== agora generate (temperature 0.8, top-k 40) =="
 "$agora" generate --ckpt "$run" --prompt "And God said" --max-tokens 60 --temperature 0.8 \
   --top-k 40 --seed 7
-echo "(metrics: $run/metrics.jsonl)"
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+  echo "(run dir kept: $run)"
+else
+  rm -rf "$run" # DEMO_KEEP=1 keeps metrics.jsonl and the checkpoint
+fi
