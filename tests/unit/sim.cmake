@@ -10,6 +10,7 @@ agora_unit_test(sim SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim.c LIBS agora
   sim_kernels_have_their_shapes
   sim_static_amplification_with_bias
   sim_static_amplification_vanishes_without_bias
+  sim_random_ranker_has_no_curation_bias
   sim_same_digest_for_any_thread_count
   sim_branches_share_state_and_random_numbers
   sim_graph_invariants_hold_after_rewiring

@@ -441,6 +441,24 @@ static void sim_static_amplification_vanishes_without_bias(void **state) {
         fail_msg("beta = 0: paired NE difference %.5f exceeds 3 SE (%.5f)", m, 3 * se);
 }
 
+/* A5: a random ranker does not curate, so A_i averages about 0 (chrono, by contrast,
+ * need not). */
+static void sim_random_ranker_has_no_curation_bias(void **state) {
+    (void)state;
+    agora_sim_params p = small_params(500);
+    p.anb_min_exposures = 50;
+    agora_sim *s = make(&p);
+    run_steps(s, AGORA_RECSYS_CHRONO, 10);
+    agora_sim_branch(s);
+    run_steps(s, AGORA_RECSYS_RANDOM, 25);
+    agora_sim_summary sum;
+    agora_assert_ok(agora_sim_summarize(s, &sum));
+    assert_true(sum.anb_pool.n > 400);
+    if (fabs(sum.anb_pool.mean) > 0.03)
+        fail_msg("random ranker: mean A_i = %.4f", sum.anb_pool.mean);
+    agora_sim_destroy(s);
+}
+
 // ---- A3: determinism ----
 
 static agora_sim_params busy_params(void) {
@@ -626,6 +644,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_kernels_have_their_shapes),
         cmocka_unit_test(sim_static_amplification_with_bias),
         cmocka_unit_test(sim_static_amplification_vanishes_without_bias),
+        cmocka_unit_test(sim_random_ranker_has_no_curation_bias),
         cmocka_unit_test(sim_same_digest_for_any_thread_count),
         cmocka_unit_test(sim_branches_share_state_and_random_numbers),
         cmocka_unit_test(sim_graph_invariants_hold_after_rewiring),
