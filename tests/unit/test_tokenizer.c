@@ -478,14 +478,14 @@ static void tokenizer_train_matches_recount_reference(void **state) {
 static void tokenizer_train_is_deterministic_across_threads(void **state) {
     (void)state;
     size_t len = 0;
-    char *text = make_corpus(3 << 20, 4, &len); /* over the 1 MiB threading threshold */
+    char *text = make_corpus(1200000, 4, &len); /* over the 1 MiB threading threshold */
     agora_tokenizer *t[3];
     agora_tokenizer_train_stats st[3];
     char err[AGORA_ERR_LEN];
     const int threads[3] = {1, 2, 3};
     for (int i = 0; i < 3; i++) {
         agora_tokenizer_train_params p = AGORA_TOKENIZER_TRAIN_PARAMS_INIT;
-        p.vocab_size = 1000;
+        p.vocab_size = 800;
         p.n_threads = threads[i];
         agora_assert_ok(agora_tokenizer_train(text, len, &p, &t[i], &st[i], err));
     }
@@ -655,7 +655,7 @@ static void tokenizer_create_rejects_bad_merge_graphs(void **state) {
 static void tokenizer_oom_at_each_allocation_is_clean(void **state) {
     (void)state;
     size_t len = 0;
-    char *text = make_corpus(4000, 12, &len);
+    char *text = make_corpus(2500, 12, &len);
     char *dir = agora_test_tmpdir(), path[4200], err[AGORA_ERR_LEN];
     snprintf(path, sizeof path, "%s/v.bpe", dir);
     agora_tokenizer *t = train_small(text, len, 300);
