@@ -252,6 +252,12 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
         rc = write_summary_json(dir, agora_sim_recsys_name(p.recsys), &sum, dg);
     if (rc == AGORA_OK)
         rc = agora_sim_write_svgs(s, dir, recs, n_rec, &sum);
+    if (rc == AGORA_OK) {
+        snprintf(path, sizeof path, "%s/ids.csv", dir);
+        rc = agora_sim_write_ids_csv(s, path);
+        if (rc == AGORA_ENOTFOUND) /* generated network: nothing to map */
+            rc = AGORA_OK;
+    }
     if (rc != AGORA_OK) {
         ec = agora_cli_fail(cmd, "writing outputs to %s: %s", dir, agora_err_str(rc));
         goto out;

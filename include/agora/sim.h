@@ -52,7 +52,9 @@ typedef struct agora_sim_params {
     int graph_init; /* fitness_homophily, dsbm, er, file */
     double out_degree_mean, fitness_shape, homophily_scale, dsbm_ratio;
     char edges_path[AGORA_CFG_STR_LEN], agents_path[AGORA_CFG_STR_LEN];
-    int edge_dir; /* follows ("u v": u follows v), followed_by */
+    int edge_dir;       /* follows ("u v": u follows v), followed_by */
+    int64_t min_degree; /* drop imported nodes with fewer (in + out) edges */
+    bool largest_wcc;   /* keep only the largest weakly connected component */
     /* attributes */
     int opinion_init; /* blocs5, bimodal, uniform */
     double tox_init_a, tox_init_b, tox_extremity, tox_eta;
@@ -174,6 +176,9 @@ AGORA_API void agora_sim_anb_pool_values(const agora_sim *s, double *vals);
 
 /* ---- outputs ---- */
 
+/* ids.csv (imported networks only): node index -> original id. AGORA_ENOTFOUND when the
+ * network was generated. */
+AGORA_API agora_err agora_sim_write_ids_csv(const agora_sim *s, const char *path);
 /* agents.csv: id, o, tau, a, pi, followers_t0, followers, E, E_neg, C, C_neg,
  * impressions, retweets_made, retweets_received, toxic. */
 AGORA_API agora_err agora_sim_write_agents_csv(const agora_sim *s, const char *path);

@@ -4,7 +4,7 @@
  * memory, so the fuzz targets call them directly), and agora__sim_import, which reads the
  * files named by sim.edges / sim.agents and builds the state. Every rejection names
  * file:line and the reason.
- * Does not: filter by degree or component, or derive edges from retweets (not done yet).
+ * Does not: derive edges from retweet counts (sim.from_retweets, not done yet).
  */
 #include <errno.h>
 #include <math.h>
@@ -389,6 +389,98 @@ fail:
     return rc;
 }
 
+static uint32_t uf_find(uint32_t *par, uint32_t x) {
+    while (par[x] != x) {
+        par[x] = par[par[x]];
+        x = par[x];
+    }
+    return x;
+}
+
+/* Computes map[v] = new index of kept node v (first-appearance order preserved), or
+ * UINT32_MAX for dropped nodes; returns the number kept. */
+static agora_err filter_nodes(const agora_sim_params *p, const agora__sim_edges *ed, uint32_t *map,
+                              uint32_t *n_keep) {
+    const uint32_t n = ed->n_nodes;
+    for (uint32_t v = 0; v < n; v++)
+        map[v] = 0;
+    if (p->min_degree > 0) {
+        for (size_t e = 0; e < ed->n; e++)
+            if (ed->src[e] != ed->dst[e]) {
+                map[ed->src[e]]++;
+                map[ed->dst[e]]++;
+            }
+        for (uint32_t v = 0; v < n; v++)
+            map[v] = map[v] >= (uint64_t)p->min_degree ? 0 : UINT32_MAX;
+    }
+    if (p->largest_wcc) {
+        uint32_t *par = agora_malloc(n * sizeof *par), *size = agora_calloc(n, sizeof *size);
+        if (par == NULL || size == NULL) {
+            agora_free(par);
+            agora_free(size);
+            return AGORA_ENOMEM;
+        }
+        for (uint32_t v = 0; v < n; v++)
+            par[v] = v;
+        for (size_t e = 0; e < ed->n; e++) {
+            uint32_t u = ed->src[e], v = ed->dst[e];
+            if (map[u] == UINT32_MAX || map[v] == UINT32_MAX)
+                continue;
+            u = uf_find(par, u);
+            v = uf_find(par, v);
+            if (u != v)
+                par[u > v ? u : v] = u < v ? u : v;
+        }
+        uint32_t best = UINT32_MAX;
+        for (uint32_t v = 0; v < n; v++)
+            if (map[v] != UINT32_MAX) {
+                uint32_t r = uf_find(par, v);
+                size[r]++;
+                if (best == UINT32_MAX || size[r] > size[best] ||
+                    (size[r] == size[best] && r < best))
+                    best = r;
+            }
+        for (uint32_t v = 0; v < n; v++)
+            if (map[v] != UINT32_MAX && uf_find(par, v) != best)
+                map[v] = UINT32_MAX;
+        agora_free(par);
+        agora_free(size);
+    }
+    uint32_t k = 0;
+    for (uint32_t v = 0; v < n; v++)
+        if (map[v] != UINT32_MAX)
+            map[v] = k++;
+    *n_keep = k;
+    return AGORA_OK;
+}
+
+agora_err agora_sim_write_ids_csv(const agora_sim *s, const char *path) {
+    if (s->id_names == NULL)
+        return AGORA_ENOTFOUND;
+    size_t cap = 64, len = 0;
+    for (int64_t v = 0; v < s->n; v++)
+        cap += strlen(s->id_names + s->id_off[v]) * 2 + 16;
+    char *buf = agora_malloc(cap);
+    if (buf == NULL)
+        return AGORA_ENOMEM;
+    len += (size_t)snprintf(buf, cap, "node,id\n");
+    for (int64_t v = 0; v < s->n; v++) {
+        const char *id = s->id_names + s->id_off[v];
+        len += (size_t)snprintf(buf + len, cap - len, "%lld,\"", (long long)v);
+        for (const char *c = id; *c; c++) {
+            if (*c == '"')
+                buf[len++] = '"';
+            buf[len++] = *c;
+        }
+        buf[len++] = '"';
+        buf[len++] = '\n';
+    }
+    char err[AGORA_ERR_LEN];
+    agora_err rc = agora_write_file_atomic(path, buf, len, err);
+    agora_free(buf);
+    return rc;
+}
+
 agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
     const agora_sim_params *p = &s->p;
     char *text = NULL;
@@ -397,6 +489,7 @@ agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
     memset(&ed, 0, sizeof ed);
     agora__sim_attr *rows = NULL;
     size_t n_rows = 0;
+    uint32_t *map = NULL, n_keep = 0;
     AGORA_TRY(agora_read_file(p->edges_path, (size_t)1 << 34, &text, &len, err));
     agora_err rc = agora__sim_parse_edges(p->edges_path, text, len,
                                           p->edge_dir == SIM_EDGE_FOLLOWED_BY, &ed, err);
@@ -412,12 +505,50 @@ agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
         if (rc != AGORA_OK)
             goto done;
     }
-    rc = agora__sim_alloc(s, ed.n_nodes);
+    map = agora_malloc((size_t)ed.n_nodes * sizeof *map);
+    rc = map ? filter_nodes(p, &ed, map, &n_keep) : AGORA_ENOMEM;
     if (rc != AGORA_OK)
         goto done;
+    if (n_keep < 2) {
+        snprintf(err, AGORA_ERR_LEN,
+                 "%s: fewer than two nodes left after sim.min_degree / "
+                 "sim.largest_wcc",
+                 p->edges_path);
+        rc = AGORA_EINVAL;
+        goto done;
+    }
+    size_t m = 0; /* keep the edges whose ends both survive, renumbered */
+    for (size_t e = 0; e < ed.n; e++) {
+        uint32_t u = map[ed.src[e]], v = map[ed.dst[e]];
+        if (u != UINT32_MAX && v != UINT32_MAX) {
+            ed.src[m] = u;
+            ed.dst[m] = v;
+            m++;
+        }
+    }
+    rc = agora__sim_alloc(s, n_keep);
+    if (rc != AGORA_OK)
+        goto done;
+    s->id_off = agora_malloc((size_t)n_keep * sizeof *s->id_off);
+    s->id_names = agora_malloc(ed.names_len + 1);
+    if (s->id_off == NULL || s->id_names == NULL) {
+        rc = AGORA_ENOMEM;
+        goto done;
+    }
+    size_t pos = 0;
+    for (uint32_t v = 0; v < ed.n_nodes; v++)
+        if (map[v] != UINT32_MAX) {
+            const char *nm = ed.names + ed.name_off[v];
+            size_t l = strlen(nm) + 1;
+            s->id_off[map[v]] = pos;
+            memcpy(s->id_names + pos, nm, l);
+            pos += l;
+        }
     agora__sim_init_attributes(s);
     for (size_t r = 0; r < n_rows; r++) {
-        uint32_t v = rows[r].node;
+        uint32_t v = map[rows[r].node];
+        if (v == UINT32_MAX)
+            continue;
         if (rows[r].has & SIM_ATTR_O)
             s->o[v] = rows[r].o;
         if (rows[r].has & SIM_ATTR_TAU)
@@ -427,15 +558,16 @@ agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
         if (rows[r].has & SIM_ATTR_PI)
             s->pi[v] = rows[r].pi;
     }
-    rc = agora__sim_graph_from_edges(s, ed.src, ed.dst, ed.n);
+    rc = agora__sim_graph_from_edges(s, ed.src, ed.dst, m);
     if (rc == AGORA_OK)
         AGORA_LOG_INFO(AGORA_SUB_SIM,
-                       "imported %s: %u nodes, %lld edges (%zu lines with self-loops or "
+                       "imported %s: %u of %u nodes kept, %lld edges (%zu self-loops or "
                        "duplicates skipped), %zu attribute rows",
-                       p->edges_path, ed.n_nodes, (long long)s->n_edges, ed.n - (size_t)s->n_edges,
-                       n_rows);
+                       p->edges_path, n_keep, ed.n_nodes, (long long)s->n_edges,
+                       m - (size_t)s->n_edges, n_rows);
 done:
     agora__sim_edges_free(&ed);
     agora_free(rows);
+    agora_free(map);
     return rc;
 }

@@ -178,6 +178,8 @@ void agora_sim_destroy(agora_sim *s) {
     agora_free(s->out_eng);
     agora_free(s->in_v);
     agora_free(s->step_seq0);
+    agora_free(s->id_names);
+    agora_free(s->id_off);
     for (int w = 0; s->slot && w < s->W; w++) {
         agora_free(s->slot[w].off);
         agora_free(s->slot[w].ent);
@@ -253,6 +255,8 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
     s->step_seq0 = NULL;
     s->slot = NULL;
     s->scr = NULL;
+    s->id_names = NULL;
+    s->id_off = NULL;
     agora_err rc = AGORA_ENOMEM;
     for (size_t a = 0; a < N_ARRAYS; a++) {
         size_t c = arr_count(s, k_arrays[a].cnt);

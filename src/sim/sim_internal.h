@@ -188,6 +188,9 @@ struct agora_sim {
     int64_t work_pool, work_feed;
     /* cascades: n_rt of messages that died in the window */
     int64_t casc_n, casc_sum, casc_max;
+    /* imported networks: original ids (NUL-separated, by node), not carried by clones */
+    char *id_names;
+    uint64_t *id_off;
     /* threads */
     agora__sim_scratch *scr;
     int n_threads;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "agora/alloc.h"
+#include "agora/stream.h"
 #include "sim/sim_internal.h"
 
 static void sim_import_snap_and_csv_edges_remap_ids(void **state) {
@@ -137,6 +138,45 @@ static void sim_import_fixture_builds_a_state(void **state) {
     assert_non_null(strstr(err, "/nonexistent/edges.txt"));
 }
 
+static void write_text(const char *path, const char *text);
+
+static void sim_import_filters_degree_and_component(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char path[200];
+    snprintf(path, sizeof path, "%.150s/e.txt", tmp);
+    write_text(path, "a b\nb a\nc d\nd e\ne c\nx y\n");
+    agora_sim_params p;
+    agora_sim_params_default(&p);
+    p.graph_init = SIM_GRAPH_FILE;
+    snprintf(p.edges_path, sizeof p.edges_path, "%s", path);
+    char err[AGORA_ERR_LEN];
+    agora_sim *s = NULL;
+    p.largest_wcc = true; /* {c, d, e} */
+    agora_assert_ok(agora_sim_create(&p, &s, err));
+    assert_int_equal(agora_sim_n_agents(s), 3);
+    assert_int_equal(agora_sim_n_edges(s), 3);
+    snprintf(path, sizeof path, "%.150s/ids.csv", tmp);
+    agora_assert_ok(agora_sim_write_ids_csv(s, path));
+    char *txt = NULL;
+    size_t len = 0;
+    agora_assert_ok(agora_read_file(path, 1 << 20, &txt, &len, err));
+    assert_string_equal(txt, "node,id\n0,\"c\"\n1,\"d\"\n2,\"e\"\n");
+    agora_free(txt);
+    agora_sim_destroy(s);
+    p.largest_wcc = false;
+    p.min_degree = 2; /* x and y have one edge each */
+    agora_assert_ok(agora_sim_create(&p, &s, err));
+    assert_int_equal(agora_sim_n_agents(s), 5);
+    assert_int_equal(agora_sim_n_edges(s), 5);
+    agora_sim_destroy(s);
+    p.min_degree = 5; /* nobody left */
+    agora_assert_err(agora_sim_create(&p, &s, err), AGORA_EINVAL);
+    assert_non_null(strstr(err, "fewer than two nodes"));
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 static char g_out[1 << 16];
 
 static int run(const char *args) {
@@ -235,6 +275,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_import_agents_override_attributes),
         cmocka_unit_test(sim_import_rejects_malformed_agents_with_line),
         cmocka_unit_test(sim_import_fixture_builds_a_state),
+        cmocka_unit_test(sim_import_filters_degree_and_component),
         cmocka_unit_test(sim_cli_run_writes_run_directory),
         cmocka_unit_test(sim_cli_rejects_bad_config_and_usage),
     };
