@@ -1,7 +1,7 @@
 /* coord_ss.c: the coordinator's side of shared-state sync (spec §9).
  *
  * Every member reports (revision, [name, count, XXH3-64]). When all have reported, the most
- * common report is elected (ties: the one held by the lowest ring rank), each outdated
+ * common report is elected (ties: the highest revision, then the lowest ring rank), each outdated
  * member is told which tensors to pull and from which up-to-date member (round-robin over
  * the up-to-date ones), and each donor how many pullers to expect. A verdict follows once
  * every member reported done. Tensor bytes never pass through here.
@@ -127,7 +127,9 @@ static void start_sync(agora_master *m) {
         size_t v = 0;
         for (size_t j = 0; j < nm; j++)
             v += same_vote(&mem[i]->ss, &mem[j]->ss) ? 1 : 0;
-        if (v > best_votes) {
+        /* Ties go to the newer revision: one survivor and one fresh joiner must elect
+         * the survivor's trained state, not the joiner's initial one. */
+        if (v > best_votes || (v == best_votes && mem[i]->ss.revision > mem[best]->ss.revision)) {
             best_votes = v;
             best = i;
         }
