@@ -52,9 +52,10 @@ typedef struct agora_sim_params {
     int graph_init; /* fitness_homophily, dsbm, er, file */
     double out_degree_mean, fitness_shape, homophily_scale, dsbm_ratio;
     char edges_path[AGORA_CFG_STR_LEN], agents_path[AGORA_CFG_STR_LEN];
-    int edge_dir;       /* follows ("u v": u follows v), followed_by */
-    int64_t min_degree; /* drop imported nodes with fewer (in + out) edges */
-    bool largest_wcc;   /* keep only the largest weakly connected component */
+    int edge_dir;          /* follows ("u v": u follows v), followed_by */
+    int64_t min_degree;    /* drop imported nodes with fewer (in + out) edges */
+    int64_t from_retweets; /* > 0: the file lists retweets; follow if counted >= this */
+    bool largest_wcc;      /* keep only the largest weakly connected component */
     /* attributes */
     int opinion_init; /* blocs5, bimodal, uniform */
     double tox_init_a, tox_init_b, tox_extremity, tox_eta;

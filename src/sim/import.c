@@ -4,7 +4,7 @@
  * memory, so the fuzz targets call them directly), and agora__sim_import, which reads the
  * files named by sim.edges / sim.agents and builds the state. Every rejection names
  * file:line and the reason.
- * Does not: derive edges from retweet counts (sim.from_retweets, not done yet).
+ * Does not: anything with the graph beyond building it (graph.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -21,6 +21,7 @@ enum { ID_MAX_LEN = 128, MAX_NODES = 1u << 30 };
 void agora__sim_edges_free(agora__sim_edges *e) {
     agora_free(e->src);
     agora_free(e->dst);
+    agora_free(e->w);
     agora_free(e->names);
     agora_free(e->name_off);
     agora_free(e->htab);
@@ -214,8 +215,24 @@ agora_err agora__sim_parse_edges(const char *name, const char *text, size_t len,
                 goto fail;
             }
             out->dst = b;
+            uint32_t *c = agora_realloc(out->w, cap * sizeof *c);
+            if (c == NULL) {
+                rc = AGORA_ENOMEM;
+                goto fail;
+            }
+            out->w = c;
             out->cap = cap;
         }
+        uint32_t w = 1; /* a third column that is a positive integer is a count */
+        if (nf >= 3 && fl[2] > 0 && fl[2] < 10) {
+            uint32_t x = 0;
+            size_t d = 0;
+            while (d < fl[2] && f[2][d] >= '0' && f[2][d] <= '9')
+                x = x * 10 + (uint32_t)(f[2][d++] - '0');
+            if (d == fl[2] && x > 0)
+                w = x;
+        }
+        out->w[out->n] = w;
         out->src[out->n] = (uint32_t)(reverse ? v : u);
         out->dst[out->n] = (uint32_t)(reverse ? u : v);
         out->n++;
@@ -454,6 +471,56 @@ static agora_err filter_nodes(const agora_sim_params *p, const agora__sim_edges 
     return AGORA_OK;
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* sim.from_retweets = w: the file lists retweets ("u v [count]": u retweeted v); u follows v
+ * if the counts of (u, v) sum to at least w. Edges keep the order of their first line. */
+static agora_err retweets_to_follows(agora__sim_edges *ed, uint64_t wmin) {
+    uint64_t *key = agora_malloc((ed->n ? ed->n : 1) * 2 * sizeof *key);
+    if (key == NULL)
+        return AGORA_ENOMEM;
+    for (size_t e = 0; e < ed->n; e++) { /* (pair, line) records, grouped by pair below */
+        key[2 * e] = ((uint64_t)ed->src[e] << 32) | ed->dst[e];
+        key[2 * e + 1] = e;
+    }
+    qsort(key, ed->n, 2 * sizeof *key, cmp_u64); /* by pair; the order inside a group is
+                                                    irrelevant: each keeps its first line */
+    size_t a = 0;
+    uint8_t *keep = agora_calloc(ed->n ? ed->n : 1, 1);
+    if (keep == NULL) {
+        agora_free(key);
+        return AGORA_ENOMEM;
+    }
+    while (a < ed->n) {
+        size_t b = a;
+        uint64_t sum = 0, first = UINT64_MAX;
+        while (b < ed->n && key[2 * b] == key[2 * a]) {
+            sum += ed->w[key[2 * b + 1]];
+            if (key[2 * b + 1] < first)
+                first = key[2 * b + 1];
+            b++;
+        }
+        if (sum >= wmin)
+            keep[first] = 1;
+        a = b;
+    }
+    size_t m = 0;
+    for (size_t e = 0; e < ed->n; e++)
+        if (keep[e]) {
+            ed->src[m] = ed->src[e];
+            ed->dst[m] = ed->dst[e];
+            ed->w[m] = 1;
+            m++;
+        }
+    ed->n = m;
+    agora_free(keep);
+    agora_free(key);
+    return AGORA_OK;
+}
+
 agora_err agora_sim_write_ids_csv(const agora_sim *s, const char *path) {
     if (s->id_names == NULL)
         return AGORA_ENOTFOUND;
@@ -502,6 +569,11 @@ agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
         if (rc == AGORA_OK)
             rc = agora__sim_parse_agents(p->agents_path, text, len, &ed, &rows, &n_rows, err);
         agora_free(text);
+        if (rc != AGORA_OK)
+            goto done;
+    }
+    if (p->from_retweets > 0) {
+        rc = retweets_to_follows(&ed, (uint64_t)p->from_retweets);
         if (rc != AGORA_OK)
             goto done;
     }

@@ -45,6 +45,8 @@ static const agora_cfg_entry k_cfg[] = {
                    "'u v' means u follows v, or v follows u"),
     AGORA_CFG_INT(P, "sim.min_degree", min_degree, 0, 0, 1000000,
                   "import: drop nodes with fewer in + out edges (one pass)"),
+    AGORA_CFG_INT(P, "sim.from_retweets", from_retweets, 0, 0, 1000000,
+                  "import: lines are retweets (u v [count]); u follows v if counted >= this"),
     AGORA_CFG_BOOL(P, "sim.largest_wcc", largest_wcc, 0,
                    "import: keep the largest weakly connected component"),
     AGORA_CFG_ENUM(P, "sim.opinion_init", opinion_init, "blocs5", k_oinit, "opinion draw"),

@@ -271,6 +271,7 @@ double agora__sim_beta_draw(agora_rng *r, double a, double b);
 
 typedef struct agora__sim_edges {
     uint32_t *src, *dst; /* src follows dst after edge_dir is applied */
+    uint32_t *w;         /* count of each line (third column if a positive integer, else 1) */
     size_t n, cap;
     uint32_t n_nodes;
     char *names; /* NUL-separated original ids, in first-appearance order */

@@ -170,6 +170,16 @@ static void sim_import_filters_degree_and_component(void **state) {
     assert_int_equal(agora_sim_n_agents(s), 5);
     assert_int_equal(agora_sim_n_edges(s), 5);
     agora_sim_destroy(s);
+    p.min_degree = 0;
+    write_text(p.edges_path, "u v 2\nu v\nv w\nw u 1\nw u 2\nx u junk\n");
+    p.from_retweets = 3; /* (u, v) counted 3 and (w, u) 3: kept; (v, w) 1 and (x, u) 1: not */
+    agora_assert_ok(agora_sim_create(&p, &s, err));
+    assert_int_equal(agora_sim_n_agents(s), 4);
+    assert_int_equal(agora_sim_n_edges(s), 2);
+    assert_true(agora__sim_follows(s, 0, 1));
+    assert_true(agora__sim_follows(s, 2, 0));
+    agora_sim_destroy(s);
+    p.from_retweets = 0;
     p.min_degree = 5; /* nobody left */
     agora_assert_err(agora_sim_create(&p, &s, err), AGORA_EINVAL);
     assert_non_null(strstr(err, "fewer than two nodes"));
