@@ -74,15 +74,15 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
     return AGORA_OK;
 }
 
-/* boundary: topology update then shared-state sync, retried until both succeed. With
- * wait_world, also waits until the ring holds at least min_world nodes. */
-static agora_err boundary(loop *L, bool wait_world, agora_diloco_outer_stats *st) {
+/* boundary: topology update then shared-state sync, retried until both succeed. Waits
+ * (within the boundary deadline) until the ring holds at least need_world nodes. */
+static agora_err boundary(loop *L, uint32_t need_world, agora_diloco_outer_stats *st) {
     int64_t deadline = agora_deadline_in_ms(L->p->boundary_timeout_ms);
     agora_err rc;
     for (;;) {
         rc = agora_comm_update_topology(L->c, deadline);
         if (rc == AGORA_OK) {
-            if (wait_world && agora_comm_world(L->c) < (uint32_t)L->p->min_world) {
+            if (agora_comm_world(L->c) < need_world) {
                 if (agora_deadline_passed(deadline))
                     return AGORA_ETIMEDOUT;
                 agora_sleep_ns(100 * 1000000LL); /* pacing while peers arrive */
@@ -127,7 +127,7 @@ static agora_err outer_reduce(loop *L, agora_codec codec, int64_t timeout_ms,
             return rc;
         AGORA_LOG_WARN(AGORA_SUB_TRAIN, "all-reduce failed (%s); rebuilding the ring",
                        agora_err_name(rc));
-        AGORA_TRY(boundary(L, false, st));
+        AGORA_TRY(boundary(L, 1, st));
     }
 }
 
@@ -147,12 +147,14 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
     }
     memcpy(L.outer, L.inner, L.n * sizeof(float));
     memset(L.momentum, 0, L.n * sizeof(float));
-    bool first = true;
+    /* The first boundary waits for the quorum; after a step spent alone the node waits
+     * for a peer instead of training updates it would have to throw away. */
+    uint32_t need_world = (uint32_t)p->min_world;
     while (L.revision < p->outer_steps) {
         agora_diloco_outer_stats st = {0};
         int64_t t0 = agora_now_ns();
-        AGORA_TRY_GOTO(boundary(&L, first, &st), rc, out);
-        first = false;
+        AGORA_TRY_GOTO(boundary(&L, need_world, &st), rc, out);
+        need_world = 1;
         if (L.revision >= p->outer_steps)
             break; /* a joiner may arrive after the end */
         int64_t t1 = agora_now_ns();
@@ -166,7 +168,9 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
         int64_t t2 = agora_now_ns();
         agora_diloco_pseudo_grad(L.delta, L.outer, L.inner, L.n);
         AGORA_TRY_GOTO(outer_reduce(&L, codec, collective_timeout_ms, &st), rc, out);
-        if (!st.skipped) {
+        if (st.skipped)
+            need_world = 2;
+        else {
             agora_diloco_outer_nesterov(L.outer, L.momentum, L.delta, L.n, (float)p->outer_lr,
                                         (float)p->outer_momentum);
             L.revision++;

@@ -136,6 +136,36 @@ static void diloco_survives_sigkill_and_admits_joiner(void **state) {
     free(dir);
 }
 
+/* Two nodes, one killed, a fresh node joins: the shared-state vote is a 1-1 tie, which
+ * must go to the survivor's newer revision, not to the joiner's initial weights. */
+static void diloco_lone_survivor_wins_tie_against_joiner(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=5 --kill-at 2 --join-at 2");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    char run[4200];
+    snprintf(run, sizeof run, "%s/run", dir);
+    assert_true(summary_num(run, "node-00", "outer_steps") == 5);
+    assert_true(summary_num(run, "node-02", "outer_steps") == 5);
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-02"));
+    assert_true(weights_hash(run, "node-00") != 0);
+    char m[4300];
+    snprintf(m, sizeof m, "%s/node-02/metrics.jsonl", run);
+    char *buf = NULL;
+    size_t len = 0;
+    agora_assert_ok(agora_read_file(m, 1 << 20, &buf, &len, NULL));
+    /* The joiner's first record continues the run instead of restarting it at step 1. */
+    assert_null(strstr(buf, "\"outer_step\":1,"));
+    assert_non_null(strstr(buf, "\"joined\":1"));
+    agora_free(buf);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void diloco_launch_rejects_bad_config(void **state) {
     (void)state;
     char cmd[1024];
@@ -148,6 +178,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_two_nodes_end_bit_identical),
         cmocka_unit_test(diloco_survives_sigkill_and_admits_joiner),
+        cmocka_unit_test(diloco_lone_survivor_wins_tie_against_joiner),
         cmocka_unit_test(diloco_launch_rejects_bad_config),
     };
     return agora_test_main(tests, argc, argv);
