@@ -57,7 +57,8 @@ typedef struct agora_sim_params {
     int64_t from_retweets; /* > 0: the file lists retweets; follow if counted >= this */
     bool largest_wcc;      /* keep only the largest weakly connected component */
     /* attributes */
-    int opinion_init; /* blocs5, bimodal, uniform */
+    int opinion_init; /* blocs5, bimodal, uniform, labels, spectral */
+    char label_positions[AGORA_CFG_STR_LEN];
     double tox_init_a, tox_init_b, tox_extremity, tox_eta;
     int tox_dynamics; /* fixed, contagion */
     double activity_mean, activity_logsd, rt_base_median, rt_base_logsd, rt_base_cap;

@@ -331,11 +331,21 @@ agora_err agora__sim_parse_agents(const char *name, const char *text, size_t len
             snprintf(err, AGORA_ERR_LEN, "%s:%zu: %d fields, header has %d", name, line, nf, ncol);
             goto fail;
         }
-        agora__sim_attr a = {0, 0, 0, 0, 0, 0};
+        agora__sim_attr a;
+        memset(&a, 0, sizeof a);
         for (int c = 0; c < nf; c++) {
             int k = col_of[c];
-            if (k == COL_LABEL)
+            if (k == COL_LABEL) {
+                if (fl[c] >= sizeof a.label) {
+                    snprintf(err, AGORA_ERR_LEN, "%s:%zu: label longer than %zu bytes", name, line,
+                             sizeof a.label - 1);
+                    goto fail;
+                }
+                memcpy(a.label, f[c], fl[c]);
+                a.label[fl[c]] = '\0';
+                a.has |= SIM_ATTR_LABEL;
                 continue;
+            }
             if (k == COL_ID) {
                 int64_t v = agora__sim_edges_find(ids, f[c], fl[c]);
                 if (v < 0) {
@@ -631,6 +641,33 @@ agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]) {
             s->pi[v] = rows[r].pi;
     }
     rc = agora__sim_graph_from_edges(s, ed.src, ed.dst, m);
+    if (rc == AGORA_OK && p->opinion_init == SIM_OINIT_SPECTRAL) {
+        rc = agora__sim_spectral_opinions(s);
+        for (size_t r = 0; r < n_rows && rc == AGORA_OK; r++) /* imported columns win */
+            if (map[rows[r].node] != UINT32_MAX && (rows[r].has & SIM_ATTR_O))
+                s->o[map[rows[r].node]] = rows[r].o;
+    }
+    if (rc == AGORA_OK && p->opinion_init == SIM_OINIT_LABELS) {
+        int64_t unknown = 0;
+        for (size_t r = 0; r < n_rows; r++) {
+            uint32_t v = map[rows[r].node];
+            double lpos;
+            if (v == UINT32_MAX || (rows[r].has & SIM_ATTR_O))
+                continue;
+            if (!(rows[r].has & SIM_ATTR_LABEL) ||
+                !agora__sim_label_position(p->label_positions, rows[r].label, &lpos)) {
+                unknown++;
+                continue;
+            }
+            double o = lpos + 0.05 * agora__sim_normal(s->seed, SIM_S_AGENT | (1u << 16), v, 0);
+            s->o[v] = o < -1 ? -1 : (o > 1 ? 1 : o);
+        }
+        if (unknown > 0)
+            AGORA_LOG_WARN(AGORA_SUB_SIM,
+                           "opinion_init = labels: %lld rows without a known "
+                           "label keep their drawn opinion",
+                           (long long)unknown);
+    }
     if (rc == AGORA_OK)
         AGORA_LOG_INFO(AGORA_SUB_SIM,
                        "imported %s: %u of %u nodes kept, %lld edges (%zu self-loops or "

@@ -11,7 +11,7 @@
 static const char *const k_recsys[] = {"chrono",     "random",          "eng_oracle", "eng_learned",
                                        "popularity", "eng_neg_neutral", "bridging",   NULL};
 static const char *const k_graph[] = {"fitness_homophily", "dsbm", "er", "file", NULL};
-static const char *const k_oinit[] = {"blocs5", "bimodal", "uniform", NULL};
+static const char *const k_oinit[] = {"blocs5", "bimodal", "uniform", "labels", "spectral", NULL};
 static const char *const k_kernel[] = {"logistic", "gauss", "step", "flat", NULL};
 static const char *const k_omodel[] = {"deffuant", "hk", "degroot", "none", NULL};
 static const char *const k_infl[] = {"read", "retweet", NULL};
@@ -50,6 +50,8 @@ static const agora_cfg_entry k_cfg[] = {
     AGORA_CFG_BOOL(P, "sim.largest_wcc", largest_wcc, 0,
                    "import: keep the largest weakly connected component"),
     AGORA_CFG_ENUM(P, "sim.opinion_init", opinion_init, "blocs5", k_oinit, "opinion draw"),
+    AGORA_CFG_STR(P, "sim.label_positions", label_positions, "fi:-0.8,ps:-0.4,em:0,lr:0.4,fn:0.8",
+                  "opinion_init = labels: label:position pairs (agent CSV label column)"),
     AGORA_CFG_DBL(P, "sim.tox_init_a", tox_init_a, 2, 0.01, 1000, "toxicity Beta a"),
     AGORA_CFG_DBL(P, "sim.tox_init_b", tox_init_b, 3, 0.01, 1000, "toxicity Beta b"),
     AGORA_CFG_DBL(P, "sim.tox_extremity", tox_extremity, 0, 0, 100, "kappa_tau (logit coupling)"),

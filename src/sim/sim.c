@@ -225,6 +225,14 @@ agora_err agora_sim_create(const agora_sim_params *p, agora_sim **out, char err[
         if (rc == AGORA_OK) {
             agora__sim_init_attributes(s);
             rc = agora__sim_generate(s, err);
+            if (rc == AGORA_OK && p->opinion_init == SIM_OINIT_SPECTRAL)
+                rc = agora__sim_spectral_opinions(s);
+            if (rc == AGORA_OK && p->opinion_init == SIM_OINIT_LABELS) {
+                snprintf(err, AGORA_ERR_LEN,
+                         "sim.opinion_init = labels needs an imported "
+                         "network with sim.agents (label column)");
+                rc = AGORA_EINVAL;
+            }
         }
     }
     if (rc != AGORA_OK) {

@@ -27,7 +27,13 @@
 
 // ---- enums mirroring the config names (params.c) ----
 enum { SIM_GRAPH_FITNESS = 0, SIM_GRAPH_DSBM, SIM_GRAPH_ER, SIM_GRAPH_FILE };
-enum { SIM_OINIT_BLOCS5 = 0, SIM_OINIT_BIMODAL, SIM_OINIT_UNIFORM };
+enum {
+    SIM_OINIT_BLOCS5 = 0,
+    SIM_OINIT_BIMODAL,
+    SIM_OINIT_UNIFORM,
+    SIM_OINIT_LABELS,
+    SIM_OINIT_SPECTRAL
+};
 enum { SIM_KERNEL_LOGISTIC = 0, SIM_KERNEL_GAUSS, SIM_KERNEL_STEP, SIM_KERNEL_FLAT };
 enum { SIM_OPINION_DEFFUANT = 0, SIM_OPINION_HK, SIM_OPINION_DEGROOT, SIM_OPINION_NONE };
 enum { SIM_INFLUENCE_READ = 0, SIM_INFLUENCE_RETWEET };
@@ -289,13 +295,19 @@ agora_err agora__sim_parse_edges(const char *name, const char *text, size_t len,
                                  agora__sim_edges *out, char err[AGORA_ERR_LEN]);
 void agora__sim_edges_free(agora__sim_edges *e);
 int64_t agora__sim_edges_find(const agora__sim_edges *e, const char *id, size_t len);
-enum { SIM_ATTR_O = 1, SIM_ATTR_TAU = 2, SIM_ATTR_A = 4, SIM_ATTR_PI = 8 };
+enum { SIM_ATTR_O = 1, SIM_ATTR_TAU = 2, SIM_ATTR_A = 4, SIM_ATTR_PI = 8, SIM_ATTR_LABEL = 16 };
 /* One agent-attribute row, matched to a node by id. */
 typedef struct agora__sim_attr {
     uint32_t node;
     unsigned has; /* SIM_ATTR_* bits */
     double o, tau, a, pi;
+    char label[32];
 } agora__sim_attr;
+/* Opinion from a label through sim.label_positions ("name:pos,..."); false if unknown. */
+bool agora__sim_label_position(const char *table, const char *label, double *pos);
+/* opinion_init = spectral: the Fiedler vector of the symmetrised graph's normalised
+ * Laplacian (power iteration), rescaled to [-1, 1]. */
+agora_err agora__sim_spectral_opinions(agora_sim *s);
 /* Parses an agent CSV: a header naming columns among id (required), opinion, toxicity,
  * activity, rt_base, label; then one row per agent. Unknown or repeated ids, values out of
  * range and ragged rows are errors ("name:line: reason"). */

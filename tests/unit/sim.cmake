@@ -24,6 +24,7 @@ agora_unit_test(sim_import SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_impor
   sim_import_rejects_malformed_agents_with_line
   sim_import_fixture_builds_a_state
   sim_import_filters_degree_and_component
+  sim_import_opinions_from_labels_and_spectral
   sim_cli_run_writes_run_directory
   sim_cli_rejects_bad_config_and_usage)
 # Phase B runs one short parallel region per step; on a loaded CI machine spinning OpenMP

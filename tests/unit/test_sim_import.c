@@ -187,6 +187,50 @@ static void sim_import_filters_degree_and_component(void **state) {
     free(tmp);
 }
 
+static void sim_import_opinions_from_labels_and_spectral(void **state) {
+    (void)state;
+    double pos = 0;
+    assert_true(agora__sim_label_position("fi:-0.8,ps:-0.4,fn:0.8", "ps", &pos));
+    agora_assert_near(pos, -0.4, 0);
+    assert_false(agora__sim_label_position("fi:-0.8,ps:-0.4", "p", &pos));
+    assert_false(agora__sim_label_position("fi:x", "fi", &pos));
+    assert_false(agora__sim_label_position("fi:2", "fi", &pos));
+    char *tmp = agora_test_tmpdir();
+    agora_sim_params p;
+    agora_sim_params_default(&p);
+    p.graph_init = SIM_GRAPH_FILE;
+    snprintf(p.edges_path, sizeof p.edges_path, "%.150s/e.txt", tmp);
+    snprintf(p.agents_path, sizeof p.agents_path, "%.150s/a.csv", tmp);
+    /* two 6-cliques (mutual follows) joined by one edge */
+    char edges[4096] = "";
+    size_t len = 0;
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++)
+                if (i != j)
+                    len += (size_t)snprintf(edges + len, sizeof edges - len, "n%d n%d\n", 6 * c + i,
+                                            6 * c + j);
+    snprintf(edges + len, sizeof edges - len, "n5 n6\n");
+    write_text(p.edges_path, edges);
+    write_text(p.agents_path, "id,label,toxicity\nn0,fi,0.5\nn7,fn,0.5\nn8,zz,0.5\n");
+    char err[AGORA_ERR_LEN];
+    agora_sim *s = NULL;
+    p.opinion_init = SIM_OINIT_LABELS;
+    agora_assert_ok(agora_sim_create(&p, &s, err));
+    agora_assert_near(s->o[0], -0.8, 0.25);
+    agora_assert_near(s->o[7], 0.8, 0.25);
+    agora_sim_destroy(s);
+    p.opinion_init = SIM_OINIT_SPECTRAL;
+    agora_assert_ok(agora_sim_create(&p, &s, err));
+    for (int i = 0; i < 6; i++) {
+        if (!(s->o[i] < 0 && s->o[6 + i] > 0))
+            fail_msg("spectral: node %d at %.3f, node %d at %.3f", i, s->o[i], 6 + i, s->o[6 + i]);
+    }
+    agora_sim_destroy(s);
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 static char g_out[1 << 16];
 
 static int run(const char *args) {
@@ -286,6 +330,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_import_rejects_malformed_agents_with_line),
         cmocka_unit_test(sim_import_fixture_builds_a_state),
         cmocka_unit_test(sim_import_filters_degree_and_component),
+        cmocka_unit_test(sim_import_opinions_from_labels_and_spectral),
         cmocka_unit_test(sim_cli_run_writes_run_directory),
         cmocka_unit_test(sim_cli_rejects_bad_config_and_usage),
     };
