@@ -39,6 +39,7 @@ mpeer *agora__coord_find(agora_master *m, uint64_t id) {
 
 agora_err agora__coord_send(agora_master *m, mpeer *p, uint8_t type, uint64_t tag,
                             const agora_wbuf *w) {
+    AGORA_ASSERT(w == NULL || !w->overflow); /* our buffers are sized for their messages */
     (void)m;
     if (p->fd < 0)
         return AGORA_ECLOSED;
@@ -214,6 +215,9 @@ static void coll_abort_all(agora_master *m, uint32_t err) {
     if (m->coll_abort_sent)
         return;
     m->coll_abort_sent = true;
+    /* A healthy member stops within moments of an ABORT; one that has not completed
+     * after phase_timeout_ms is evicted (the reaper), so the verdict cannot hang. */
+    m->phase_deadline = agora_deadline_in_ms(m->o.phase_timeout_ms);
     for (size_t r = 0; r < m->n_members; r++) {
         mpeer *p = agora__coord_find(m, m->members[r]);
         if (p && p->fd >= 0 && !p->completed)
@@ -262,7 +266,12 @@ static void check_initiate(agora_master *m) {
         mpeer *p = agora__coord_find(m, m->members[r]);
         if (p == NULL)
             continue; /* cannot happen: checked above */
-        send_u64_u32(m, p, AGORA_MSG_C2P_COMMENCE, m->seq, contributors);
+        uint8_t b[20];
+        agora_wbuf w = {b, 0, sizeof b, false};
+        agora__w_u64(&w, m->seq);
+        agora__w_u32(&w, contributors);
+        agora__w_u64(&w, p->init_nonce);
+        agora__coord_send(m, p, AGORA_MSG_C2P_COMMENCE, 0, &w);
         p->completed = false;
     }
 }
@@ -451,6 +460,7 @@ static agora_err on_frame(agora_master *m, mpeer *p) {
         uint64_t ep = agora__r_u64(&r);
         uint64_t count = agora__r_u64(&r);
         uint8_t op = agora__r_u8(&r), codec = agora__r_u8(&r), contrib = agora__r_u8(&r);
+        uint64_t nonce = agora__r_u64(&r);
         AGORA_TRY(agora__r_done(&r));
         uint32_t err = AGORA_OK;
         if (p->state != PS_MEMBER)
@@ -466,12 +476,22 @@ static agora_err on_frame(agora_master *m, mpeer *p) {
         p->op = op;
         p->codec = codec;
         p->contributes = contrib;
+        p->init_nonce = nonce;
         return AGORA_OK;
     }
     case AGORA_MSG_P2C_COMPLETE: {
         uint64_t seq = agora__r_u64(&r);
         uint32_t err = agora__r_u32(&r);
         AGORA_TRY(agora__r_done(&r));
+        if (seq == 0 && p->state == PS_MEMBER) { /* withdrawn: gave up waiting for COMMENCE */
+            if (m->phase == PH_IDLE) {
+                p->initiated = false;
+                return AGORA_OK;
+            }
+            seq = m->seq;
+            if (err == AGORA_OK)
+                err = AGORA_ETIMEDOUT;
+        }
         if (m->phase == PH_COLL && seq == m->seq && p->state == PS_MEMBER && !p->completed) {
             p->completed = true;
             p->complete_err = err;
@@ -635,6 +655,16 @@ static void reap_and_time_out(agora_master *m) {
             drop_peer(m, i, "connection lost");
         else if (now - p->last_seen > hb)
             drop_peer(m, i, p->state >= PS_REG ? "heartbeat timeout" : "handshake timeout");
+    }
+    if (m->phase == PH_COLL && m->coll_abort_sent && agora_deadline_passed(m->phase_deadline)) {
+        for (size_t i = m->n_peers; i-- > 0;) {
+            mpeer *p = m->peers[i];
+            if (p->state == PS_MEMBER && !p->completed) {
+                AGORA_LOG_WARN(AGORA_SUB_COORD, "member %llu did not complete after an abort",
+                               (unsigned long long)p->id);
+                drop_peer(m, i, "no completion after abort");
+            }
+        }
     }
     if (m->phase == PH_TOPO && agora_deadline_passed(m->phase_deadline)) {
         AGORA_LOG_WARN(AGORA_SUB_COORD, "epoch %llu: links not confirmed in time",

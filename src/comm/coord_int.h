@@ -53,6 +53,7 @@ typedef struct mpeer {
     bool initiated;
     uint64_t count;
     uint8_t op, codec, contributes;
+    uint64_t init_nonce; /* echoed in COMMENCE so a peer never acts on a stale one */
     bool completed;
     uint32_t complete_err;
     agora__ss_vote ss; /* shared-state report (coord_ss.c) */

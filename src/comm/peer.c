@@ -40,6 +40,7 @@ static void master_lost(agora_comm *c, agora_err why) {
 }
 
 agora_err agora__peer_send(agora_comm *c, uint8_t type, const agora_wbuf *w, int64_t deadline) {
+    AGORA_ASSERT(w == NULL || !w->overflow); /* our buffers are sized for their messages */
     pthread_mutex_lock(&c->wlock);
     agora_err rc = c->mfd < 0 ? AGORA_ECLOSED
                               : agora__send_frame(c->mfd, type, 0, w ? w->p : NULL,
@@ -461,8 +462,9 @@ agora_err agora_comm_update_topology(agora_comm *c, int64_t deadline) {
         master_lost(c, rc);
         return rc;
     }
-    if (!changed)
-        return c->links_ok ? AGORA_OK : AGORA_EPEER_LOST;
+    if (!changed) /* links this peer broke locally fail the next collective, which makes the
+                     master rebuild them at the following update: self-healing, never stuck */
+        return AGORA_OK;
     bool verdict_seen = false;
     rc = build_links(c, deadline, &verdict_seen);
     if (rc != AGORA_OK)
@@ -561,22 +563,38 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
         if (c->backup == NULL)
             return AGORA_ENOMEM;
     }
-    uint8_t b[24];
+    uint8_t b[32];
     agora_wbuf w = {b, 0, sizeof b, false};
     agora__w_u64(&w, c->epoch);
     agora__w_u64(&w, (uint64_t)desc->count);
     agora__w_u8(&w, (uint8_t)desc->op);
     agora__w_u8(&w, (uint8_t)desc->codec);
     agora__w_u8(&w, desc->contributes ? 1 : 0);
+    agora__w_u64(&w, ++c->init_nonce);
     agora_err rc = agora__peer_send(c, AGORA_MSG_P2C_INITIATE, &w, desc->deadline_ns);
     agora_rbuf r;
-    if (rc == AGORA_OK)
+    while (rc == AGORA_OK) { /* skip a stale COMMENCE or VERDICT from a withdrawn attempt */
         rc = wait2(c, AGORA_MSG_C2P_COMMENCE, AGORA_MSG_C2P_VERDICT, desc->deadline_ns, &r);
+        if (rc != AGORA_OK)
+            break;
+        agora_rbuf peek = r;
+        uint64_t seq = agora__r_u64(&peek);
+        if (c->mhdr.type == AGORA_MSG_C2P_VERDICT
+                ? seq == 0
+                : (agora__r_u32(&peek), agora__r_u64(&peek) == c->init_nonce))
+            break;
+    }
     if (rc != AGORA_OK) {
-        /* Without a COMMENCE nobody ran: when the wait was cut short the master may still
-         * commence later, and the next call meets a stale frame it skips. */
-        if (rc == AGORA_ETIMEDOUT || rc == AGORA_EABORTED)
-            c->links_ok = false;
+        /* We gave up before a COMMENCE: withdraw (COMPLETE seq 0), so the master neither
+         * waits for us nor leaves the others hanging if it commences meanwhile; their
+         * collective then fails and everyone rebuilds links. Stale frames are skipped. */
+        if (rc == AGORA_ETIMEDOUT || rc == AGORA_EABORTED) {
+            uint8_t wb[12];
+            agora_wbuf ww = {wb, 0, sizeof wb, false};
+            agora__w_u64(&ww, 0);
+            agora__w_u32(&ww, (uint32_t)rc);
+            (void)agora__peer_send(c, AGORA_MSG_P2C_COMPLETE, &ww, agora_deadline_in_ms(1000));
+        }
         return rc;
     }
     if (c->mhdr.type == AGORA_MSG_C2P_VERDICT) {
@@ -593,6 +611,7 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     job.deadline = desc->deadline_ns;
     job.seq = agora__r_u64(&r);
     job.contributors = agora__r_u32(&r);
+    (void)agora__r_u64(&r); /* the nonce, checked above */
     job.backup = c->backup;
     if (!desc->contributes || c->world == 1) {
         /* these paths write the whole buffer up front: back it all up now (the ring

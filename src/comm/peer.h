@@ -44,6 +44,7 @@ struct agora_comm {
     agora_err ctl_pending_verdict; /* a VERDICT seen early (during the ring) */
     uint64_t ctl_verdict_seq;
     bool have_verdict;
+    uint64_t init_nonce; /* per all-reduce; COMMENCE must echo it */
     /* grow-only scratch kept across calls, so large all-reduces do not page-fault fresh
      * memory every time */
     float *backup;

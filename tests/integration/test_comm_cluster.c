@@ -702,6 +702,74 @@ static void wrong_key_rejected_and_bad_frames_dropped(void **state) {
     cluster_free(cl, true);
 }
 
+// ---- a peer that gives up before the collective starts ----
+
+/* Peer 0 starts an all-reduce with a 200 ms deadline while peer 1 is still busy: it must
+ * get ETIMEDOUT (withdrawing at the master), and the next attempt by both must commit. */
+static int scenario_withdraw(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, 2, 30000) != AGORA_OK)
+        return 10;
+    float x[64];
+    int ret = 0;
+    if (idx == 0) {
+        fill(x, 64, idx, 0);
+        agora_reduce_desc d = {
+            x, 64, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(200)};
+        agora_err rc = agora_comm_allreduce(c, &d, NULL);
+        if (rc != AGORA_ETIMEDOUT) {
+            fprintf(stderr, "expected ETIMEDOUT, got %s\n", agora_err_name(rc));
+            ret = 11;
+        }
+        append_line(cl, "progress", idx, "x"); /* tells peer 1 to go on */
+    } else {
+        int64_t dl = agora_deadline_in_ms(20000);
+        while (file_size(cl, "progress", 0) == 0 && !agora_deadline_passed(dl))
+            sleep_ms(5);
+    }
+    for (int attempt = 0; ret == 0 && attempt < 5; attempt++) {
+        fill(x, 64, idx, 1);
+        agora_reduce_desc d = {
+            x, 64, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000)};
+        agora_err rc = agora_comm_allreduce(c, &d, NULL);
+        if (rc == AGORA_OK) {
+            ret = check_exact(x, 64, 2, 1, false) ? 12 : 0;
+            record_digest(cl, idx, "after-withdraw", x, 64);
+            break;
+        }
+        if (rc != AGORA_EPEER_LOST && rc != AGORA_ESTATE) {
+            ret = 13;
+            break;
+        }
+        (void)agora_comm_update_topology(c, agora_deadline_in_ms(10000));
+        if (attempt == 4)
+            ret = 14;
+    }
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void initiate_timeout_withdraws_and_cluster_recovers(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    start_master(cl, NULL);
+    spawn(cl, scenario_withdraw, 0);
+    spawn(cl, scenario_withdraw, 1);
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        int st = wait_exit(cl->peer[i], 60000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    int idx[2] = {0, 1};
+    if (ok)
+        assert_digests_agree(cl, idx, 2);
+    cluster_free(cl, ok);
+}
+
 // ---- churn soak ----
 
 static volatile sig_atomic_t g_term;
@@ -858,6 +926,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sigstop_peer_is_evicted_and_others_go_on),
         cmocka_unit_test(join_mid_run_receives_shared_state),
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
+        cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };
