@@ -246,6 +246,21 @@ AGORA_API agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_ten
                                                  size_t n, uint64_t revision, int64_t deadline_ns,
                                                  agora_sync_info *info);
 
+/* ---- link measurement and ring order ---- */
+
+/* agora_comm_measure_links: every member calls it at the same point (like
+ * update_topology). In W-1 rounds every member sends `bytes` to the member k places
+ * ahead while receiving from the one k places behind (all links busy at once, as in the
+ * ring), timing what it receives; the master then orders the ring to maximise the slowest
+ * directed link and applies that order at the next agora_comm_update_topology().
+ * Returns:
+ *   AGORA_OK          measured and reported (the order may or may not change).
+ *   AGORA_EPEER_LOST  a member died or the membership changed; update the topology.
+ *   AGORA_ESTATE      not a member, or other members were doing something else.
+ *   AGORA_EINVAL      bytes is 0 or larger than 1 GiB.
+ *   AGORA_ETIMEDOUT, AGORA_EABORTED, AGORA_ECLOSED as above. */
+AGORA_API agora_err agora_comm_measure_links(agora_comm *c, size_t bytes, int64_t deadline_ns);
+
 /* ---- ring order (also used by the master) ---- */
 
 /* agora_ring_order picks a cyclic order of n peers maximising the slowest directed link

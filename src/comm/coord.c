@@ -137,8 +137,9 @@ static void check_topo(agora_master *m) {
     size_t joiners = waiting_joiners(m);
     if (voters == 0 && joiners == 0)
         return;
-    bool changed = m->dirty || m->broken || joiners > 0;
+    bool changed = m->dirty || m->broken || joiners > 0 || m->new_order != NULL;
     if (changed) {
+        agora__coord_bw_apply_order(m); /* a measured order, survivors only */
         uint64_t *nm = agora_realloc(m->members, (m->n_members + joiners) * sizeof(uint64_t));
         if (nm == NULL)
             return; /* retried on the next event */
@@ -302,7 +303,7 @@ static void check_complete(agora_master *m) {
 static void check_conflict(agora_master *m) {
     if (m->phase != PH_IDLE)
         return;
-    bool any_topo = false, any_init = false, any_ss = false;
+    bool any_topo = false, any_init = false, any_ss = false, any_bw = false;
     for (size_t r = 0; r < m->n_members; r++) {
         mpeer *p = agora__coord_find(m, m->members[r]);
         if (p == NULL)
@@ -310,8 +311,9 @@ static void check_conflict(agora_master *m) {
         any_topo |= p->topo_req;
         any_init |= p->initiated;
         any_ss |= p->ss.sent;
+        any_bw |= p->bw_req;
     }
-    if ((int)any_topo + (int)any_init + (int)any_ss < 2)
+    if ((int)any_topo + (int)any_init + (int)any_ss + (int)any_bw < 2)
         return;
     AGORA_LOG_WARN(AGORA_SUB_COORD,
                    "members disagree on the next phase (topology %d, reduce %d, "
@@ -327,6 +329,13 @@ static void check_conflict(agora_master *m) {
             send_u64_u32(m, p, AGORA_MSG_C2P_VERDICT, 0, AGORA_ESTATE);
         if (p->ss.sent)
             agora__coord_ss_reject(m, p, AGORA_ESTATE);
+        if (p->bw_req) {
+            uint8_t b[4];
+            agora_wbuf w = {b, 0, 4, false};
+            agora__w_u32(&w, AGORA_ESTATE);
+            agora__coord_send(m, p, AGORA_MSG_C2P_BW_DONE, m->epoch, &w);
+            p->bw_req = false;
+        }
         p->topo_req = p->initiated = false;
     }
 }
@@ -336,9 +345,11 @@ static void reevaluate(agora_master *m) {
     check_topo_done(m);
     check_complete(m);
     agora__coord_ss_check(m);
+    agora__coord_bw_check(m);
     check_topo(m);
     check_initiate(m);
     agora__coord_ss_check(m);
+    agora__coord_bw_check(m);
 }
 
 // ---- peer lifecycle ----
@@ -363,6 +374,7 @@ static void drop_peer(agora_master *m, size_t idx, const char *why) {
     agora__sock_close(&p->fd);
     agora_free(p->payload);
     agora__ss_vote_clear(&p->ss);
+    agora__coord_bw_clear(p);
     agora_free(p);
     m->peers[idx] = m->peers[--m->n_peers];
     publish_stats(m);
@@ -507,6 +519,18 @@ static agora_err on_frame(agora_master *m, mpeer *p) {
         return agora__coord_ss_on_sync(m, p->id, &r);
     case AGORA_MSG_P2C_SS_DONE:
         return agora__coord_ss_on_done(m, p->id, &r);
+    case AGORA_MSG_P2C_BW_REQ:
+        AGORA_TRY(agora__r_done(&r));
+        if (p->state != PS_MEMBER) {
+            uint8_t b[4];
+            agora_wbuf w = {b, 0, 4, false};
+            agora__w_u32(&w, AGORA_ESTATE);
+            return agora__coord_send(m, p, AGORA_MSG_C2P_BW_DONE, m->epoch, &w);
+        }
+        p->bw_req = true;
+        return AGORA_OK;
+    case AGORA_MSG_P2C_BW_REPORT:
+        return agora__coord_bw_on_report(m, p, &r);
     default:
         return AGORA_EPROTO;
     }
@@ -729,10 +753,12 @@ void agora_master_destroy(agora_master *m) {
         agora__sock_close(&m->peers[i]->fd);
         agora_free(m->peers[i]->payload);
         agora__ss_vote_clear(&m->peers[i]->ss);
+        agora__coord_bw_clear(m->peers[i]);
         agora_free(m->peers[i]);
     }
     agora_free(m->peers);
     agora_free(m->members);
+    agora_free(m->new_order);
     agora__sock_close(&m->lfd);
     agora__sock_close(&m->wake[0]);
     agora__sock_close(&m->wake[1]);

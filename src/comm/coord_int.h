@@ -29,7 +29,7 @@ typedef struct agora__ss_vote {
 void agora__ss_vote_clear(agora__ss_vote *v);
 
 enum { PS_HELLO, PS_CHALLENGED, PS_REG, PS_MEMBER };
-enum { PH_IDLE, PH_TOPO, PH_COLL, PH_SS };
+enum { PH_IDLE, PH_TOPO, PH_COLL, PH_SS, PH_BW };
 
 typedef struct mpeer {
     int fd;
@@ -59,6 +59,11 @@ typedef struct mpeer {
     agora__ss_vote ss; /* shared-state report (coord_ss.c) */
     bool ss_done;
     uint32_t ss_err;
+    /* link measurement (coord_bw.c): ingress throughput from other members */
+    bool bw_req, bw_done;
+    uint32_t bw_n;
+    uint64_t *bw_from;
+    double *bw_bps;
 } mpeer;
 
 struct agora_master {
@@ -81,6 +86,8 @@ struct agora_master {
     uint32_t coll_err;
     bool coll_abort_sent;
     uint32_t ss_err;
+    uint64_t *new_order; /* a measured ring order for the next topology change */
+    size_t n_new_order;
     _Atomic uint32_t st_world;
     _Atomic uint64_t st_epoch, st_ok, st_failed;
     _Atomic int stop; /* lock-free, so agora_master_interrupt stays async-signal-safe */
@@ -96,5 +103,11 @@ void agora__coord_ss_check(agora_master *m);
 void agora__coord_ss_peer_lost(agora_master *m);
 /* Sends p a plan that carries only err and forgets its report. */
 void agora__coord_ss_reject(agora_master *m, mpeer *p, uint32_t err);
+/* coord_bw.c */
+agora_err agora__coord_bw_on_report(agora_master *m, mpeer *p, agora_rbuf *r);
+void agora__coord_bw_check(agora_master *m);
+void agora__coord_bw_clear(mpeer *p);
+/* Reorders m->members by m->new_order (dropping ids no longer members); frees it. */
+void agora__coord_bw_apply_order(agora_master *m);
 
 #endif /* AGORA_COMM_COORD_INT_H */

@@ -68,6 +68,11 @@ static const struct {
     [AGORA_MSG_P2P_SS_DATA] = {"P2P_SS_DATA", AGORA_WIRE_MAX_DATA},
     [AGORA_MSG_P2C_SS_DONE] = {"P2C_SS_DONE", 4},
     [AGORA_MSG_C2P_SS_VERDICT] = {"C2P_SS_VERDICT", 4},
+    [AGORA_MSG_P2C_BW_REQ] = {"P2C_BW_REQ", 0},
+    [AGORA_MSG_C2P_BW_GO] = {"C2P_BW_GO", 8},
+    [AGORA_MSG_P2P_BW] = {"P2P_BW", AGORA_WIRE_MAX_DATA},
+    [AGORA_MSG_P2C_BW_REPORT] = {"P2C_BW_REPORT", 4 + 4096 * 16},
+    [AGORA_MSG_C2P_BW_DONE] = {"C2P_BW_DONE", 4},
 };
 
 size_t agora__wire_max_len(uint8_t type) {

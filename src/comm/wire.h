@@ -68,7 +68,12 @@ typedef enum agora_msg_type {
     AGORA_MSG_P2P_SS_DATA = 24,      /* str name, u64 count, count x f32 */
     AGORA_MSG_P2C_SS_DONE = 25,      /* u32 err */
     AGORA_MSG_C2P_SS_VERDICT = 26,   /* u32 err */
-    AGORA__MSG_MAX = 27
+    AGORA_MSG_P2C_BW_REQ = 27,       /* empty: measure the links (agora_comm_measure_links) */
+    AGORA_MSG_C2P_BW_GO = 28,        /* u64 epoch */
+    AGORA_MSG_P2P_BW = 29,           /* filler bytes, timed by the receiver */
+    AGORA_MSG_P2C_BW_REPORT = 30,    /* u32 n, n x {u64 from_id, u64 f64-bits bytes/s} */
+    AGORA_MSG_C2P_BW_DONE = 31,      /* u32 err */
+    AGORA__MSG_MAX = 32
 } agora_msg_type;
 
 typedef struct agora_frame_hdr {

@@ -770,6 +770,67 @@ static void initiate_timeout_withdraws_and_cluster_recovers(void **state) {
     cluster_free(cl, ok);
 }
 
+// ---- link measurement and ring order ----
+
+/* Four peers measure their links (4 MB per directed link), the master solves the ring
+ * order and applies it at the next topology update; the ring must still give the exact
+ * sum, bit-identical everywhere. */
+static int scenario_measure(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, (uint32_t)cl->world, 30000) != AGORA_OK)
+        return 10;
+    int ret = 0;
+    agora_err rc = agora_comm_measure_links(c, 4u << 20, agora_deadline_in_ms(30000));
+    if (rc != AGORA_OK) {
+        fprintf(stderr, "measure: %s\n", agora_err_name(rc));
+        ret = 11;
+    }
+    if (ret == 0 && agora_comm_update_topology(c, agora_deadline_in_ms(30000)) != AGORA_OK)
+        ret = 12;
+    enum { N = 10007 };
+    float *x = agora_malloc(N * sizeof(float));
+    if (ret == 0) {
+        fill(x, N, idx, 3);
+        agora_reduce_desc d = {
+            x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(20000)};
+        if (agora_comm_allreduce(c, &d, NULL) != AGORA_OK || check_exact(x, N, cl->world, 3, 0))
+            ret = 13;
+        else
+            record_digest(cl, idx, "after-measure", x, N);
+    }
+    agora_free(x);
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void measure_links_then_reduce_exact(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(4);
+    start_master(cl, NULL);
+    for (int i = 0; i < 4; i++)
+        spawn(cl, scenario_measure, i);
+    bool ok = true;
+    int idx[4];
+    for (int i = 0; i < 4; i++) {
+        int st = wait_exit(cl->peer[i], 90000);
+        cl->peer[i] = -1;
+        idx[i] = i;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    if (ok)
+        assert_digests_agree(cl, idx, 4);
+    char cmd[600], out[256];
+    snprintf(cmd, sizeof cmd, "grep -c 'ring order: slowest link' '%s/master.log'", cl->dir);
+    if (agora_test_run(cmd, out, sizeof out) != 0) {
+        print_message("the master never solved a ring order\n");
+        ok = false;
+    }
+    cluster_free(cl, ok);
+}
+
 // ---- churn soak ----
 
 static volatile sig_atomic_t g_term;
@@ -927,6 +988,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(join_mid_run_receives_shared_state),
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
+        cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };
