@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Benchmark: DiLoCo against per-step data parallelism on the same data and token budget.
+#
+#   baseline  `agora train` with the global batch of W nodes (W x B sequences per step):
+#             what synchronous data-parallel training computes, step for step. Its traffic
+#             is counted, not run: a ring all-reduce of the fp32 gradient every step,
+#             2(W-1)/W x 4 bytes x params per node.
+#   diloco    `agora launch --nodes W` with B sequences per node, H inner steps per outer
+#             step, int8-lut ring all-reduce; bytes are measured by the nodes.
+# Printed: validation loss of both, the traffic ratio, the measured loopback utilization,
+# and the utilization projected for slower links from the measured inner-step time and
+# bytes per outer step (a projection, not a measurement on a capped link).
+# $1 is the build directory. BENCH_DILOCO_H and BENCH_DILOCO_OUTER set H and the outer steps.
+set -euo pipefail
+build=${1:?usage: 40-diloco.sh BUILD_DIR}
+agora="$build/agora"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+AGORA_BIN="$agora" "$root/scripts/prepare_kjv.sh" "$root/data/kjv" >/dev/null
+W=2
+B=8
+T=64
+H=${BENCH_DILOCO_H:-100}
+OUTER=${BENCH_DILOCO_OUTER:-4}
+STEPS=$((H * OUTER))
+out=$(mktemp -d "${TMPDIR:-/tmp}/agora-bench-diloco.XXXXXX")
+common=(--set train.preset=tiny --set train.data=data/kjv/shards --set train.seq_len=$T
+        --set train.lr=2e-3 --set train.warmup=20 --set train.steps=$STEPS
+        --set train.val_every=0 --set train.val_batches=8 --set train.log_every=1000000)
+echo "DiLoCo vs data-parallel: tiny preset, W=$W nodes x $B x $T tokens, H=$H, $OUTER outer steps"
+t0=$(date +%s.%N)
+"$agora" train --run-dir "$out/dp" --plain "${common[@]}" --set train.batch_size=$((W * B)) \
+  --set train.steps=$STEPS >"$out/dp.log" 2>&1
+t1=$(date +%s.%N)
+"$agora" launch --nodes $W --run-dir "$out/diloco" "${common[@]}" --set train.batch_size=$B \
+  --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER >"$out/diloco.log" 2>&1
+t2=$(date +%s.%N)
+/usr/bin/python3 - "$out" "$W" "$t0" "$t1" "$t2" <<'PY'
+import json, sys, glob
+out, W, t0, t1, t2 = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+import re
+# `agora train` ends with "done at step N: loss L, val loss V, ...".
+m = re.search(r"done at step \d+: .*?val loss ([0-9.]+)", open(out + "/dp.log").read())
+dp_val = float(m.group(1)) if m else float("nan")
+s = json.load(open(out + "/diloco/node-00/summary.json"))
+recs = [json.loads(l) for l in open(out + "/diloco/node-00/metrics.jsonl")]
+inner = sum(r["inner_s"] for r in recs) / len(recs)
+bytes_per_outer = sum(r["tx_bytes"] for r in recs) / len(recs)
+print(f"  data-parallel (1 process, global batch): val loss {dp_val:.4f}, {t1 - t0:.0f} s")
+print(f"  DiLoCo ({W} nodes, int8-lut):            val loss {s['val_loss']:.4f}, {t2 - t1:.0f} s")
+print(f"  traffic per node: DiLoCo {s['tx_bytes'] / 1e6:.2f} MB, data-parallel fp32 "
+      f"{s['dp_equivalent_tx_bytes'] / 1e6:.1f} MB -> {s['dp_equivalent_tx_bytes'] / s['tx_bytes']:.0f}x less")
+print(f"  utilization on loopback (measured): {100 * s['mean_utilization']:.1f}%")
+for mbit in (1000, 100, 10):
+    t = bytes_per_outer * 8 / (mbit * 1e6)
+    print(f"  utilization at {mbit:>4} Mbit/s (projected from {inner:.2f} s inner, "
+          f"{bytes_per_outer / 1e6:.2f} MB/outer step): {100 * inner / (inner + t):.1f}%")
+PY
+[ -n "${BENCH_KEEP:-}" ] && echo "(kept $out)" || rm -rf "$out"
