@@ -227,7 +227,9 @@ uint8_t agora__r_u8(agora_rbuf *r) {
 
 uint16_t agora__r_u16(agora_rbuf *r) {
     const uint8_t *p = r_take(r, 2);
-    return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
+    if (p == NULL)
+        return 0;
+    return (uint16_t)(p[0] | (p[1] << 8));
 }
 
 uint32_t agora__r_u32(agora_rbuf *r) {

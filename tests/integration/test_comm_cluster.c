@@ -213,7 +213,7 @@ static agora_err join_until(agora_comm *c, uint32_t world, int timeout_ms) {
 
 /* Integer-valued data: any summation order is exact in fp32. */
 static float value(int idx, int iter, size_t j) {
-    return (float)((int)((idx * 131u + j * 7u + (unsigned)iter * 13u) % 61u) - 30);
+    return (float)((int)(((unsigned)idx * 131u + j * 7u + (unsigned)iter * 13u) % 61u) - 30);
 }
 
 static void fill(float *x, size_t n, int idx, int iter) {
