@@ -3,8 +3,9 @@
 #
 # For each preset (tiny, small, base) at T=256 (B=8) and T=1024 (B=2), i.e. 2048 tokens
 # per step, bench_train measures the 2-thread sgemm peak in the same process, then
-# tokens/s, MFU against that peak, and peak RSS against params + grads + AdamW +
-# activations. Each side gets its best thread setting out of two:
+# tokens/s, MFU against that peak, and peak RSS: rss_MB is the whole process, train_MB
+# the part above the RSS before the model was built, compared with the analytic
+# params + grads + AdamW + activations (anal_MB; ratio = train_MB / anal_MB). Each side gets its best thread setting out of two:
 #   agora:   OpenMP workers spinning (default) or OMP_WAIT_POLICY=passive
 #   PyTorch: its own pool at 2 threads (OpenBLAS 1), or OpenBLAS's pool at 2 (torch 1);
 #            two pools at 2 threads each fight over 2 cores, so that mix is not offered.
@@ -30,8 +31,8 @@ have_torch=1
 /usr/bin/python3 -c 'import torch' 2>/dev/null || have_torch=0
 configs="tiny:256:8:20 small:256:8:4 base:256:8:2 tiny:1024:2:10 small:1024:2:3 base:1024:2:2"
 [ "${BENCH_TRAIN_QUICK:-0}" = 1 ] && configs="tiny:256:8:20 small:256:8:4"
-printf '%-6s %5s %3s %11s %8s %7s %11s %11s %9s %9s\n' preset T B agora_tok/s MFU peakGF \
-  torch_tok/s vs_torch rss_MB rss/anal
+printf '%-6s %5s %3s %11s %8s %7s %11s %9s %8s %8s %8s %8s\n' preset T B agora_tok/s MFU \
+  peakGF torch_tok/s vs_torch rss_MB train_MB anal_MB ratio
 for c in $configs; do
   IFS=: read -r preset T B steps <<<"$c"
   a1=$("$bin" "$preset" "$T" "$B" "$steps")
@@ -48,7 +49,8 @@ for c in $configs; do
     ts=$(field tok_s "$t")
     ratio=$(awk -v a="$(field tok_s "$a")" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
   fi
-  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %11s %9s %9s\n' "$preset" "$T" "$B" \
+  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %8s %8s %8s %8s\n' "$preset" "$T" "$B" \
     "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
-    "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field rss_ratio "$a")"
+    "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field train_mb "$a")" \
+    "$(field analytic_mb "$a")" "$(field rss_ratio "$a")"
 done
