@@ -25,15 +25,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-
 #include "agora/alloc.h"
 #include "agora/log.h"
 #include "agora/time.h"
 #include "comm/net.h"
 #include "comm/peer.h"
 #include "comm/q8.h"
+#include "comm/xxh.h"
 
 #define STAGE_BYTES (256u << 10)
 /* Pieces hold about this many elements (512 KiB of fp32): small enough that the encoder's
@@ -54,7 +52,7 @@ typedef struct stream_st {
     size_t r_off;
     uint8_t r_hdr[AGORA_WIRE_HDR];
     uint64_t r_sum;
-    XXH3_state_t *xs;
+    void *xs; /* XXH3 streaming state (comm/xxh.h) */
     uint8_t meta[AGORA_LUT8_META];
     agora_decoder dec;
     uint8_t *stage;
@@ -193,7 +191,7 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     if (h.type != AGORA_MSG_P2P_DATA || h.tag != R->job->seq || h.length != want_len)
         return AGORA_EPROTO;
     s->r_sum = h.checksum;
-    XXH3_64bits_reset_withSeed(s->xs, XXH3_64bits(s->r_hdr, 24));
+    agora__xxh3_reset(s->xs, agora__xxh3(s->r_hdr, 24));
     s->stage_len = 0;
     s->elems_done = 0;
     if (R->msz == 0)
@@ -264,7 +262,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
                 return e == AGORA_EAGAIN ? AGORA_OK : e;
             }
             *progress = true;
-            XXH3_64bits_update(s->xs, dst, (size_t)n);
+            agora__xxh3_update(s->xs, dst, (size_t)n);
             s->r_off += (size_t)n;
             R->job->rx_bytes += (uint64_t)n;
             boff += (size_t)n;
@@ -280,7 +278,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
             }
         }
         if (boff == body) {
-            if (XXH3_64bits_digest(s->xs) != s->r_sum)
+            if (agora__xxh3_digest(s->xs) != s->r_sum)
                 return AGORA_ECHECKSUM;
             memcpy(S->recv_hdr[s->r_piece], s->r_hdr, AGORA_WIRE_HDR);
             s->r_piece += R->P;
@@ -486,7 +484,7 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         goto out;
     for (uint32_t j = 0; j < R.P; j++) {
         R.st[j].stage = agora_malloc(STAGE_BYTES);
-        R.st[j].xs = agora_malloc_aligned(sizeof(XXH3_state_t));
+        R.st[j].xs = agora__xxh_state_new();
         if (!R.st[j].stage || !R.st[j].xs)
             goto out;
     }
@@ -496,7 +494,7 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
 out:
     for (uint32_t j = 0; R.st && j < R.P; j++) {
         agora_free(R.st[j].stage);
-        agora_free_aligned(R.st[j].xs);
+        agora__xxh_state_free(R.st[j].xs);
     }
     agora_free(R.st);
     for (int b = 0; b < 2; b++)

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "agora/hash.h"
+#include "comm/xxh.h"
 
 // ---- little-endian helpers ----
 
@@ -127,8 +127,8 @@ agora_err agora__hdr_decode(const uint8_t in[AGORA_WIRE_HDR], agora_frame_hdr *h
 uint64_t agora__frame_checksum(const uint8_t hdr24[24], const void *payload, size_t len) {
     /* Seeding the payload hash with the header hash equals hashing a concatenation for
      * our purposes (both ends compute the same thing) and needs no copy or state. */
-    uint64_t h = agora_hash64(hdr24, 24);
-    return agora_hash64_seeded(payload, len, h);
+    uint64_t h = agora__xxh3(hdr24, 24);
+    return agora__xxh3_seeded(payload, len, h);
 }
 
 void agora__frame_build(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint64_t tag,
