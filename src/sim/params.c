@@ -73,7 +73,7 @@ static const agora_cfg_entry k_cfg[] = {
     AGORA_CFG_DBL(P, "sim.kernel_k0", kernel_k0, 0.1, 0, 1, "step kappa_0"),
     AGORA_CFG_DBL(P, "sim.beta_neg", beta_neg, 0.5, 0, 100, "negativity bias beta"),
     AGORA_CFG_INT(P, "sim.feed_k", feed_k, 10, 1, 100, "feed size k"),
-    AGORA_CFG_INT(P, "sim.pool_window", pool_window, 5, 1, 100, "pool window W (steps)"),
+    AGORA_CFG_INT(P, "sim.pool_window", pool_window, 5, 1, 64, "pool window W (steps)"),
     AGORA_CFG_INT(P, "sim.pool_max", pool_max, 1000, 1, 1000000, "pool cap P_max"),
     AGORA_CFG_ENUM(P, "sim.opinion_model", opinion_model, "deffuant", k_omodel, "opinion model"),
     AGORA_CFG_ENUM(P, "sim.influence_on", influence_on, "read", k_infl, "items that influence"),

@@ -115,14 +115,27 @@ size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__s
     const uint32_t *out = s->out_v[i];
     const uint32_t nout = s->out_n[i];
     const int W = s->W;
+    /* Every new candidate probes i's seen set at a random place: stream the whole table
+     * (seen_cap * 4 bytes, 2 KB by default) into the cache first. */
+    const char *seen_tab = (const char *)&s->seen[(size_t)i * s->seen_cap];
+    for (size_t b = 0; b < s->seen_cap * sizeof(uint32_t); b += 64)
+        __builtin_prefetch(seen_tab + b);
+    bool live[64];
+    for (int w = 0; w < W; w++)
+        live[w] = t - w >= 0 && s->slot[(t - w) % W].e == t - w;
     for (uint32_t a = 0; a < nout; a++) {
         uint32_t f = out[a];
-        for (int w = 0; w < W && t - w >= 0; w++) {
+        const uint32_t *eo = &s->eo[(size_t)f * 2 * (size_t)W];
+        for (int w = 0; w < W; w++) {
             int64_t e = t - w;
-            const agora__sim_slot *sl = &s->slot[e % W];
-            if (sl->e != e)
+            if (!live[w])
                 continue;
-            for (uint32_t x = sl->off[f], xe = sl->off[f + 1]; x < xe; x++) {
+            const int sw = (int)(e % W);
+            const uint32_t cnt = eo[2 * sw + 1];
+            if (cnt == 0)
+                continue;
+            const agora__sim_slot *sl = &s->slot[sw];
+            for (uint32_t x = eo[2 * sw], xe = x + cnt; x < xe; x++) {
                 const uint32_t seq = sl->ent[x].seq;
                 if ((int32_t)(seq - first) < 0)
                     continue; /* dead: t - t0 >= A_max */

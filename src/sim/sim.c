@@ -16,7 +16,7 @@
 
 // ---- the per-agent arrays, described once for alloc, clone, free and digest ----
 
-enum { CNT_N, CNT_SEEN, CNT_D, CNT_K, CNT_2K, CNT_LX, CNT_M };
+enum { CNT_N, CNT_SEEN, CNT_D, CNT_K, CNT_2K, CNT_LX, CNT_M, CNT_EO };
 typedef struct arr_desc {
     size_t off, elem;
     int cnt;
@@ -42,7 +42,7 @@ static const arr_desc k_arrays[] = {
     A(m_neg, CNT_M, 1),      A(m_o, CNT_M, 1),        A(m_exp[0], CNT_M, 1),
     A(m_exp[1], CNT_M, 1),   A(m_rtc[0], CNT_M, 1),   A(m_rtc[1], CNT_M, 1),
     A(m_exp_p[0], CNT_M, 0), A(m_exp_p[1], CNT_M, 0), A(m_rtc_p[0], CNT_M, 0),
-    A(m_rtc_p[1], CNT_M, 0),
+    A(m_rtc_p[1], CNT_M, 0), A(eo, CNT_EO, 0),
 };
 #undef A
 #define N_ARRAYS (sizeof k_arrays / sizeof k_arrays[0])
@@ -62,6 +62,8 @@ static size_t arr_count(const agora_sim *s, int cnt) {
         return s->p.learner ? n * k * SIM_NFEAT : 0;
     case CNT_M:
         return s->mcap;
+    case CNT_EO:
+        return n * 2 * (size_t)s->W;
     default:
         return n;
     }
@@ -431,9 +433,13 @@ static agora_err phase_post(agora_sim *s) {
         sl->cap = cap;
     }
     uint32_t acc = 0;
+    const size_t w2 = 2 * (size_t)s->W, sw = 2 * (size_t)(t % s->W);
     for (int64_t j = 0; j < n; j++) {
+        uint32_t c = s->post_n[j] + s->rt_n[j];
         sl->off[j] = acc;
-        acc += s->post_n[j] + s->rt_n[j];
+        s->eo[(size_t)j * w2 + sw] = acc;
+        s->eo[(size_t)j * w2 + sw + 1] = c;
+        acc += c;
     }
     sl->off[n] = acc;
     sl->n = acc;

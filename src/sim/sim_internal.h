@@ -164,6 +164,9 @@ struct agora_sim {
     /* emissions of the last W steps */
     agora__sim_slot *slot;
     int W;
+    /* eo[(j * W + slot) * 2 + {0, 1}]: start and count of j's emissions in each slot, so a
+     * reader finds all W ranges of a followee in one cache line */
+    uint32_t *eo;
     uint32_t *post_n; /* posts per agent this step (scratch) */
     /* seen sets and discovery rings */
     uint32_t *seen; /* n * seen_cap, stores seq + 1; 0 = empty */
