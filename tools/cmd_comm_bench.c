@@ -39,6 +39,7 @@ const agora_cli_cmd agora_cmd_comm_bench = {
 static struct {
     int64_t peers, iters, warmup, pool, worker_port, worker_index;
     double cap_mbps;
+    bool no_checksum;
     const char *sizes, *codecs, *ops;
     bool worker;
 } o;
@@ -53,6 +54,8 @@ static const agora_cli_flag k_flags[] = {
     {"--pool", AGORA_CLI_INT, &o.pool, "N", "TCP streams per ring neighbour (1)"},
     {"--cap-mbps", AGORA_CLI_DBL, &o.cap_mbps, "N",
      "cap each peer's ingress at N Mbit/s through a fault proxy (0: none)"},
+    {"--no-data-checksum", AGORA_CLI_SWITCH, &o.no_checksum, NULL,
+     "ring data frames checksum their header only"},
     {"--worker", AGORA_CLI_SWITCH, &o.worker, NULL, "(internal) run as one peer"},
     {"--worker-port", AGORA_CLI_INT, &o.worker_port, "N", "(internal) coordinator port"},
     {"--worker-index", AGORA_CLI_INT, &o.worker_index, "N", "(internal) peer index"},
@@ -123,6 +126,7 @@ static int worker(size_t n_sizes, const size_t *sizes, size_t n_codecs, const ag
     }
     co.master_port = (uint16_t)o.worker_port;
     co.pool_size = (uint32_t)o.pool;
+    co.data_checksum_off = o.no_checksum ? 1 : 0;
     agora_proxy *px = NULL;
     pthread_t px_thread;
     if (o.cap_mbps > 0) { /* the others reach this peer only through a capped proxy */
@@ -241,7 +245,8 @@ static int parent(void) {
     char name[] = "agora", cmd[] = "comm-bench", f_worker[] = "--worker",
          f_port[] = "--worker-port", f_idx[] = "--worker-index", f_peers[] = "--peers",
          f_sizes[] = "--sizes", f_codecs[] = "--codecs", f_op[] = "--op", f_iters[] = "--iters",
-         f_warm[] = "--warmup", f_pool[] = "--pool", f_cap[] = "--cap-mbps";
+         f_warm[] = "--warmup", f_pool[] = "--pool", f_cap[] = "--cap-mbps",
+         f_nosum[] = "--no-data-checksum";
     char sizes[512], codecs[512], ops[16];
     snprintf(sizes, sizeof sizes, "%s", o.sizes);
     snprintf(codecs, sizeof codecs, "%s", o.codecs);
@@ -259,9 +264,12 @@ static int parent(void) {
         snprintf(idx, sizeof idx, "%d", i);
         pid_t pid = fork();
         if (pid == 0) {
-            char *args[] = {name,  cmd,     f_worker, f_port,   port,   f_idx, idx, f_peers,
-                            peers, f_sizes, sizes,    f_codecs, codecs, f_op,  ops, f_iters,
-                            iters, f_warm,  warm,     f_pool,   pool,   f_cap, cap, NULL};
+            char *args[] = {
+                name,   cmd,     f_worker, f_port,  port,  f_idx,
+                idx,    f_peers, peers,    f_sizes, sizes, f_codecs,
+                codecs, f_op,    ops,      f_iters, iters, f_warm,
+                warm,   f_pool,  pool,     f_cap,   cap,   o.no_checksum ? f_nosum : NULL,
+                NULL};
             execv("/proc/self/exe", args);
             _exit(127);
         }

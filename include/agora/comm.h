@@ -127,6 +127,8 @@ typedef struct agora_comm_opts {
     int32_t connect_timeout_ms;  /* create(): connect + authenticate; default 10000 */
     uint16_t p2p_port;           /* port to listen on for ring links; 0: any */
     uint16_t p2p_advertise_port; /* port told to the others (a proxy in front); 0: p2p_port */
+    int data_checksum_off;       /* nonzero: ring data frames checksum their header only
+                                    (trusted links; saves hashing every byte twice) */
 } agora_comm_opts;
 
 typedef struct agora_comm agora_comm;

@@ -52,7 +52,8 @@ typedef struct stream_st {
     size_t r_off;
     uint8_t r_hdr[AGORA_WIRE_HDR];
     uint64_t r_sum;
-    void *xs; /* XXH3 streaming state (comm/xxh.h) */
+    bool r_hash; /* the payload is covered by the checksum (no AGORA_FRAME_F_HDR_ONLY) */
+    void *xs;    /* XXH3 streaming state (comm/xxh.h) */
     uint8_t meta[AGORA_LUT8_META];
     agora_decoder dec;
     uint8_t *stage;
@@ -70,6 +71,7 @@ typedef struct ring {
     uint8_t *store[2]; /* quantized: encoded chunks (all-gather double buffer) */
     uint8_t (*hdr[2])[AGORA_WIRE_HDR];
     stream_st *st;
+    uint16_t flags; /* AGORA_FRAME_F_HDR_ONLY when data checksums are off */
 } ring;
 
 // ---- geometry ----
@@ -150,8 +152,8 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
             if (R->job->codec != AGORA_CODEC_F32) /* re-quantize the running partial sum */
                 agora__codec_encode(R->job->codec, R->job->buf + g->e0 + pe0, pn,
                                     (uint8_t *)(uintptr_t)(S->send_base + off));
-            agora__frame_build(S->send_hdr[s->s_piece], AGORA_MSG_P2P_DATA, R->job->seq,
-                               S->send_base + off, (uint32_t)body);
+            agora__frame_build_flags(S->send_hdr[s->s_piece], AGORA_MSG_P2P_DATA, R->flags,
+                                     R->job->seq, S->send_base + off, (uint32_t)body);
             s->s_ready = true;
         }
         struct iovec iov[2];
@@ -191,7 +193,13 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     if (h.type != AGORA_MSG_P2P_DATA || h.tag != R->job->seq || h.length != want_len)
         return AGORA_EPROTO;
     s->r_sum = h.checksum;
-    agora__xxh3_reset(s->xs, agora__xxh3(s->r_hdr, 24));
+    s->r_hash = (h.flags & AGORA_FRAME_F_HDR_ONLY) == 0;
+    if (!s->r_hash) { /* the header alone is covered: check it now */
+        if (agora__xxh3(s->r_hdr, 24) != h.checksum)
+            return AGORA_ECHECKSUM;
+    } else {
+        agora__xxh3_reset(s->xs, agora__xxh3(s->r_hdr, 24));
+    }
     s->stage_len = 0;
     s->elems_done = 0;
     if (R->msz == 0)
@@ -262,7 +270,8 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
                 return e == AGORA_EAGAIN ? AGORA_OK : e;
             }
             *progress = true;
-            agora__xxh3_update(s->xs, dst, (size_t)n);
+            if (s->r_hash)
+                agora__xxh3_update(s->xs, dst, (size_t)n);
             s->r_off += (size_t)n;
             R->job->rx_bytes += (uint64_t)n;
             boff += (size_t)n;
@@ -278,7 +287,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
             }
         }
         if (boff == body) {
-            if (agora__xxh3_digest(s->xs) != s->r_sum)
+            if (s->r_hash && agora__xxh3_digest(s->xs) != s->r_sum)
                 return AGORA_ECHECKSUM;
             memcpy(S->recv_hdr[s->r_piece], s->r_hdr, AGORA_WIRE_HDR);
             s->r_piece += R->P;
@@ -389,8 +398,8 @@ static void finalize(ring *R, uint32_t own, int cur) {
             agora__decoder_init(&d, R->job->codec, R->store[cur] + off);
             agora__decode_set(&d, R->store[cur] + off + R->msz, pn, acc + pe0);
         }
-        agora__frame_build(R->hdr[cur][i], AGORA_MSG_P2P_DATA, R->job->seq, base + off,
-                           (uint32_t)(R->msz + pn * R->esz));
+        agora__frame_build_flags(R->hdr[cur][i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq,
+                                 base + off, (uint32_t)(R->msz + pn * R->esz));
     }
 }
 
@@ -453,6 +462,7 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     R.job = job;
     R.W = c->world;
     R.P = c->pool;
+    R.flags = c->o.data_checksum_off ? AGORA_FRAME_F_HDR_ONLY : 0;
     R.esz = agora__codec_elem_bytes(job->codec);
     R.msz = agora__codec_meta_bytes(job->codec);
     chunk_geo g0 = geo(&R, 0); /* chunk 0 is the largest */

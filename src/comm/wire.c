@@ -114,8 +114,10 @@ agora_err agora__hdr_decode(const uint8_t in[AGORA_WIRE_HDR], agora_frame_hdr *h
         return AGORA_EPROTO;
     if (hdr->version != AGORA_WIRE_VERSION)
         return AGORA_EVERSION;
-    if (hdr->flags != 0 || hdr->reserved != 0)
+    if (hdr->reserved != 0 || (hdr->flags & ~AGORA_FRAME_F_HDR_ONLY) != 0)
         return AGORA_EPROTO;
+    if ((hdr->flags & AGORA_FRAME_F_HDR_ONLY) && hdr->type != AGORA_MSG_P2P_DATA)
+        return AGORA_EPROTO; /* only ring data may skip the payload checksum */
     size_t max = agora__wire_max_len(hdr->type);
     if (max == 0 && (hdr->type == 0 || hdr->type >= AGORA__MSG_MAX))
         return AGORA_EPROTO;
@@ -128,15 +130,23 @@ uint64_t agora__frame_checksum(const uint8_t hdr24[24], const void *payload, siz
     /* Seeding the payload hash with the header hash equals hashing a concatenation for
      * our purposes (both ends compute the same thing) and needs no copy or state. */
     uint64_t h = agora__xxh3(hdr24, 24);
+    uint16_t flags = (uint16_t)(hdr24[6] | (hdr24[7] << 8));
+    if (flags & AGORA_FRAME_F_HDR_ONLY)
+        return h;
     return agora__xxh3_seeded(payload, len, h);
+}
+
+void agora__frame_build_flags(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint16_t flags,
+                              uint64_t tag, const void *payload, uint32_t len) {
+    agora_frame_hdr h = {AGORA_WIRE_MAGIC, AGORA_WIRE_VERSION, type, flags, len, 0, tag, 0};
+    agora__hdr_encode(out, &h);
+    h.checksum = agora__frame_checksum(out, payload, len);
+    agora__put_le64(out + 24, h.checksum);
 }
 
 void agora__frame_build(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint64_t tag,
                         const void *payload, uint32_t len) {
-    agora_frame_hdr h = {AGORA_WIRE_MAGIC, AGORA_WIRE_VERSION, type, 0, len, 0, tag, 0};
-    agora__hdr_encode(out, &h);
-    h.checksum = agora__frame_checksum(out, payload, len);
-    agora__put_le64(out + 24, h.checksum);
+    agora__frame_build_flags(out, type, 0, tag, payload, len);
 }
 
 agora_err agora__frame_parse(const uint8_t *buf, size_t len, agora_frame_hdr *hdr,

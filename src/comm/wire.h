@@ -6,7 +6,8 @@
  *     0    4 magic      0x41524741 ("AGRA" read as little-endian bytes 'A','G','R','A')
  *     4    1 version    AGORA_WIRE_VERSION
  *     5    1 type       agora_msg_type
- *     6    2 flags      0 (reserved; nonzero is a protocol error)
+ *     6    2 flags      bit 0 AGORA_FRAME_F_HDR_ONLY (P2P_DATA only): the checksum
+ *                        covers the header alone; other bits must be 0
  *     8    4 length     payload bytes, <= the per-type bound (agora__wire_max_len)
  *    12    4 reserved   0
  *    16    8 tag        collective sequence number, epoch, or 0
@@ -32,6 +33,7 @@
 #define AGORA_WIRE_MAGIC 0x41524741u
 #define AGORA_WIRE_VERSION 1u
 #define AGORA_WIRE_HDR 32u
+#define AGORA_FRAME_F_HDR_ONLY 0x1u
 /* No frame is larger; data senders split pieces at AGORA_WIRE_PIECE_MAX. */
 #define AGORA_WIRE_MAX_DATA (1u << 30)
 #define AGORA_WIRE_PIECE_MAX (64u << 20)
@@ -101,6 +103,8 @@ uint64_t agora__frame_checksum(const uint8_t hdr24[24], const void *payload, siz
 /* agora__frame_build fills hdr (checksum included) and encodes it into out. */
 void agora__frame_build(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint64_t tag,
                         const void *payload, uint32_t len);
+void agora__frame_build_flags(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint16_t flags,
+                              uint64_t tag, const void *payload, uint32_t len);
 /* agora__frame_parse decodes a complete frame held in memory (fuzz target and tests):
  * header, bounds, exact total length and checksum. Returns AGORA_OK, AGORA_ETRUNCATED,
  * AGORA_EPROTO, AGORA_EVERSION, AGORA_EOVERFLOW or AGORA_ECHECKSUM. */

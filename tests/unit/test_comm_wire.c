@@ -149,6 +149,24 @@ static void wire_checksum_matches_libxxhash(void **state) {
     agora__xxh_state_free(st);
 }
 
+static void wire_header_only_checksum_is_limited_to_ring_data(void **state) {
+    (void)state;
+    uint8_t payload[16] = {1, 2, 3, 4};
+    uint8_t f[AGORA_WIRE_HDR + 16];
+    agora_frame_hdr h;
+    const uint8_t *p;
+    agora__frame_build_flags(f, AGORA_MSG_P2P_DATA, AGORA_FRAME_F_HDR_ONLY, 9, payload, 16);
+    memcpy(f + AGORA_WIRE_HDR, payload, 16);
+    agora_assert_ok(agora__frame_parse(f, sizeof f, &h, &p));
+    f[AGORA_WIRE_HDR] ^= 1; /* the payload is not covered */
+    agora_assert_ok(agora__frame_parse(f, sizeof f, &h, &p));
+    f[16] ^= 1; /* the header still is */
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_ECHECKSUM);
+    agora__frame_build_flags(f, AGORA_MSG_P2C_INITIATE, AGORA_FRAME_F_HDR_ONLY, 9, payload, 16);
+    memcpy(f + AGORA_WIRE_HDR, payload, 16);
+    agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EPROTO);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wire_header_round_trips_little_endian),
@@ -157,6 +175,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(wire_checksum_detects_flips),
         cmocka_unit_test(wire_reader_never_overruns),
         cmocka_unit_test(wire_checksum_matches_libxxhash),
+        cmocka_unit_test(wire_header_only_checksum_is_limited_to_ring_data),
     };
     return agora_test_main(tests, argc, argv);
 }
