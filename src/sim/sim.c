@@ -801,7 +801,15 @@ agora_err agora_sim_step(agora_sim *s, int recsys) {
     const agora__sim_recsys_ops *ops = agora__sim_recsys_ops_get(recsys);
     if (ops == NULL)
         return AGORA_EINVAL;
-    return agora__sim_step_ops(s, ops);
+    AGORA_TRY(agora__sim_step_ops(s, ops));
+#ifndef NDEBUG
+    /* Debug builds check spec §15 A4 after every step: a violation is our bug. */
+    char err[AGORA_ERR_LEN];
+    if (agora_sim_check_invariants(s, err) != AGORA_OK)
+        agora_panic(__FILE__, __LINE__, "sim invariant broken at step %lld: %s", (long long)s->t,
+                    err);
+#endif
+    return AGORA_OK;
 }
 
 void agora_sim_branch(agora_sim *s) {
