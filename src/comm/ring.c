@@ -41,6 +41,11 @@
 #define PIECE_ELEMS (128u << 10)
 
 enum { MODE_ADD, MODE_SET };
+/* PREP_RS: quantize the running partial sum and build the header. PREP_FINAL (the owner's
+ * chunk, all-gather step 0): divide for AVG, quantize, keep exactly what the others will
+ * decode, build the header. Done piece by piece right before sending, so the work overlaps
+ * the transfer of the previous pieces and runs on data in cache. */
+enum { PREP_NONE, PREP_RS, PREP_FINAL };
 
 typedef struct stream_st {
     /* send */
@@ -111,24 +116,13 @@ static void piece(const ring *R, const chunk_geo *g, size_t i, size_t *pe0, size
 
 typedef struct step {
     int mode;
-    bool lazy; /* reduce-scatter: encode + header each piece just before sending it */
+    int prep; /* PREP_*: what to do to each piece just before it is sent */
     size_t c_send, c_recv;
     const uint8_t *send_base; /* store (quantized) or chunk bytes (F32) */
     uint8_t (*send_hdr)[AGORA_WIRE_HDR];
     uint8_t *recv_store; /* MODE_SET: where bodies land (store, or acc bytes for F32) */
     uint8_t (*recv_hdr)[AGORA_WIRE_HDR];
 } step;
-
-static void decode_chunk_set(ring *R, size_t c, const uint8_t *store) {
-    chunk_geo g = geo(R, c);
-    for (size_t i = 0; i < g.k; i++) {
-        size_t pe0, pn, off;
-        piece(R, &g, i, &pe0, &pn, &off);
-        agora_decoder d;
-        agora__decoder_init(&d, R->job->codec, store + off);
-        agora__decode_set(&d, store + off + R->msz, pn, R->job->buf + g.e0 + pe0);
-    }
-}
 
 // ---- stream progress ----
 
@@ -140,6 +134,28 @@ static agora_err io_err(ssize_t n) {
     return AGORA_EPEER_LOST;
 }
 
+static void prepare_piece(ring *R, const step *S, const chunk_geo *g, size_t i) {
+    size_t pe0, pn, off;
+    piece(R, g, i, &pe0, &pn, &off);
+    float *acc = R->job->buf + g->e0 + pe0;
+    uint8_t *enc = (uint8_t *)(uintptr_t)(S->send_base + off);
+    if (S->prep == PREP_FINAL && R->job->op == AGORA_REDUCE_AVG) {
+        float div = R->job->contributors ? (float)R->job->contributors : 1.0f;
+        for (size_t e = 0; e < pn; e++)
+            acc[e] /= div;
+    }
+    if (R->job->codec != AGORA_CODEC_F32) {
+        agora__codec_encode(R->job->codec, acc, pn, enc);
+        if (S->prep == PREP_FINAL) {
+            agora_decoder d;
+            agora__decoder_init(&d, R->job->codec, enc);
+            agora__decode_set(&d, enc + R->msz, pn, acc);
+        }
+    }
+    agora__frame_build_flags(S->send_hdr[i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq, enc,
+                             (uint32_t)(R->msz + pn * R->esz));
+}
+
 /* Sends what the socket takes. *progress is set when bytes moved. */
 static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t j, bool *progress) {
     stream_st *s = &R->st[j];
@@ -148,12 +164,8 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         size_t pe0, pn, off;
         piece(R, g, s->s_piece, &pe0, &pn, &off);
         size_t body = R->msz + pn * R->esz, total = AGORA_WIRE_HDR + body;
-        if (S->lazy && s->s_off == 0 && !s->s_ready) {
-            if (R->job->codec != AGORA_CODEC_F32) /* re-quantize the running partial sum */
-                agora__codec_encode(R->job->codec, R->job->buf + g->e0 + pe0, pn,
-                                    (uint8_t *)(uintptr_t)(S->send_base + off));
-            agora__frame_build_flags(S->send_hdr[s->s_piece], AGORA_MSG_P2P_DATA, R->flags,
-                                     R->job->seq, S->send_base + off, (uint32_t)body);
+        if (S->prep != PREP_NONE && s->s_off == 0 && !s->s_ready) {
+            prepare_piece(R, S, g, s->s_piece);
             s->s_ready = true;
         }
         struct iovec iov[2];
@@ -289,6 +301,11 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
         if (boff == body) {
             if (s->r_hash && agora__xxh3_digest(s->xs) != s->r_sum)
                 return AGORA_ECHECKSUM;
+            if (S->mode == MODE_SET && R->job->codec != AGORA_CODEC_F32) {
+                agora_decoder d; /* decode each all-gather piece as soon as it is whole */
+                agora__decoder_init(&d, R->job->codec, S->recv_store + off);
+                agora__decode_set(&d, S->recv_store + off + R->msz, pn, R->job->buf + g->e0 + pe0);
+            }
             memcpy(S->recv_hdr[s->r_piece], s->r_hdr, AGORA_WIRE_HDR);
             s->r_piece += R->P;
             s->r_off = 0;
@@ -377,42 +394,16 @@ static agora_err reduce_scatter(ring *R) {
     return AGORA_OK;
 }
 
-/* The owner's chunk: divide for AVG, then per piece encode, keep exactly what the others
- * will decode, and build the header, while the piece is in cache. */
-static void finalize(ring *R, uint32_t own, int cur) {
-    chunk_geo g = geo(R, own);
-    float *acc = R->job->buf + g.e0;
-    if (R->job->op == AGORA_REDUCE_AVG) {
-        float div = R->job->contributors ? (float)R->job->contributors : 1.0f;
-        for (size_t i = 0; i < g.n; i++)
-            acc[i] /= div;
-    }
-    bool f32 = R->job->codec == AGORA_CODEC_F32;
-    const uint8_t *base = f32 ? (const uint8_t *)acc : R->store[cur];
-    for (size_t i = 0; i < g.k; i++) {
-        size_t pe0, pn, off;
-        piece(R, &g, i, &pe0, &pn, &off);
-        if (!f32) {
-            agora__codec_encode(R->job->codec, acc + pe0, pn, R->store[cur] + off);
-            agora_decoder d;
-            agora__decoder_init(&d, R->job->codec, R->store[cur] + off);
-            agora__decode_set(&d, R->store[cur] + off + R->msz, pn, acc + pe0);
-        }
-        agora__frame_build_flags(R->hdr[cur][i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq,
-                                 base + off, (uint32_t)(R->msz + pn * R->esz));
-    }
-}
-
 static agora_err finalize_and_gather(ring *R) {
     uint32_t r = R->c->rank, W = R->W;
     bool f32 = R->job->codec == AGORA_CODEC_F32;
-    uint32_t own = mod((int64_t)r + 1, W);
     int cur = 0; /* store/headers holding what we send next */
-    finalize(R, own, cur);
     for (uint32_t s = 0; s + 1 < W; s++) {
         uint32_t cs = mod((int64_t)r + 1 - s, W), cr = mod((int64_t)r - s, W);
         chunk_geo gs = geo(R, cs), gr = geo(R, cr);
-        step S = {MODE_SET, false, cs, cr, NULL, R->hdr[cur], NULL, R->hdr[1 - cur]};
+        /* step 0 sends the owned chunk (r + 1), finalized piece by piece */
+        step S = {MODE_SET,       s == 0 ? PREP_FINAL : PREP_NONE, cs, cr, NULL, R->hdr[cur], NULL,
+                  R->hdr[1 - cur]};
         if (f32) {
             S.send_base = (const uint8_t *)(R->job->buf + gs.e0);
             S.recv_store = (uint8_t *)(R->job->buf + gr.e0);
@@ -421,8 +412,6 @@ static agora_err finalize_and_gather(ring *R) {
             S.recv_store = R->store[1 - cur];
         }
         AGORA_TRY(run_step(R, &S));
-        if (!f32)
-            decode_chunk_set(R, cr, R->store[1 - cur]);
         cur = 1 - cur; /* forward the received frames unchanged next step */
     }
     return AGORA_OK;
