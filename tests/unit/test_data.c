@@ -455,6 +455,67 @@ static void data_prepare_writes_split_and_is_thread_independent(void **state) {
     free(dir);
 }
 
+static void data_prepare_io_and_oom_failures_are_clean(void **state) {
+    (void)state;
+    size_t len = 0;
+    char *text = corpus(30000, &len);
+    agora_tokenizer_train_params tp = AGORA_TOKENIZER_TRAIN_PARAMS_INIT;
+    tp.vocab_size = 300;
+    agora_tokenizer *tok = NULL;
+    char err[AGORA_ERR_LEN], out[4200], meta[4300];
+    agora_assert_ok(agora_tokenizer_train(text, len, &tp, &tok, NULL, err));
+    char *dir = agora_test_tmpdir();
+    snprintf(out, sizeof out, "%s/shards", dir);
+    snprintf(meta, sizeof meta, "%s/meta.json", out);
+    agora_data_prepare_params p = AGORA_DATA_PREPARE_PARAMS_INIT;
+    p.shard_tokens = 2000;
+    /* A good directory first, then fail each durable-write step in turn: a failed prepare
+     * must never leave a meta.json behind (the old one is removed first), so no loader
+     * can mistake a half-written directory for a complete one. */
+    agora_assert_ok(agora_data_prepare(text, len, tok, out, &p, NULL, err));
+    int n_fail = 0;
+    for (int64_t k = 0;; k++) {
+        agora_io_fail_after(k);
+        agora_err rc = agora_data_prepare(text, len, tok, out, &p, NULL, err);
+        agora_io_fail_after(-1);
+        FILE *f = fopen(meta, "rb");
+        if (rc == AGORA_OK) {
+            assert_non_null(f);
+            fclose(f);
+            break;
+        }
+        assert_int_equal(rc, AGORA_EIO);
+        assert_null(f);
+        agora_data_loader *l = NULL;
+        agora_assert_err(agora_data_loader_open(out, "train", 0, 1, 0, &l, err), AGORA_ENOENT);
+        n_fail++;
+        assert_true(k < 10000);
+    }
+    assert_true(n_fail >= 4);
+    /* Out of memory at every allocation of open + next: clean errors, no leaks (ASan). */
+    int n_oom = 0;
+    for (int64_t k = 0;; k++) {
+        agora_data_loader *l = NULL;
+        int32_t in[64], tg[64];
+        agora_alloc_fail_after(k);
+        agora_err rc = agora_data_loader_open(out, "train", 1, 2, 5, &l, err);
+        if (rc == AGORA_OK)
+            rc = agora_data_loader_next(l, 2, 32, in, tg);
+        agora_alloc_fail_after(-1);
+        agora_data_loader_close(l);
+        if (rc == AGORA_OK)
+            break;
+        assert_int_equal(rc, AGORA_ENOMEM);
+        n_oom++;
+        assert_true(k < 10000);
+    }
+    assert_true(n_oom >= 3);
+    agora_tokenizer_destroy(tok);
+    free(text);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void data_cli_prepare_and_info(void **state) {
     (void)state;
     size_t len = 0;
@@ -498,6 +559,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(data_loader_workers_are_disjoint_and_cover_the_split),
         cmocka_unit_test(data_loader_rejects_bad_meta_and_mismatched_shards),
         cmocka_unit_test(data_prepare_writes_split_and_is_thread_independent),
+        cmocka_unit_test(data_prepare_io_and_oom_failures_are_clean),
         cmocka_unit_test(data_cli_prepare_and_info),
     };
     return agora_test_main(tests, argc, argv);
