@@ -105,13 +105,16 @@ AGORA_NODISCARD AGORA_API agora_err agora_shard_read(const char *path, uint32_t 
 
 // ---- prepare ----
 
+/* Initialize with AGORA_DATA_PREPARE_PARAMS_INIT (checked: AGORA_EINVAL otherwise). */
+#define AGORA_DATA_PREPARE_MAGIC 0x50415444u /* "DTAP" */
 typedef struct agora_data_prepare_params {
+    uint32_t size, magic;  /* filled in by AGORA_DATA_PREPARE_PARAMS_INIT */
     double val_fraction;   /* share of the corpus for "val", [0, 0.5]; 0.01 default */
     uint64_t shard_tokens; /* max ids per shard file; 0 means 64 Mi */
     int n_threads;         /* encoding threads; <= 0 means all cores */
 } agora_data_prepare_params;
 #define AGORA_DATA_PREPARE_PARAMS_INIT                                                             \
-    { 0.01, 0u, 0 }
+    { sizeof(agora_data_prepare_params), AGORA_DATA_PREPARE_MAGIC, 0.01, 0u, 0 }
 
 typedef struct agora_data_prepare_stats {
     uint64_t n_bytes;

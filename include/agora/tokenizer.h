@@ -96,13 +96,17 @@ AGORA_API void agora_tokenizer_destroy(agora_tokenizer *t); /* NULL-safe */
 
 // ---- training ----
 
+/* Initialize with AGORA_TOKENIZER_TRAIN_PARAMS_INIT, then set fields: the trainer checks
+ * size and magic and returns AGORA_EINVAL for a struct nobody initialized. */
+#define AGORA_TOKENIZER_TRAIN_MAGIC 0x42504554u /* "TEPB" */
 typedef struct agora_tokenizer_train_params {
+    uint32_t size, magic;   /* filled in by AGORA_TOKENIZER_TRAIN_PARAMS_INIT */
     uint32_t vocab_size;    /* target size including the 256 byte tokens; >= 256 */
     uint32_t min_frequency; /* stop when the best pair occurs fewer times (>= 1; 2 default) */
     int n_threads;          /* threads for pre-tokenization; <= 0 means all cores */
 } agora_tokenizer_train_params;
 #define AGORA_TOKENIZER_TRAIN_PARAMS_INIT                                                          \
-    { 4096u, 2u, 0 }
+    { sizeof(agora_tokenizer_train_params), AGORA_TOKENIZER_TRAIN_MAGIC, 4096u, 2u, 0 }
 
 typedef struct agora_tokenizer_train_stats {
     uint64_t n_bytes;      /* corpus bytes */

@@ -460,6 +460,12 @@ agora_err agora_tokenizer_train(const char *text, size_t len, const agora_tokeni
     AGORA_ASSERT(p != NULL && out != NULL && err != NULL);
     AGORA_ASSERT(text != NULL || len == 0);
     err[0] = '\0';
+    if (p->size != sizeof *p || p->magic != AGORA_TOKENIZER_TRAIN_MAGIC) {
+        snprintf(err, AGORA_ERR_LEN,
+                 "train params not initialized with "
+                 "AGORA_TOKENIZER_TRAIN_PARAMS_INIT");
+        return AGORA_EINVAL;
+    }
     if (p->vocab_size < 256 || p->vocab_size > AGORA_TOKENIZER_MAX_VOCAB) {
         snprintf(err, AGORA_ERR_LEN, "vocab size %u is outside [256, %u]", p->vocab_size,
                  AGORA_TOKENIZER_MAX_VOCAB);

@@ -144,6 +144,11 @@ agora_err agora_data_prepare(const char *text, size_t len, const agora_tokenizer
     AGORA_ASSERT(tok != NULL && out_dir != NULL && p != NULL && err != NULL);
     AGORA_ASSERT(text != NULL || len == 0);
     err[0] = '\0';
+    if (p->size != sizeof *p || p->magic != AGORA_DATA_PREPARE_MAGIC) {
+        snprintf(err, AGORA_ERR_LEN,
+                 "prepare params not initialized with AGORA_DATA_PREPARE_PARAMS_INIT");
+        return AGORA_EINVAL;
+    }
     if (!(p->val_fraction >= 0 && p->val_fraction <= 0.5)) {
         snprintf(err, AGORA_ERR_LEN, "val fraction %g is outside [0, 0.5]", p->val_fraction);
         return AGORA_ERANGE;

@@ -467,6 +467,8 @@ static void data_prepare_io_and_oom_failures_are_clean(void **state) {
     char *dir = agora_test_tmpdir();
     snprintf(out, sizeof out, "%s/shards", dir);
     snprintf(meta, sizeof meta, "%s/meta.json", out);
+    agora_data_prepare_params raw = {.val_fraction = 0.1};
+    agora_assert_err(agora_data_prepare(text, len, tok, out, &raw, NULL, err), AGORA_EINVAL);
     agora_data_prepare_params p = AGORA_DATA_PREPARE_PARAMS_INIT;
     p.shard_tokens = 2000;
     /* A good directory first, then fail each durable-write step in turn: a failed prepare

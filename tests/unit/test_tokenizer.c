@@ -517,6 +517,9 @@ static void tokenizer_train_stops_early_on_tiny_corpus(void **state) {
     p.vocab_size = 100;
     char err[AGORA_ERR_LEN];
     agora_assert_err(agora_tokenizer_train("x", 1, &p, &t, NULL, err), AGORA_ERANGE);
+    agora_tokenizer_train_params raw = {.vocab_size = 300};
+    agora_assert_err(agora_tokenizer_train("x", 1, &raw, &t, NULL, err), AGORA_EINVAL);
+    assert_non_null(strstr(err, "AGORA_TOKENIZER_TRAIN_PARAMS_INIT"));
 }
 
 // ---- vocab file ----
