@@ -18,6 +18,8 @@
  * the abort pipe, bounded by the caller's deadline.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <string.h>
@@ -32,6 +34,10 @@
 #include "comm/peer.h"
 #include "comm/q8.h"
 #include "comm/xxh.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define STAGE_BYTES (256u << 10)
 /* Pieces hold about this many elements (512 KiB of fp32): small enough that the encoder's
@@ -198,6 +204,23 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
     return AGORA_OK;
 }
 
+/* The backup is read back only on failure: write it with non-temporal stores, so it
+ * neither evicts the piece we are about to add into nor costs a read-for-ownership. */
+static void backup_copy(float *dst, const float *src, size_t n) {
+#ifdef __SSE2__
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15) != 0; i++)
+        dst[i] = src[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst, src, n * sizeof(float));
+#endif
+}
+
 static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_len,
                              float *acc_piece, size_t pn) {
     agora_frame_hdr h;
@@ -221,7 +244,7 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     if (!R->job->all_backed) {
         uint8_t *flag = &R->job->backed[S->c_recv * R->kmax + s->r_piece];
         if (!*flag)
-            memcpy(R->job->backup + (acc_piece - R->job->buf), acc_piece, pn * sizeof(float));
+            backup_copy(R->job->backup + (acc_piece - R->job->buf), acc_piece, pn);
         *flag = 1;
     }
     return AGORA_OK;
@@ -332,20 +355,15 @@ static agora_err on_master(ring *R) {
     return AGORA_OK; /* stale or unrelated: skip */
 }
 
-static agora_err run_step(ring *R, const step *S) {
-    chunk_geo gs = geo(R, S->c_send), gr = geo(R, S->c_recv);
-    for (uint32_t j = 0; j < R->P; j++) {
-        R->st[j].s_piece = R->st[j].r_piece = j;
-        R->st[j].s_off = R->st[j].r_off = 0;
-        R->st[j].s_ready = false;
-    }
+/* One step on one thread: sends and receives interleaved (small steps). */
+static agora_err run_step_single(ring *R, const step *S, const chunk_geo *gs, const chunk_geo *gr) {
     struct pollfd pf[2 * 64 + 2];
     for (;;) {
         bool progress = false, done = true;
         for (uint32_t j = 0; j < R->P; j++) {
-            AGORA_TRY(pump_send(R, S, &gs, j, &progress));
-            AGORA_TRY(pump_recv(R, S, &gr, j, &progress));
-            done = done && R->st[j].s_piece >= gs.k && R->st[j].r_piece >= gr.k;
+            AGORA_TRY(pump_send(R, S, gs, j, &progress));
+            AGORA_TRY(pump_recv(R, S, gr, j, &progress));
+            done = done && R->st[j].s_piece >= gs->k && R->st[j].r_piece >= gr->k;
         }
         if (done)
             return AGORA_OK;
@@ -353,9 +371,9 @@ static agora_err run_step(ring *R, const step *S) {
             continue;
         nfds_t n = 0;
         for (uint32_t j = 0; j < R->P; j++) {
-            if (R->st[j].s_piece < gs.k)
+            if (R->st[j].s_piece < gs->k)
                 pf[n++] = (struct pollfd){R->c->tx[j], POLLOUT, 0};
-            if (R->st[j].r_piece < gr.k)
+            if (R->st[j].r_piece < gr->k)
                 pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
         }
         nfds_t base = n;
@@ -372,6 +390,174 @@ static agora_err run_step(ring *R, const step *S) {
         if (r > 0 && pf[base].revents)
             AGORA_TRY(on_master(R));
     }
+}
+
+/* Large steps: a sender thread encodes, hashes and sends while this thread receives and
+ * decodes, so the two halves of the work overlap. They touch disjoint data: the sender
+ * reads (and, when finalizing, rewrites) chunk c_send and the s_* stream fields, the
+ * receiver writes chunk c_recv, the r_* fields and the backup. */
+typedef struct sender {
+    ring *R;
+    const step *S;
+    const chunk_geo *g;
+    _Atomic int stop; /* set by the receiver on its own failure */
+    agora_err rc;
+    int wake_w; /* written once when the sender finishes */
+} sender;
+
+static void *sender_main(void *arg) {
+    sender *sd = arg;
+    ring *R = sd->R;
+    agora_err rc = AGORA_OK;
+    struct pollfd pf[64];
+    for (;;) {
+        bool progress = false, done = true;
+        for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
+            rc = pump_send(R, sd->S, sd->g, j, &progress);
+            done = done && R->st[j].s_piece >= sd->g->k;
+        }
+        if (rc != AGORA_OK || done)
+            break;
+        if (atomic_load(&sd->stop)) {
+            rc = AGORA_EABORTED;
+            break;
+        }
+        if (progress)
+            continue;
+        if (agora_deadline_passed(R->job->deadline)) {
+            rc = AGORA_ETIMEDOUT;
+            break;
+        }
+        nfds_t n = 0;
+        for (uint32_t j = 0; j < R->P; j++)
+            if (R->st[j].s_piece < sd->g->k)
+                pf[n++] = (struct pollfd){R->c->tx[j], POLLOUT, 0};
+        (void)poll(pf, n, 20); /* short: the stop flag is checked between waits */
+    }
+    sd->rc = rc;
+    ssize_t w = write(sd->wake_w, "x", 1);
+    (void)w;
+    return NULL;
+}
+
+static agora_err run_step_threaded(ring *R, const step *S, const chunk_geo *gs,
+                                   const chunk_geo *gr) {
+    int wake[2];
+    if (pipe(wake) != 0)
+        return run_step_single(R, S, gs, gr);
+    sender sd = {R, S, gs, 0, AGORA_OK, wake[1]};
+    atomic_init(&sd.stop, 0);
+    pthread_t th;
+    if (pthread_create(&th, NULL, sender_main, &sd) != 0) {
+        close(wake[0]);
+        close(wake[1]);
+        return run_step_single(R, S, gs, gr);
+    }
+    agora_err rc = AGORA_OK;
+    bool sender_done = false;
+    struct pollfd pf[64 + 3];
+    while (rc == AGORA_OK) {
+        bool progress = false, done = true;
+        for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
+            rc = pump_recv(R, S, gr, j, &progress);
+            done = done && R->st[j].r_piece >= gr->k;
+        }
+        if (rc != AGORA_OK || (done && sender_done))
+            break;
+        if (progress)
+            continue;
+        nfds_t n = 0;
+        for (uint32_t j = 0; j < R->P && !done; j++)
+            if (R->st[j].r_piece < gr->k)
+                pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
+        nfds_t base = n;
+        pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
+        pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+        pf[n++] = (struct pollfd){wake[0], sender_done ? 0 : POLLIN, 0};
+        if (agora_deadline_passed(R->job->deadline)) {
+            rc = AGORA_ETIMEDOUT;
+            break;
+        }
+        int32_t ms = agora_deadline_left_ms(R->job->deadline);
+        int r = poll(pf, n, ms > 0 ? ms : 1);
+        if (r < 0 && errno != EINTR)
+            rc = AGORA_EIO;
+        else if (r > 0 && pf[base + 1].revents)
+            rc = AGORA_EABORTED;
+        else if (r > 0 && pf[base].revents)
+            rc = on_master(R);
+        if (r > 0 && (pf[base + 2].revents & POLLIN)) {
+            sender_done = true; /* sd.rc is read after the join below */
+            char b;
+            ssize_t k = read(wake[0], &b, 1);
+            (void)k;
+        }
+        if (sender_done && rc == AGORA_OK) {
+            pthread_join(th, NULL);
+            sender_done = true;
+            if (sd.rc != AGORA_OK) {
+                close(wake[0]);
+                close(wake[1]);
+                return sd.rc;
+            }
+            /* joined: keep receiving with the single-thread loop's receive half */
+            while (rc == AGORA_OK) {
+                bool pr = false, dn = true;
+                for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
+                    rc = pump_recv(R, S, gr, j, &pr);
+                    dn = dn && R->st[j].r_piece >= gr->k;
+                }
+                if (rc != AGORA_OK || dn)
+                    break;
+                if (pr)
+                    continue;
+                nfds_t m = 0;
+                for (uint32_t j = 0; j < R->P; j++)
+                    if (R->st[j].r_piece < gr->k)
+                        pf[m++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
+                nfds_t b2 = m;
+                pf[m++] = (struct pollfd){R->c->mfd, POLLIN, 0};
+                pf[m++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+                if (agora_deadline_passed(R->job->deadline)) {
+                    rc = AGORA_ETIMEDOUT;
+                    break;
+                }
+                int32_t ms2 = agora_deadline_left_ms(R->job->deadline);
+                int r2 = poll(pf, m, ms2 > 0 ? ms2 : 1);
+                if (r2 < 0 && errno != EINTR)
+                    rc = AGORA_EIO;
+                else if (r2 > 0 && pf[b2 + 1].revents)
+                    rc = AGORA_EABORTED;
+                else if (r2 > 0 && pf[b2].revents)
+                    rc = on_master(R);
+            }
+            close(wake[0]);
+            close(wake[1]);
+            return rc;
+        }
+    }
+    atomic_store(&sd.stop, 1);
+    pthread_join(th, NULL);
+    close(wake[0]);
+    close(wake[1]);
+    if (rc == AGORA_OK)
+        rc = sd.rc;
+    return rc;
+}
+
+#define THREAD_MIN_BYTES (1u << 20)
+
+static agora_err run_step(ring *R, const step *S) {
+    chunk_geo gs = geo(R, S->c_send), gr = geo(R, S->c_recv);
+    for (uint32_t j = 0; j < R->P; j++) {
+        R->st[j].s_piece = R->st[j].r_piece = j;
+        R->st[j].s_off = R->st[j].r_off = 0;
+        R->st[j].s_ready = false;
+    }
+    size_t bytes = gs.n * R->esz;
+    if (bytes >= THREAD_MIN_BYTES)
+        return run_step_threaded(R, S, &gs, &gr);
+    return run_step_single(R, S, &gs, &gr);
 }
 
 // ---- the schedule ----
