@@ -19,7 +19,8 @@ asan: deps
 tsan: deps
 	@cmake --preset tsan >/dev/null && cmake --build --preset tsan -j $(JOBS)
 	@ctest --preset tsan -j $(JOBS) $(CTEST_ARGS)
-fuzz: deps
+fuzz:
+	@scripts/deps.sh clang libfuzzer-14-dev
 	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
 	@scripts/fuzz.sh build/fuzz $(or $(FUZZ_SECONDS),60)
 fmt:

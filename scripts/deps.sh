@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Installs the Debian packages listed in scripts/deps.txt that are missing. Runs apt-get
+# Installs the Debian packages listed in scripts/deps.txt (and any named as arguments)
+# that are missing. Runs apt-get
 # only when something is missing; stops with a clear message if that needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t pkgs < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/deps.txt" | grep -v '^$')
+# Each line: a package name, optionally followed by a command that, when already on PATH,
+# satisfies it (nodejs from another source ships its own npm, which conflicts with Debian's).
 missing=()
-for p in "${pkgs[@]}"; do
+while read -r p cmd _; do
+  [ -n "$p" ] || continue
+  if [ -n "${cmd:-}" ] && command -v "$cmd" >/dev/null 2>&1; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
+done < <(sed -e 's/#.*//' "$here/deps.txt")
+# Extra packages named on the command line (make fuzz: clang, libfuzzer-14-dev).
+for p in "$@"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Non-Debian steps (for example npm data packages) live in scripts/deps.d/*.sh and run
 # after the Debian packages are in place.
