@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages listed in scripts/deps.txt (and any named as arguments)
-# that are missing. Runs apt-get
-# only when something is missing; stops with a clear message if that needs root.
+# that are missing. Runs apt-get only when something is missing; stops with a clear
+# message if that needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # Each line: a package name, optionally followed by a command that, when already on PATH,
