@@ -10,6 +10,7 @@
 
 #include "agora/alloc.h"
 #include "agora/log.h"
+#include "agora/time.h"
 #include "comm/coord_int.h"
 #include "comm/net.h"
 
@@ -159,6 +160,7 @@ static void start_sync(agora_master *m) {
     }
     m->phase = PH_SS;
     m->ss_err = AGORA_OK;
+    m->phase_deadline = agora_deadline_in_ms(m->o.phase_timeout_ms);
     AGORA_LOG_INFO(AGORA_SUB_COORD, "shared state: revision %llu elected by %zu of %zu",
                    (unsigned long long)el->revision, best_votes, nm);
     for (size_t i = 0; i < nm; i++) {
@@ -196,10 +198,15 @@ void agora__coord_ss_peer_lost(agora_master *m) {
 
 void agora__coord_ss_check(agora_master *m) {
     if (m->phase == PH_SS) {
-        for (size_t r = 0; r < m->n_members; r++) {
+        bool late = agora_deadline_passed(m->phase_deadline);
+        for (size_t r = 0; r < m->n_members && !late; r++) {
             mpeer *p = agora__coord_find(m, m->members[r]);
             if (p && p->fd >= 0 && !p->ss_done)
                 return;
+        }
+        if (late) { /* a member never reported: fail the sync rather than hang */
+            finish_sync(m, AGORA_ETIMEDOUT);
+            return;
         }
         finish_sync(m, m->dirty && m->ss_err == AGORA_OK ? AGORA_EPEER_LOST : m->ss_err);
         return;

@@ -536,11 +536,17 @@ static agora_err complete_and_verdict(agora_comm *c, uint64_t seq, agora_err loc
     int64_t d = deadline > grace ? deadline : grace;
     AGORA_TRY(agora__peer_send(c, AGORA_MSG_P2C_COMPLETE, &w, d));
     for (;;) {
-        agora_rbuf r;
-        agora_err rc = agora__peer_wait(c, AGORA_MSG_C2P_VERDICT, d, &r);
-        if (rc == AGORA_EABORTED) /* an abort cannot cut the verdict short */
-            rc = agora__peer_wait(c, AGORA_MSG_C2P_VERDICT, d, &r);
-        AGORA_TRY(rc);
+        /* An abort cannot cut the verdict short: returning early here could restore our
+         * buffer while the others commit. So this wait ignores the abort pipe. */
+        agora_err rc = agora__recv_frame(c->mfd, &c->mhdr, c->mbuf, AGORA_WIRE_MAX_CTRL, d, -1);
+        if (rc != AGORA_OK) {
+            if (rc != AGORA_ETIMEDOUT)
+                master_lost(c, rc);
+            return rc == AGORA_ETIMEDOUT ? rc : AGORA_ECLOSED;
+        }
+        if (c->mhdr.type != AGORA_MSG_C2P_VERDICT)
+            continue; /* a late ABORT or another stale frame */
+        agora_rbuf r = {c->mbuf, c->mhdr.length, 0, false};
         uint64_t vseq = agora__r_u64(&r);
         uint32_t err = agora__r_u32(&r);
         if (vseq != seq)
