@@ -15,6 +15,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -771,6 +772,82 @@ static void initiate_timeout_withdraws_and_cluster_recovers(void **state) {
     cluster_free(cl, ok);
 }
 
+// ---- abort from another thread ----
+
+static void *abort_later(void *arg) {
+    agora_sleep_ns(100 * 1000000LL); /* pacing a fault, not waiting for a condition */
+    agora_comm_abort(arg);
+    return NULL;
+}
+
+/* Peer 0 is blocked in an all-reduce (peer 1 has not initiated yet) when another thread
+ * calls agora_comm_abort: it must return AGORA_EABORTED with its buffer untouched; after
+ * agora_comm_clear_abort both reduce again and get the exact sum. */
+static int scenario_abort(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, 2, 30000) != AGORA_OK)
+        return 10;
+    float x[256], in[256];
+    int ret = 0;
+    if (idx == 0) {
+        fill(x, 256, idx, 0);
+        memcpy(in, x, sizeof x);
+        pthread_t th;
+        pthread_create(&th, NULL, abort_later, c);
+        agora_reduce_desc d = {
+            x, 256, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(20000)};
+        agora_err rc = agora_comm_allreduce(c, &d, NULL);
+        pthread_join(th, NULL);
+        if (rc != AGORA_EABORTED || memcmp(x, in, sizeof x) != 0) {
+            fprintf(stderr, "expected EABORTED and the input, got %s\n", agora_err_name(rc));
+            ret = 11;
+        }
+        agora_comm_clear_abort(c);
+        append_line(cl, "progress", idx, "x");
+    } else {
+        int64_t dl = agora_deadline_in_ms(20000);
+        while (file_size(cl, "progress", 0) == 0 && !agora_deadline_passed(dl))
+            sleep_ms(5);
+    }
+    for (int attempt = 0; ret == 0 && attempt < 5; attempt++) {
+        fill(x, 256, idx, 1);
+        agora_reduce_desc d = {
+            x, 256, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000)};
+        agora_err rc = agora_comm_allreduce(c, &d, NULL);
+        if (rc == AGORA_OK) {
+            ret = check_exact(x, 256, 2, 1, false) ? 12 : 0;
+            record_digest(cl, idx, "after-abort", x, 256);
+            break;
+        }
+        (void)agora_comm_update_topology(c, agora_deadline_in_ms(10000));
+        if (attempt == 4)
+            ret = 13;
+    }
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void abort_unblocks_a_waiting_allreduce(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    start_master(cl, NULL);
+    spawn(cl, scenario_abort, 0);
+    spawn(cl, scenario_abort, 1);
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        int st = wait_exit(cl->peer[i], 60000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    int idx[2] = {0, 1};
+    if (ok)
+        assert_digests_agree(cl, idx, 2);
+    cluster_free(cl, ok);
+}
+
 // ---- link measurement and ring order ----
 
 /* Four peers measure their links (4 MB per directed link), the master solves the ring
@@ -990,6 +1067,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
+        cmocka_unit_test(abort_unblocks_a_waiting_allreduce),
         cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };
