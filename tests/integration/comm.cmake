@@ -6,7 +6,8 @@ agora_unit_test(comm_cluster SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_
   sigkill_mid_collective_survivors_retry_exact sigstop_peer_is_evicted_and_others_go_on
   join_mid_run_receives_shared_state wrong_key_rejected_and_bad_frames_dropped
   initiate_timeout_withdraws_and_cluster_recovers measure_links_then_reduce_exact
-  abort_unblocks_a_waiting_allreduce churn_soak_short)
+  abort_unblocks_a_waiting_allreduce master_death_never_hangs_peers
+  proxy_reset_fails_one_collective_then_recovers churn_soak_short)
 # The full churn soak: 120 s by default, AGORA_SOAK_S=<seconds> for longer (nightly).
 agora_unit_test(comm_soak SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_comm_cluster.c
   LIBS agora_comm LABEL slow TIMEOUT 3600 CASES churn_soak)

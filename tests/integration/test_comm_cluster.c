@@ -31,6 +31,7 @@
 #include "agora/log.h"
 #include "agora/rng.h"
 #include "agora/time.h"
+#include "comm/proxy.h"
 
 #define MAX_PEERS 16
 
@@ -848,6 +849,180 @@ static void abort_unblocks_a_waiting_allreduce(void **state) {
     cluster_free(cl, ok);
 }
 
+// ---- the coordinator dies ----
+
+/* Peers loop all-reduces; the master is SIGKILLed. Every peer must get AGORA_ECLOSED or
+ * AGORA_ETIMEDOUT within its deadline plus the verdict grace (no hang), with its buffer
+ * restored. */
+static int scenario_master_death(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, (uint32_t)cl->world, 30000) != AGORA_OK)
+        return 10;
+    enum { N = 50000 };
+    float *x = agora_malloc(N * sizeof(float)), *in = agora_malloc(N * sizeof(float));
+    int ret = 20;
+    for (int iter = 0; iter < 100000; iter++) {
+        fill(x, N, idx, iter);
+        memcpy(in, x, N * sizeof(float));
+        int64_t t0 = agora_now_ns();
+        agora_reduce_desc d = {
+            x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(2000)};
+        agora_err rc = agora_comm_allreduce(c, &d, NULL);
+        int64_t ms = (agora_now_ns() - t0) / 1000000;
+        if (rc == AGORA_OK) {
+            append_line(cl, "progress", idx, "x");
+            continue;
+        }
+        if (rc == AGORA_EPEER_LOST) /* the other peer saw it first and gave up */
+            continue;
+        fprintf(stderr, "after the master died: %s in %lld ms\n", agora_err_name(rc),
+                (long long)ms);
+        bool in_time = ms < 2000 + 5000 + 1000; /* deadline + verdict grace + slack */
+        ret = (rc == AGORA_ECLOSED || rc == AGORA_ETIMEDOUT) && in_time &&
+                      memcmp(x, in, N * sizeof(float)) == 0
+                  ? 0
+                  : 21;
+        break;
+    }
+    agora_free(x);
+    agora_free(in);
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void master_death_never_hangs_peers(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    start_master(cl, NULL);
+    spawn(cl, scenario_master_death, 0);
+    spawn(cl, scenario_master_death, 1);
+    wait_progress(cl, 0, 3, 60000);
+    kill(cl->master, SIGKILL);
+    waitpid(cl->master, NULL, 0);
+    cl->master = -1;
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        int st = wait_exit(cl->peer[i], 30000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    cluster_free(cl, ok);
+}
+
+// ---- a network fault without a process fault: the proxy resets a ring link ----
+
+static void *proxy_main(void *arg) {
+    (void)agora__proxy_run(arg);
+    return NULL;
+}
+
+/* Peer 1 is reached only through a fault proxy that resets every connection once, after
+ * 3 MB. The collective in flight fails on both peers (buffers restored), the topology
+ * update rebuilds the links through the proxy, and the retries commit exact sums. */
+static int scenario_reset(const cluster *cl, int idx) {
+    agora_comm_opts o;
+    memset(&o, 0, sizeof o);
+    char p[512], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/key", cl->dir);
+    if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
+        return 9;
+    o.master_port = cl->port;
+    agora_proxy *px = NULL;
+    pthread_t th;
+    if (idx == 1) {
+        agora_proxy_opts po;
+        memset(&po, 0, sizeof po);
+        po.stall_after_bytes = -1;
+        po.reset_after_bytes = 3 << 20;
+        if (agora__proxy_create(&po, &px) != AGORA_OK)
+            return 8;
+        o.p2p_advertise_port = agora__proxy_port(px);
+    }
+    agora_comm *c = NULL;
+    if (agora_comm_create(&o, &c) != AGORA_OK)
+        return 10;
+    if (px) {
+        agora__proxy_set_target(px, 0x7f000001u, agora_comm_p2p_port(c));
+        pthread_create(&th, NULL, proxy_main, px);
+    }
+    int ret = join_until(c, 2, 30000) == AGORA_OK ? 0 : 11;
+    enum { N = 1 << 18 };
+    float *x = agora_malloc(N * sizeof(float)), *in = agora_malloc(N * sizeof(float));
+    int failures = 0, commits = 0, iter = 0;
+    int64_t stop = agora_deadline_in_ms(60000);
+    while (ret == 0 && (commits < 6 || failures == 0)) {
+        if (agora_deadline_passed(stop)) {
+            ret = 12;
+            break;
+        }
+        fill(x, N, idx, iter);
+        memcpy(in, x, N * sizeof(float));
+        agora_reduce_desc d = {
+            x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000)};
+        agora_err rc = agora_comm_allreduce(c, &d, NULL);
+        if (rc == AGORA_OK) {
+            if (check_exact(x, N, 2, iter, false)) {
+                ret = 13;
+                break;
+            }
+            char label[32];
+            snprintf(label, sizeof label, "iter=%d", iter);
+            record_digest(cl, idx, label, x, N);
+            commits++;
+            iter++;
+            continue;
+        }
+        failures++;
+        if (rc != AGORA_EPEER_LOST || memcmp(x, in, N * sizeof(float)) != 0) {
+            fprintf(stderr, "after the reset: %s\n", agora_err_name(rc));
+            ret = 14;
+            break;
+        }
+        agora_err u;
+        do {
+            u = agora_comm_update_topology(c, agora_deadline_in_ms(10000));
+        } while (u == AGORA_EPEER_LOST && !agora_deadline_passed(stop));
+        if (u != AGORA_OK)
+            ret = 15;
+        if (failures > 3)
+            ret = 16; /* the proxy resets once: one failed collective, maybe two */
+    }
+    fprintf(stderr, "reset scenario: %d commits, %d failures\n", commits, failures);
+    agora_free(x);
+    agora_free(in);
+    agora_comm_destroy(c);
+    if (px) {
+        agora__proxy_interrupt(px);
+        pthread_join(th, NULL);
+        agora__proxy_destroy(px);
+    }
+    return ret;
+}
+
+static void proxy_reset_fails_one_collective_then_recovers(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    start_master(cl, NULL);
+    spawn(cl, scenario_reset, 0);
+    spawn(cl, scenario_reset, 1);
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        int st = wait_exit(cl->peer[i], 90000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    int idx[2] = {0, 1};
+    if (ok)
+        assert_digests_agree(cl, idx, 2);
+    cluster_free(cl, ok);
+}
+
 // ---- link measurement and ring order ----
 
 /* Four peers measure their links (4 MB per directed link), the master solves the ring
@@ -1068,6 +1243,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),
+        cmocka_unit_test(master_death_never_hangs_peers),
+        cmocka_unit_test(proxy_reset_fails_one_collective_then_recovers),
         cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };
