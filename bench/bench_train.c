@@ -1,8 +1,8 @@
 /* bench_train.c: training throughput and memory for one preset and shape.
  *
  * usage: bench_train PRESET T B STEPS [VOCAB]
- * Measures the 2-thread sgemm peak in the same process first (OpenBLAS with its own two
- * threads, and our OpenMP-split path; the higher one is the reference), then times STEPS
+ * Measures the 2-thread sgemm peak in the same process before and after (OpenBLAS with its
+ * own two threads, and our OpenMP-split path; the highest is the reference), and times STEPS
  * full training steps (forward, backward, clip, AdamW) after one warm-up step, on random
  * tokens. Prints one line of key=value figures: tokens/s, MFU against the peak, and memory:
  * rss_mb is the process's peak RSS; train_mb is that peak minus the RSS just before the
@@ -122,11 +122,18 @@ int main(int argc, char **argv) {
             total_s += (double)(t2 - t0) / 1e9;
         }
     }
+    double rss = rss_bytes("VmHWM:"), train_rss = rss - base_rss;
+    /* The sgemm peak again after training (memory was read above): on a busy machine one
+     * measurement can land in a slow moment, and MFU against a low peak would flatter us.
+     * The highest of the four measurements counts. */
+    double again = native_peak(2048), again_split = agora_sgemm_peak_gflops(2048, 3);
+    peak_native = again > peak_native ? again : peak_native;
+    peak_split = again_split > peak_split ? again_split : peak_split;
+    peak = peak_native > peak_split ? peak_native : peak_split;
     double tok_s = (double)n * steps / total_s;
     double mfu = tok_s * agora_model_flops_per_token(&c, T) / (peak * 1e9);
     double analytic = (double)agora_model_config_n_params(&c) * 16.0 +
                       (double)agora_model_activation_bytes(&c, B, T);
-    double rss = rss_bytes("VmHWM:"), train_rss = rss - base_rss;
     printf("preset=%s T=%d B=%d params=%llu tok_s=%.1f step_s=%.3f fwd_frac=%.2f "
            "peak_gflops=%.1f openblas2=%.1f split=%.1f mfu=%.3f rss_mb=%.1f base_mb=%.1f "
            "train_mb=%.1f analytic_mb=%.1f rss_ratio=%.3f\n",
