@@ -464,7 +464,9 @@ agora_err agora_trainer_checkpoint(agora_trainer *t, char *dir_out, size_t len,
     return AGORA_OK;
 }
 
-void agora_trainer_set_step(agora_trainer *t, int64_t step) { t->step = step; }
+void agora_trainer_set_step(agora_trainer *t, int64_t step) {
+    t->step = step;
+}
 
 int64_t agora_trainer_step_count(const agora_trainer *t) {
     return t->step;
