@@ -259,7 +259,7 @@ AGORA_API agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_ten
  *   AGORA_OK          measured and reported (the order may or may not change).
  *   AGORA_EPEER_LOST  a member died or the membership changed; update the topology.
  *   AGORA_ESTATE      not a member, or other members were doing something else.
- *   AGORA_EINVAL      bytes is 0 or larger than 1 GiB.
+ *   AGORA_EINVAL      bytes is 0 or larger than 1 GiB, or the ring has more than 64 members.
  *   AGORA_ETIMEDOUT, AGORA_EABORTED, AGORA_ECLOSED as above. */
 AGORA_API agora_err agora_comm_measure_links(agora_comm *c, size_t bytes, int64_t deadline_ns);
 

@@ -42,9 +42,15 @@ static agora_err send_hello(agora_comm *c, int fd, uint32_t stream, int64_t dead
     return agora__send_frame(fd, AGORA_MSG_P2P_HELLO, 0, buf, (uint32_t)w.len, deadline);
 }
 
-/* Accepts the link from `from_id` for this round; other connections are refused. */
-static agora_err accept_from(agora_comm *c, uint64_t from_id, uint32_t stream, int64_t deadline,
-                             int *out) {
+/* Accepts the link for round k. A faster member may already connect for a later round:
+ * such links are kept in stash[] (indexed by round) until their round comes. */
+static agora_err accept_from(agora_comm *c, uint32_t k, int64_t deadline, int *stash, int *out) {
+    uint32_t W = c->world;
+    if (stash[k] >= 0) {
+        *out = stash[k];
+        stash[k] = -1;
+        return AGORA_OK;
+    }
     for (;;) {
         int fd = -1;
         AGORA_TRY(agora__tcp_accept(c->lfd, deadline, &fd, NULL));
@@ -58,10 +64,17 @@ static agora_err accept_from(agora_comm *c, uint64_t from_id, uint32_t stream, i
             uint8_t mac[AGORA_AUTH_MAC], want[AGORA_AUTH_MAC];
             agora__r_bytes(&r, mac, sizeof mac);
             agora__auth_p2p(c->key, epoch, from, s, want);
-            if (agora__r_done(&r) == AGORA_OK && memcmp(mac, want, sizeof mac) == 0 &&
-                epoch == c->epoch && from == from_id && s == stream) {
+            uint32_t kk = s & ~BW_STREAM;
+            bool valid = agora__r_done(&r) == AGORA_OK && memcmp(mac, want, sizeof mac) == 0 &&
+                         epoch == c->epoch && (s & BW_STREAM) && kk >= k && kk < W &&
+                         from == c->ids[(c->rank + W - kk) % W];
+            if (valid && kk == k) {
                 *out = fd;
                 return AGORA_OK;
+            }
+            if (valid && stash[kk] < 0) {
+                stash[kk] = fd;
+                continue;
             }
         }
         agora__sock_close(&fd);
@@ -144,6 +157,11 @@ static agora_err measure(agora_comm *c, size_t bytes, int64_t deadline, uint64_t
     uint8_t *payload = agora_calloc(bytes, 1), *sink = agora_malloc(SINK);
     agora_err rc = payload && sink ? AGORA_OK : AGORA_ENOMEM;
     uint32_t W = c->world, r = c->rank;
+    int stash[64 + 1];
+    for (uint32_t k = 0; k <= 64; k++)
+        stash[k] = -1;
+    if (W > 64)
+        rc = AGORA_EINVAL; /* measurement is for rings of at most 64 members */
     for (uint32_t k = 1; rc == AGORA_OK && k < W; k++) {
         uint32_t to = (r + k) % W, fr = (r + W - k) % W;
         bw_round b;
@@ -154,7 +172,7 @@ static agora_err measure(agora_comm *c, size_t bytes, int64_t deadline, uint64_t
         if (rc == AGORA_OK)
             rc = send_hello(c, b.tx, BW_STREAM | k, deadline);
         if (rc == AGORA_OK)
-            rc = accept_from(c, c->ids[fr], BW_STREAM | k, deadline, &b.rx);
+            rc = accept_from(c, k, deadline, stash, &b.rx);
         if (rc == AGORA_OK)
             rc = run_round(c, &b, payload, bytes, sink, deadline);
         if (rc == AGORA_OK) {
@@ -167,6 +185,9 @@ static agora_err measure(agora_comm *c, size_t bytes, int64_t deadline, uint64_t
         agora__sock_close(&b.tx);
         agora__sock_close(&b.rx);
     }
+    for (uint32_t k = 0; k <= 64; k++)
+        if (stash[k] >= 0)
+            agora__sock_close(&stash[k]);
     agora_free(payload);
     agora_free(sink);
     return rc;
