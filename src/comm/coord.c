@@ -445,6 +445,7 @@ static agora_err on_frame(agora_master *m, mpeer *p) {
     case AGORA_MSG_P2C_HEARTBEAT:
         return agora__r_done(&r);
     case AGORA_MSG_P2C_LEAVE:
+        p->left = true;
         return AGORA_ECLOSED; /* the deathrattle: drop now, without waiting for a timeout */
     case AGORA_MSG_P2C_PENDING_REQ: {
         AGORA_TRY(agora__r_done(&r));
@@ -676,7 +677,7 @@ static void reap_and_time_out(agora_master *m) {
     for (size_t i = m->n_peers; i-- > 0;) {
         mpeer *p = m->peers[i];
         if (p->fd < 0)
-            drop_peer(m, i, "connection lost");
+            drop_peer(m, i, p->left ? "left (deathrattle)" : "connection lost");
         else if (now - p->last_seen > hb)
             drop_peer(m, i, p->state >= PS_REG ? "heartbeat timeout" : "handshake timeout");
     }

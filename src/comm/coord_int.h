@@ -40,6 +40,7 @@ typedef struct mpeer {
     uint16_t port;
     uint32_t pool;
     int64_t last_seen;
+    bool left; /* sent the deathrattle */
     /* frame reassembly */
     uint8_t hdr_raw[AGORA_WIRE_HDR];
     size_t hdr_have;

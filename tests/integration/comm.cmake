@@ -7,7 +7,8 @@ agora_unit_test(comm_cluster SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_
   join_mid_run_receives_shared_state wrong_key_rejected_and_bad_frames_dropped
   initiate_timeout_withdraws_and_cluster_recovers measure_links_then_reduce_exact
   abort_unblocks_a_waiting_allreduce master_death_never_hangs_peers
-  proxy_reset_fails_one_collective_then_recovers churn_soak_short)
+  proxy_reset_fails_one_collective_then_recovers deathrattle_removes_a_leaver_at_once
+  churn_soak_short)
 # The full churn soak: 120 s by default, AGORA_SOAK_S=<seconds> for longer (nightly).
 agora_unit_test(comm_soak SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_comm_cluster.c
   LIBS agora_comm LABEL slow TIMEOUT 3600 CASES churn_soak)

@@ -1023,6 +1023,64 @@ static void proxy_reset_fails_one_collective_then_recovers(void **state) {
     cluster_free(cl, ok);
 }
 
+// ---- graceful leave ----
+
+/* With a 60 s heartbeat timeout, only the deathrattle (P2C_LEAVE, sent by
+ * agora_comm_destroy) can remove a peer quickly: peer 2 leaves after one collective and the
+ * others must see a world of 2 within a few seconds and reduce exactly. */
+static int scenario_leave(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, 3, 30000) != AGORA_OK)
+        return 10;
+    float x[100];
+    fill(x, 100, idx, 0);
+    agora_reduce_desc d = {
+        x, 100, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000)};
+    if (agora_comm_allreduce(c, &d, NULL) != AGORA_OK)
+        return 11;
+    if (idx == 2) {
+        agora_comm_destroy(c); /* the deathrattle */
+        return 0;
+    }
+    int64_t t0 = agora_now_ns();
+    int64_t dl = agora_deadline_in_ms(20000);
+    int ret = 12;
+    while (!agora_deadline_passed(dl)) {
+        agora_err rc = agora_comm_update_topology(c, dl);
+        if (rc == AGORA_OK && agora_comm_world(c) == 2) {
+            int64_t ms = (agora_now_ns() - t0) / 1000000;
+            fprintf(stderr, "world 2 after %lld ms\n", (long long)ms);
+            fill(x, 100, idx, 1);
+            agora_reduce_desc d2 = {
+                x, 100, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000)};
+            rc = agora_comm_allreduce(c, &d2, NULL);
+            float want = value(0, 1, 7) + value(1, 1, 7);
+            ret = ms < 10000 && rc == AGORA_OK && x[7] == want ? 0 : 13;
+            break;
+        }
+    }
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void deathrattle_removes_a_leaver_at_once(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(3);
+    start_master(cl, "--set comm.heartbeat_timeout_ms=60000");
+    for (int i = 0; i < 3; i++)
+        spawn(cl, scenario_leave, i);
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        int st = wait_exit(cl->peer[i], 60000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    cluster_free(cl, ok);
+}
+
 // ---- link measurement and ring order ----
 
 /* Four peers measure their links (4 MB per directed link), the master solves the ring
@@ -1245,6 +1303,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),
         cmocka_unit_test(master_death_never_hangs_peers),
         cmocka_unit_test(proxy_reset_fails_one_collective_then_recovers),
+        cmocka_unit_test(deathrattle_removes_a_leaver_at_once),
         cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };
