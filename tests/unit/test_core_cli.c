@@ -3,12 +3,13 @@
 #include "agora_test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char g_out[1 << 16];
 
 static int run(const char *args) {
-    char cmd[1024];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd, "'%s' %s", agora_test_bin(), args);
     return agora_test_run(cmd, g_out, sizeof g_out);
 }
@@ -80,12 +81,41 @@ static void cli_every_subcommand_rejects_unknown_flag(void **state) {
     }
 }
 
+/* `agora config` applies the layers and names file:line for a bad key. */
+static void cli_config_layers_and_rejects_bad_file(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char path[4200], args[4400];
+    snprintf(path, sizeof path, "%s/x.ini", dir);
+    FILE *f = fopen(path, "w");
+    fputs("[diloco]\ninner_steps = 7\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "config --config '%s' --set diloco.outer_steps=3", path);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "inner_steps = 7\n"));
+    assert_non_null(strstr(g_out, "outer_steps = 3\n"));
+    f = fopen(path, "w");
+    fputs("[diloco]\n\ninner_step = 7\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "config --config '%s'", path);
+    assert_int_equal(run(args), 2);
+    char want[4400];
+    snprintf(want, sizeof want,
+             "agora config: %s:3: unknown key 'diloco.inner_step' (did you "
+             "mean 'diloco.inner_steps'?)\n",
+             path);
+    assert_string_equal(g_out, want);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cli_help_and_version_exit_zero),
         cmocka_unit_test(cli_unknown_command_exits_two),
         cmocka_unit_test(cli_every_subcommand_has_help),
         cmocka_unit_test(cli_every_subcommand_rejects_unknown_flag),
+        cmocka_unit_test(cli_config_layers_and_rejects_bad_file),
     };
     return agora_test_main(tests, argc, argv);
 }
