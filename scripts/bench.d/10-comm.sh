@@ -2,7 +2,7 @@
 # Elastic collectives benchmark ($1 = build directory). In one run, beside each other:
 #   - q8 codecs: quantize + dequantize throughput against memcpy (one core);
 #   - the loopback TCP ceiling for the same ring shape (bench_allreduce_tcp);
-#   - `agora comm-bench` (f32 and int8-lut) and torch.distributed gloo on the same sizes;
+#   - `agora comm-bench` (f32 and int8-lut, sum) and torch.distributed gloo (sum) on the same sizes;
 #   - the 4-byte latency (2 peers), and int8-lut vs f32 behind a 1 Gbit/s cap per peer.
 # Sizes: COMM_BENCH_SIZES (default 4M,64M,256M), iterations: COMM_BENCH_ITERS (3).
 set -euo pipefail
@@ -28,7 +28,7 @@ fi
 for W in 2 4; do
   ceiling=$("$btcp" "$W" 1 3 | awk '{print $4}')
   echo "-- $W peers: loopback TCP ceiling ($W processes in a ring, 1 stream each): $ceiling GB/s"
-  ours=$("$agora" comm-bench --peers "$W" --sizes "$sizes" --codecs f32,int8-lut --iters "$iters" \
+  ours=$("$agora" comm-bench --peers "$W" --sizes "$sizes" --codecs f32,int8-lut --op sum --iters "$iters" \
     2>/dev/null | awk 'NR > 1')
   gloo=""
   if [ $have_torch = 1 ]; then
