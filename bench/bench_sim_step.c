@@ -7,7 +7,7 @@
  * Baseline, measured in the same run: the same steps on one thread (ratio = speed-up).
  * The NumPy reference (bench/sim_numpy_ref.py) is run by scripts/bench.d/20-sim.sh.
  *
- * usage: bench_sim_step [--big] [--n N] [--steps S] [--no-baseline]
+ * usage: bench_sim_step [--big] [--n N] [--steps S] [--warmup W] [--no-baseline]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +63,7 @@ static int measure(agora_sim *s, int steps, result *r) {
     return 0;
 }
 
-static int bench_one(int64_t n, int steps, bool baseline) {
+static int bench_one(int64_t n, int steps, int warmup, bool baseline) {
     agora_sim_params p;
     agora_sim_params_default(&p);
     p.n_agents = n;
@@ -78,7 +78,7 @@ static int bench_one(int64_t n, int steps, bool baseline) {
         return 1;
     }
     double create_s = (double)(agora_now_ns() - tc) * 1e-9;
-    for (int i = 0; i < 10; i++) /* fill the window and the seen sets */
+    for (int i = 0; i < warmup; i++) /* fill the window and the seen sets */
         if (agora_sim_step(s, AGORA_RECSYS_CHRONO) != AGORA_OK)
             return 1;
     int threads = 1;
@@ -123,7 +123,7 @@ static int bench_one(int64_t n, int steps, bool baseline) {
 int main(int argc, char **argv) {
     bool big = false, baseline = true;
     int64_t only = 0;
-    int steps = 0;
+    int steps = 0, warmup = 10;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--big") == 0)
             big = true;
@@ -133,20 +133,25 @@ int main(int argc, char **argv) {
             only = strtoll(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
             steps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+            warmup = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_sim_step [--big] [--n N] [--steps S] [--no-baseline]\n");
+            fprintf(
+                stderr,
+                "usage: bench_sim_step [--big] [--n N] [--steps S] [--warmup W] [--no-baseline]\n");
             return 2;
         }
     }
-    printf("bench_sim_step: engagement-oracle steps after a 10-step chrono warm-up; mean "
-           "out-degree 50, feed k 10, W 5\n");
+    printf("bench_sim_step: engagement-oracle steps after a %d-step chrono warm-up; mean "
+           "out-degree 50, feed k 10, W 5\n",
+           warmup);
     const int64_t ns[3] = {10000, 100000, 1000000};
     for (int j = 0; j < 3; j++) {
         if (only == 0 && j == 2 && !big)
             continue;
         int64_t n = only ? only : ns[j];
         int st = steps ? steps : (n <= 10000 ? 20 : (n <= 100000 ? 10 : 100));
-        if (bench_one(n, st, baseline && n <= 100000))
+        if (bench_one(n, st, warmup, baseline && n <= 100000))
             return 1;
         if (only)
             break;
