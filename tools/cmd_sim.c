@@ -98,7 +98,7 @@ static void jw_dist(agora_jw *w, const char *key, const agora_sim_dist *d) {
 }
 
 static agora_err write_summary_json(const char *dir, const char *policy, const agora_sim_summary *s,
-                                    uint64_t digest) {
+                                    uint64_t digest, const double *lw) {
     agora_jw w;
     agora_jw_init(&w);
     agora_jw_obj_begin(&w);
@@ -157,6 +157,11 @@ static agora_err write_summary_json(const char *dir, const char *policy, const a
     agora_jw_f64(&w, s->cascade_mean);
     agora_jw_key(&w, "cascade_max");
     agora_jw_f64(&w, s->cascade_max);
+    agora_jw_key(&w, "learner_weights"); /* 1, d, d^2, n_m, log1p n_rt, log1p fol, log1p age, r */
+    agora_jw_arr_begin(&w);
+    for (int f = 0; f < AGORA_SIM_NFEAT; f++)
+        agora_jw_f64(&w, lw[f]);
+    agora_jw_arr_end(&w);
     agora_jw_obj_end(&w);
     agora_err rc = agora_jw_status(&w);
     char path[4200], err[AGORA_ERR_LEN];
@@ -244,12 +249,14 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
     agora_sim_summary sum;
     rc = agora_sim_summarize(s, &sum);
     uint64_t dg = agora_sim_digest(s);
+    double lw[AGORA_SIM_NFEAT];
+    agora_sim_learner_weights(s, lw);
     char path[4200];
     snprintf(path, sizeof path, "%s/agents.csv", dir);
     if (rc == AGORA_OK)
         rc = agora_sim_write_agents_csv(s, path);
     if (rc == AGORA_OK)
-        rc = write_summary_json(dir, agora_sim_recsys_name(p.recsys), &sum, dg);
+        rc = write_summary_json(dir, agora_sim_recsys_name(p.recsys), &sum, dg, lw);
     if (rc == AGORA_OK)
         rc = agora_sim_write_svgs(s, dir, recs, n_rec, &sum);
     if (rc == AGORA_OK) {
@@ -274,6 +281,11 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
     printf("OR(1%%)       retweets %.2f  impressions %.2f  followers %.2f\n",
            agora_sim_or(&sum, 0, 2), agora_sim_or(&sum, 1, 2), agora_sim_or(&sum, 2, 2));
     printf("RPE          %.4f\n", sum.rpe);
+    if (p.learner)
+        printf(
+            "learner w    1 %+.3f  d %+.3f  d2 %+.3f  neg %+.3f  rt %+.3f  fol %+.3f  age %+.3f  "
+            "r %+.3f\n",
+            lw[0], lw[1], lw[2], lw[3], lw[4], lw[5], lw[6], lw[7]);
     printf("digest       %016llx\n", (unsigned long long)dg);
     ec = 0;
 out:

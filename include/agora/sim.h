@@ -127,6 +127,10 @@ AGORA_API uint64_t agora_sim_digest(const agora_sim *s);
 AGORA_API agora_err agora_sim_check_invariants(const agora_sim *s, char err[AGORA_ERR_LEN]);
 /* Bytes held by the state (arrays, graph, buffers), for benchmarks. */
 AGORA_API size_t agora_sim_bytes(const agora_sim *s, size_t *graph_bytes);
+/* The engagement learner's weights (spec §9.4), in the order of its features: 1, d, d^2,
+ * n_m, log(1 + n_rt), log(1 + followers of the author), log(1 + age), r_i. */
+enum { AGORA_SIM_NFEAT = 8 };
+AGORA_API void agora_sim_learner_weights(const agora_sim *s, double w[AGORA_SIM_NFEAT]);
 /* Candidate visits and feed items processed so far (all steps). */
 AGORA_API void agora_sim_work(const agora_sim *s, int64_t *pool_items, int64_t *feed_items);
 

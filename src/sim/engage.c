@@ -4,6 +4,7 @@
  * features, its prediction and its once-per-step SGD pass.
  * Does not: decide retweets (sim.c draws them) or rank (recsys/).
  */
+#include <assert.h>
 #include <math.h>
 
 #include "sim/sim_internal.h"
@@ -43,6 +44,11 @@ void agora__sim_features(const agora_sim *s, uint32_t i, double o_i, uint32_t se
     x[5] = log1p((double)s->in_n[a]);
     x[6] = log1p((double)(t - s->m_t0[m]));
     x[7] = ((double)s->tot_rt[i] + 1.0) / ((double)s->tot_exp[i] + 50.0);
+}
+
+void agora_sim_learner_weights(const agora_sim *s, double w[AGORA_SIM_NFEAT]) {
+    static_assert((int)AGORA_SIM_NFEAT == (int)SIM_NFEAT, "one feature list");
+    memcpy(w, s->w, sizeof s->w);
 }
 
 double agora__sim_learned_p(const agora_sim *s, const double x[SIM_NFEAT], bool neg_neutral) {
