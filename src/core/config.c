@@ -410,7 +410,7 @@ agora_err agora_cfg_load_env(const agora_cfg_table *t, size_t nt, char err[AGORA
             const char *v = getenv(var);
             if (v == NULL)
                 continue;
-            char where[200];
+            char where[sizeof var + 48];
             snprintf(where, sizeof where, "%s=%.40s", var, v);
             agora_err rc = apply(e, t[i].base, v, where, err);
             if (rc != AGORA_OK)
