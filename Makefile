@@ -1,5 +1,6 @@
 # Thin wrapper over CMake presets; all logic lives in CMakeLists.txt and scripts/.
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 CTEST_ARGS ?=
 .PHONY: all build test demo bench asan tsan fuzz fmt fmt-check deps clean
 all: build
