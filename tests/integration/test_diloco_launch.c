@@ -69,6 +69,7 @@ static int launch(const char *dir, const char *extra) {
              "--set train.text='%s/corpus.txt' --set train.preset=tiny --set train.seq_len=32 "
              "--set train.batch_size=4 --set train.warmup=2 --set train.val_every=0 "
              "--set diloco.inner_steps=5 --set comm.heartbeat_timeout_ms=2000 "
+             "--set train.peak_gflops=100 "
              "--timeout 150 %s",
              agora_test_bin(), dir, dir, extra);
     return agora_test_run(cmd, g_out, sizeof g_out);
@@ -109,7 +110,11 @@ static void diloco_survives_sigkill_and_admits_joiner(void **state) {
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.txt", dir);
     write_corpus(p);
-    int rc = launch(dir, "--nodes 3 --set diloco.outer_steps=6 --kill-at 2 --join-at 3");
+    /* The joiner must register while the others still train: at least ~0.5 s of outer
+     * steps remain after the join trigger even on a quiet machine. */
+    int rc = launch(dir, "--nodes 3 --set diloco.outer_steps=10 --set diloco.inner_steps=10 "
+                         "--set train.seq_len=64 --set train.batch_size=8 --kill-at 2 "
+                         "--join-at 3");
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
     char run[4200];
@@ -119,9 +124,9 @@ static void diloco_survives_sigkill_and_admits_joiner(void **state) {
     /* Survivors and the joiner finish all outer steps with the same validation loss,
      * which needs bit-identical weights. */
     double v0 = summary_num(run, "node-00", "val_loss");
-    assert_true(summary_num(run, "node-00", "outer_steps") == 6);
-    assert_true(summary_num(run, "node-01", "outer_steps") == 6);
-    assert_true(summary_num(run, "node-03", "outer_steps") == 6);
+    assert_true(summary_num(run, "node-00", "outer_steps") == 10);
+    assert_true(summary_num(run, "node-01", "outer_steps") == 10);
+    assert_true(summary_num(run, "node-03", "outer_steps") == 10);
     assert_true(v0 > 0 && v0 == summary_num(run, "node-01", "val_loss"));
     assert_true(v0 == summary_num(run, "node-03", "val_loss"));
     /* The joiner pulled the shared state (theta_outer, momentum) from a peer. */
