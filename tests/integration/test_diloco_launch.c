@@ -4,6 +4,7 @@
 #include "agora_test.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,19 @@ static int launch(const char *dir, const char *extra) {
     return agora_test_run(cmd, g_out, sizeof g_out);
 }
 
+/* metrics_has says whether a node's metrics.jsonl contains needle. */
+static bool metrics_has(const char *run, const char *node, const char *needle) {
+    char m[8400];
+    snprintf(m, sizeof m, "%s/%s/metrics.jsonl", run, node);
+    char *buf = NULL;
+    size_t len = 0;
+    if (agora_read_file(m, 1 << 20, &buf, &len, NULL) != AGORA_OK)
+        fail_msg("%s is missing", m);
+    bool found = strstr(buf, needle) != NULL;
+    agora_free(buf);
+    return found;
+}
+
 static void diloco_two_nodes_end_bit_identical(void **state) {
     (void)state;
     char *dir = agora_test_tmpdir();
@@ -130,13 +144,7 @@ static void diloco_survives_sigkill_and_admits_joiner(void **state) {
     assert_true(v0 > 0 && v0 == summary_num(run, "node-01", "val_loss"));
     assert_true(v0 == summary_num(run, "node-03", "val_loss"));
     /* The joiner pulled the shared state (theta_outer, momentum) from a peer. */
-    char m[4300];
-    snprintf(m, sizeof m, "%s/node-03/metrics.jsonl", run);
-    char *buf = NULL;
-    size_t len = 0;
-    agora_assert_ok(agora_read_file(m, 1 << 20, &buf, &len, NULL));
-    assert_non_null(strstr(buf, "\"joined\":1"));
-    agora_free(buf);
+    assert_true(metrics_has(run, "node-03", "\"joined\":1"));
     agora_test_rmtree(dir);
     free(dir);
 }
@@ -158,15 +166,9 @@ static void diloco_lone_survivor_wins_tie_against_joiner(void **state) {
     assert_true(summary_num(run, "node-02", "outer_steps") == 5);
     assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-02"));
     assert_true(weights_hash(run, "node-00") != 0);
-    char m[4300];
-    snprintf(m, sizeof m, "%s/node-02/metrics.jsonl", run);
-    char *buf = NULL;
-    size_t len = 0;
-    agora_assert_ok(agora_read_file(m, 1 << 20, &buf, &len, NULL));
     /* The joiner's first record continues the run instead of restarting it at step 1. */
-    assert_null(strstr(buf, "\"outer_step\":1,"));
-    assert_non_null(strstr(buf, "\"joined\":1"));
-    agora_free(buf);
+    assert_false(metrics_has(run, "node-02", "\"outer_step\":1,"));
+    assert_true(metrics_has(run, "node-02", "\"joined\":1"));
     agora_test_rmtree(dir);
     free(dir);
 }
