@@ -38,7 +38,7 @@ const agora_cli_cmd agora_cmd_comm_bench = {
 
 static struct {
     int64_t peers, iters, warmup, pool, worker_port, worker_index;
-    double cap_mbps;
+    double cap_mbps, rate_mbps;
     bool no_checksum;
     const char *sizes, *codecs, *ops;
     bool worker;
@@ -54,6 +54,8 @@ static const agora_cli_flag k_flags[] = {
     {"--pool", AGORA_CLI_INT, &o.pool, "N", "TCP streams per ring neighbour (1)"},
     {"--cap-mbps", AGORA_CLI_DBL, &o.cap_mbps, "N",
      "cap each peer's ingress at N Mbit/s through a fault proxy (0: none)"},
+    {"--rate-limit-mbps", AGORA_CLI_DBL, &o.rate_mbps, "N",
+     "each peer limits its own P2P sends to N Mbit/s (comm.rate_limit_mbps; 0: none)"},
     {"--no-data-checksum", AGORA_CLI_SWITCH, &o.no_checksum, NULL,
      "ring data frames checksum their header only"},
     {"--worker", AGORA_CLI_SWITCH, &o.worker, NULL, "(internal) run as one peer"},
@@ -127,6 +129,7 @@ static int worker(size_t n_sizes, const size_t *sizes, size_t n_codecs, const ag
     co.master_port = (uint16_t)o.worker_port;
     co.pool_size = (uint32_t)o.pool;
     co.data_checksum_off = o.no_checksum ? 1 : 0;
+    co.rate_limit_mbps = o.rate_mbps;
     agora_proxy *px = NULL;
     pthread_t px_thread;
     if (o.cap_mbps > 0) { /* the others reach this peer only through a capped proxy */
@@ -241,12 +244,12 @@ static int parent(void) {
         agora_master_destroy(m);
         return agora_cli_fail("comm-bench", "cannot start the coordinator thread");
     }
-    char port[16], idx[16], peers[16], iters[16], warm[16], pool[16], cap[32];
+    char port[16], idx[16], peers[16], iters[16], warm[16], pool[16], cap[32], rate[32];
     char name[] = "agora", cmd[] = "comm-bench", f_worker[] = "--worker",
          f_port[] = "--worker-port", f_idx[] = "--worker-index", f_peers[] = "--peers",
          f_sizes[] = "--sizes", f_codecs[] = "--codecs", f_op[] = "--op", f_iters[] = "--iters",
          f_warm[] = "--warmup", f_pool[] = "--pool", f_cap[] = "--cap-mbps",
-         f_nosum[] = "--no-data-checksum";
+         f_rate[] = "--rate-limit-mbps", f_nosum[] = "--no-data-checksum";
     char sizes[512], codecs[512], ops[16];
     snprintf(sizes, sizeof sizes, "%s", o.sizes);
     snprintf(codecs, sizeof codecs, "%s", o.codecs);
@@ -257,6 +260,7 @@ static int parent(void) {
     snprintf(warm, sizeof warm, "%lld", (long long)o.warmup);
     snprintf(pool, sizeof pool, "%lld", (long long)o.pool);
     snprintf(cap, sizeof cap, "%.3f", o.cap_mbps);
+    snprintf(rate, sizeof rate, "%.3f", o.rate_mbps);
     pid_t pids[64];
     int n = 0, bad = 0;
     fflush(stdout);
@@ -264,12 +268,20 @@ static int parent(void) {
         snprintf(idx, sizeof idx, "%d", i);
         pid_t pid = fork();
         if (pid == 0) {
-            char *args[] = {
-                name,   cmd,     f_worker, f_port,  port,  f_idx,
-                idx,    f_peers, peers,    f_sizes, sizes, f_codecs,
-                codecs, f_op,    ops,      f_iters, iters, f_warm,
-                warm,   f_pool,  pool,     f_cap,   cap,   o.no_checksum ? f_nosum : NULL,
-                NULL};
+            char *args[] = {name,     cmd,
+                            f_worker, f_port,
+                            port,     f_idx,
+                            idx,      f_peers,
+                            peers,    f_sizes,
+                            sizes,    f_codecs,
+                            codecs,   f_op,
+                            ops,      f_iters,
+                            iters,    f_warm,
+                            warm,     f_pool,
+                            pool,     f_cap,
+                            cap,      f_rate,
+                            rate,     o.no_checksum ? f_nosum : NULL,
+                            NULL};
             execv("/proc/self/exe", args);
             _exit(127);
         }
@@ -307,7 +319,7 @@ static int bench_run(int argc, char **argv) {
     if (pr != 0)
         return pr < 0 ? AGORA_EXIT_OK : pr;
     if (o.peers < 1 || o.peers > 64 || o.iters < 1 || o.warmup < 0 || o.pool < 1 || o.pool > 64 ||
-        o.cap_mbps < 0)
+        o.cap_mbps < 0 || o.rate_mbps < 0)
         return agora_cli_usage("comm-bench", "--peers in [1,64], --iters >= 1, --pool in [1,64]");
     char sb[512], cb[512];
     char *items[MAX_LIST];

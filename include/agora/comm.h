@@ -80,6 +80,7 @@ typedef struct agora_comm_cfg {
     int64_t pool_size;             /* comm.pool_size: TCP streams per ring neighbour */
     int codec;                     /* comm.codec: agora_codec */
     int64_t collective_timeout_ms; /* comm.collective_timeout_ms: deadline per all-reduce */
+    double rate_limit_mbps;        /* comm.rate_limit_mbps: per-peer P2P send cap, 0 = none */
 } agora_comm_cfg;
 
 /* agora_comm_cfg_table binds the [comm] table to cfg (defaults applied by the loaders). */
@@ -129,6 +130,9 @@ typedef struct agora_comm_opts {
     uint16_t p2p_advertise_port; /* port told to the others (a proxy in front); 0: p2p_port */
     int data_checksum_off;       /* nonzero: ring data frames checksum their header only
                                     (trusted links; saves hashing every byte twice) */
+    double rate_limit_mbps;      /* cap on this peer's outgoing P2P data (ring, shared-state
+                                    serving, link measurement) in Mbit/s, one token bucket
+                                    over all streams, bursts of at most 20 ms; 0: none */
 } agora_comm_opts;
 
 typedef struct agora_comm agora_comm;

@@ -88,19 +88,27 @@ static agora_err run_round(agora_comm *c, bw_round *b, const uint8_t *payload, s
     size_t total = AGORA_WIRE_HDR + bytes;
     for (;;) {
         bool progress = false;
-        if (b->sent < total) {
+        int32_t wait = 0; /* comm.rate_limit_mbps: the bucket is empty for this long */
+        size_t allow = b->sent < total ? agora__rate_allow(&c->rate, total - b->sent, &wait) : 0;
+        if (allow > 0) {
             struct iovec iov[2];
             int n = 0;
             if (b->sent < AGORA_WIRE_HDR)
                 iov[n++] = (struct iovec){b->hdr + b->sent, AGORA_WIRE_HDR - b->sent};
             size_t boff = b->sent > AGORA_WIRE_HDR ? b->sent - AGORA_WIRE_HDR : 0;
             iov[n++] = (struct iovec){(void *)(uintptr_t)(payload + boff), bytes - boff};
+            for (int v = 0; v < n; v++) {
+                if (iov[v].iov_len > allow)
+                    iov[v].iov_len = allow;
+                allow -= iov[v].iov_len;
+            }
             struct msghdr mh;
             memset(&mh, 0, sizeof mh);
             mh.msg_iov = iov;
             mh.msg_iovlen = (size_t)n;
             ssize_t k = sendmsg(b->tx, &mh, MSG_NOSIGNAL);
             if (k > 0) {
+                agora__rate_charge(&c->rate, (size_t)k);
                 b->sent += (size_t)k;
                 progress = true;
             } else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -134,13 +142,15 @@ static agora_err run_round(agora_comm *c, bw_round *b, const uint8_t *payload, s
             return AGORA_OK;
         if (progress)
             continue;
-        struct pollfd pf[4] = {{b->tx, b->sent < total ? POLLOUT : 0, 0},
+        struct pollfd pf[4] = {{b->tx, b->sent < total && wait == 0 ? POLLOUT : 0, 0},
                                {b->rx, b->got < total ? POLLIN : 0, 0},
                                {c->mfd, POLLIN, 0},
                                {agora__peer_wake_fd(c), POLLIN, 0}};
         if (agora_deadline_passed(deadline))
             return AGORA_ETIMEDOUT;
         int32_t ms = agora_deadline_left_ms(deadline);
+        if (wait > 0 && wait < ms)
+            ms = wait;
         int r = poll(pf, 4, ms > 0 ? ms : 1);
         if (r > 0 && pf[3].revents)
             return AGORA_EABORTED;

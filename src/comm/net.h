@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "agora/err.h"
+#include "comm/rate.h"
 #include "comm/wire.h"
 
 /* Resolves host (numeric IPv4 or a name) to an IPv4 address in host byte order. */
@@ -32,6 +33,9 @@ agora_err agora__recv_all_w(int fd, void *buf, size_t len, int64_t deadline, int
 /* Sends one frame (header + payload). */
 agora_err agora__send_frame(int fd, uint8_t type, uint64_t tag, const void *payload, uint32_t len,
                             int64_t deadline);
+/* Same, under a send rate limit (rate.h; NULL: none). */
+agora_err agora__send_frame_rate(int fd, uint8_t type, uint64_t tag, const void *payload,
+                                 uint32_t len, int64_t deadline, agora__rate *rate);
 /* Receives one control frame into payload (cap bytes). Validates the header, the length
  * against cap and the type bound before reading the payload, and the checksum after.
  * Returns AGORA_OK, AGORA_EPROTO, AGORA_EVERSION, AGORA_EOVERFLOW, AGORA_ECHECKSUM, or an

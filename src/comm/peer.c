@@ -179,7 +179,8 @@ static agora_err handshake(agora_comm *c, int64_t deadline) {
 
 agora_err agora_comm_create(const agora_comm_opts *opts, agora_comm **out) {
     *out = NULL;
-    if (opts == NULL || opts->master_port == 0 || opts->pool_size > 64)
+    if (opts == NULL || opts->master_port == 0 || opts->pool_size > 64 ||
+        !(opts->rate_limit_mbps >= 0.0) || opts->rate_limit_mbps > 1e6)
         return AGORA_EINVAL;
     AGORA_TRY(agora__auth_init());
     agora_comm *c = agora_calloc(1, sizeof *c);
@@ -194,6 +195,7 @@ agora_err agora_comm_create(const agora_comm_opts *opts, agora_comm **out) {
     c->mfd = c->lfd = c->abort_pipe[0] = c->abort_pipe[1] = -1;
     pthread_mutex_init(&c->wlock, NULL);
     pthread_mutex_init(&c->hb_mu, NULL);
+    agora__rate_init(&c->rate, c->o.rate_limit_mbps);
     atomic_init(&c->async_err, AGORA_OK);
     atomic_init(&c->aborted, 0);
     int64_t deadline = agora_deadline_in_ms(c->o.connect_timeout_ms);
@@ -271,6 +273,7 @@ void agora_comm_destroy(agora_comm *c) {
     agora__sock_close(&c->abort_pipe[1]);
     pthread_mutex_destroy(&c->wlock);
     pthread_mutex_destroy(&c->hb_mu);
+    agora__rate_destroy(&c->rate);
     agora_free(c->mbuf);
     agora_free_aligned(c->backup);
     agora_free_aligned(c->store[0]);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "agora/comm.h"
+#include "comm/rate.h"
 #include "comm/wire.h"
 
 struct agora_comm {
@@ -51,6 +52,7 @@ struct agora_comm {
     size_t backup_cap;
     uint8_t *store[2];
     size_t store_cap;
+    agora__rate rate; /* comm.rate_limit_mbps over every outgoing P2P byte */
 };
 
 /* Sends a control frame to the master (thread-safe). */

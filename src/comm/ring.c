@@ -83,6 +83,9 @@ typedef struct ring {
     uint8_t (*hdr[2])[AGORA_WIRE_HDR];
     stream_st *st;
     uint16_t flags; /* AGORA_FRAME_F_HDR_ONLY when data checksums are off */
+    /* comm.rate_limit_mbps: set by pump_send (on the sending thread) when the bucket is
+     * empty: the sender waits this long instead of polling for POLLOUT */
+    int32_t tx_wait_ms;
 } ring;
 
 // ---- geometry ----
@@ -183,6 +186,20 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         if (body > boff)
             iov[niov++] =
                 (struct iovec){(void *)(uintptr_t)(S->send_base + off + boff), body - boff};
+        agora__rate *rl = &R->c->rate;
+        if (agora__rate_on(rl)) { /* send no more than the bucket allows */
+            int32_t wait = 0;
+            size_t allow = agora__rate_allow(rl, total - s->s_off, &wait);
+            if (allow == 0) {
+                R->tx_wait_ms = wait;
+                return AGORA_OK;
+            }
+            for (int v = 0; v < niov; v++) {
+                if (iov[v].iov_len > allow)
+                    iov[v].iov_len = allow;
+                allow -= iov[v].iov_len;
+            }
+        }
         struct msghdr mh;
         memset(&mh, 0, sizeof mh);
         mh.msg_iov = iov;
@@ -192,6 +209,7 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
             agora_err e = n < 0 ? io_err(n) : AGORA_EAGAIN;
             return e == AGORA_EAGAIN ? AGORA_OK : e;
         }
+        agora__rate_charge(rl, (size_t)n);
         *progress = true;
         s->s_off += (size_t)n;
         R->job->tx_bytes += (uint64_t)n;
@@ -360,6 +378,7 @@ static agora_err run_step_single(ring *R, const step *S, const chunk_geo *gs, co
     struct pollfd pf[2 * 64 + 2];
     for (;;) {
         bool progress = false, done = true;
+        R->tx_wait_ms = 0;
         for (uint32_t j = 0; j < R->P; j++) {
             AGORA_TRY(pump_send(R, S, gs, j, &progress));
             AGORA_TRY(pump_recv(R, S, gr, j, &progress));
@@ -371,7 +390,7 @@ static agora_err run_step_single(ring *R, const step *S, const chunk_geo *gs, co
             continue;
         nfds_t n = 0;
         for (uint32_t j = 0; j < R->P; j++) {
-            if (R->st[j].s_piece < gs->k)
+            if (R->st[j].s_piece < gs->k && R->tx_wait_ms == 0)
                 pf[n++] = (struct pollfd){R->c->tx[j], POLLOUT, 0};
             if (R->st[j].r_piece < gr->k)
                 pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
@@ -380,6 +399,8 @@ static agora_err run_step_single(ring *R, const step *S, const chunk_geo *gs, co
         pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
         pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
         int32_t ms = agora_deadline_left_ms(R->job->deadline);
+        if (R->tx_wait_ms > 0 && R->tx_wait_ms < ms)
+            ms = R->tx_wait_ms; /* rate limited: ask the bucket again then */
         if (agora_deadline_passed(R->job->deadline))
             return AGORA_ETIMEDOUT;
         int r = poll(pf, n, ms > 0 ? ms : 1);
@@ -412,6 +433,7 @@ static void *sender_main(void *arg) {
     struct pollfd pf[64];
     for (;;) {
         bool progress = false, done = true;
+        R->tx_wait_ms = 0;
         for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
             rc = pump_send(R, sd->S, sd->g, j, &progress);
             done = done && R->st[j].s_piece >= sd->g->k;
@@ -429,10 +451,11 @@ static void *sender_main(void *arg) {
             break;
         }
         nfds_t n = 0;
-        for (uint32_t j = 0; j < R->P; j++)
+        for (uint32_t j = 0; j < R->P && R->tx_wait_ms == 0; j++)
             if (R->st[j].s_piece < sd->g->k)
                 pf[n++] = (struct pollfd){R->c->tx[j], POLLOUT, 0};
-        (void)poll(pf, n, 20); /* short: the stop flag is checked between waits */
+        /* short: the stop flag is checked between waits */
+        (void)poll(pf, n, R->tx_wait_ms > 0 && R->tx_wait_ms < 20 ? R->tx_wait_ms : 20);
     }
     sd->rc = rc;
     ssize_t w = write(sd->wake_w, "x", 1);

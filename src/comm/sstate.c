@@ -106,7 +106,8 @@ static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t
         }
         memcpy(msg, head, w.len);
         memcpy(msg + w.len, x->data, x->count * sizeof(float));
-        rc = agora__send_frame(fd, AGORA_MSG_P2P_SS_DATA, epoch, msg, (uint32_t)body, deadline);
+        rc = agora__send_frame_rate(fd, AGORA_MSG_P2P_SS_DATA, epoch, msg, (uint32_t)body, deadline,
+                                    &c->rate);
         agora_free(msg);
         *tx += x->count * sizeof(float);
     }

@@ -45,6 +45,7 @@ typedef struct cluster {
     int world;  /* expected initial world */
     int victim; /* index killed or stopped, -1 none */
     int iters;
+    double rate_mbps; /* comm.rate_limit_mbps of every peer (0: none) */
 } cluster;
 
 // ---- process helpers ----
@@ -193,6 +194,7 @@ static agora_comm *peer_connect(const cluster *cl, const char *key_name) {
     o.master_port = cl->port;
     o.pool_size = 2;
     o.data_checksum_off = cl->world == 3; /* one size runs with header-only data checksums */
+    o.rate_limit_mbps = cl->rate_mbps;
     agora_comm *c = NULL;
     agora_err rc = agora_comm_create(&o, &c);
     if (rc != AGORA_OK) {
@@ -1142,6 +1144,67 @@ static void measure_links_then_reduce_exact(void **state) {
     cluster_free(cl, ok);
 }
 
+// ---- send rate limit ----
+
+/* Two peers limited to 100 Mbit/s each reduce 4 MiB of f32. Each sends about 4 MiB, so
+ * the collective cannot end before (bytes sent - one burst) / rate: a lower bound only,
+ * which load can never break. The sum stays exact and bit-identical. */
+static int scenario_rate(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, (uint32_t)cl->world, 30000) != AGORA_OK)
+        return 10;
+    enum { N = 1 << 20 };
+    float *x = agora_malloc(N * sizeof(float));
+    fill(x, N, idx, 5);
+    agora_reduce_desc d = {x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(60000)};
+    agora_reduce_info info;
+    int ret = 0;
+    int64_t t0 = agora_now_ns();
+    agora_err rc = agora_comm_allreduce(c, &d, &info);
+    double took = (double)(agora_now_ns() - t0) / 1e9;
+    if (rc != AGORA_OK) {
+        fprintf(stderr, "allreduce: %s\n", agora_err_name(rc));
+        ret = 11;
+    } else if (check_exact(x, N, cl->world, 5, false)) {
+        ret = 12;
+    } else {
+        double rate = cl->rate_mbps * 1e6 / 8.0; /* bytes per second */
+        double burst = cl->rate_mbps * 1e6 / 8.0 * 0.02;
+        burst = burst > 65536.0 ? burst : 65536.0;
+        double floor_s = ((double)info.tx_bytes - burst) / rate;
+        fprintf(stderr, "sent %llu bytes in %.3f s (at least %.3f s at %.0f Mbit/s)\n",
+                (unsigned long long)info.tx_bytes, took, floor_s, cl->rate_mbps);
+        if (info.tx_bytes < (uint64_t)N * sizeof(float) || took < floor_s)
+            ret = 13;
+        record_digest(cl, idx, "rate-limited", x, N);
+    }
+    agora_free(x);
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void rate_limit_bounds_allreduce_time_from_below(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    cl->rate_mbps = 100.0;
+    start_master(cl, NULL);
+    for (int i = 0; i < 2; i++)
+        spawn(cl, scenario_rate, i);
+    bool ok = true;
+    int idx[2] = {0, 1};
+    for (int i = 0; i < 2; i++) {
+        int st = wait_exit(cl->peer[i], 90000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    if (ok)
+        assert_digests_agree(cl, idx, 2);
+    cluster_free(cl, ok);
+}
+
 // ---- churn soak ----
 
 static volatile sig_atomic_t g_term;
@@ -1304,6 +1367,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(master_death_never_hangs_peers),
         cmocka_unit_test(proxy_reset_fails_one_collective_then_recovers),
         cmocka_unit_test(deathrattle_removes_a_leaver_at_once),
+        cmocka_unit_test(rate_limit_bounds_allreduce_time_from_below),
         cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };

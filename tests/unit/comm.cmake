@@ -11,3 +11,6 @@ agora_unit_test(comm_wire SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_comm_wire.
 agora_unit_test(comm_topo SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_comm_topo.c LIBS agora_comm CASES
   topo_exact_matches_brute_force topo_prefers_fast_links topo_heuristic_large_is_valid
   topo_tie_break_by_sum)
+agora_unit_test(comm_rate SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_comm_rate.c LIBS agora_comm CASES
+  rate_bucket_never_exceeds_burst_plus_rate rate_unlimited_allows_everything
+  rate_config_key_defaults_to_unlimited)

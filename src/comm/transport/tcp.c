@@ -222,8 +222,8 @@ agora_err agora__recv_all(int fd, void *buf, size_t len, int64_t deadline) {
     return agora__recv_all_w(fd, buf, len, deadline, -1);
 }
 
-agora_err agora__send_frame(int fd, uint8_t type, uint64_t tag, const void *payload, uint32_t len,
-                            int64_t deadline) {
+agora_err agora__send_frame_rate(int fd, uint8_t type, uint64_t tag, const void *payload,
+                                 uint32_t len, int64_t deadline, agora__rate *rate) {
     uint8_t hdr[AGORA_WIRE_HDR];
     agora__frame_build(hdr, type, tag, payload, len);
     if (len <= 4096) { /* one send for small frames: fewer packets with TCP_NODELAY */
@@ -231,10 +231,15 @@ agora_err agora__send_frame(int fd, uint8_t type, uint64_t tag, const void *payl
         memcpy(tmp, hdr, AGORA_WIRE_HDR);
         if (len)
             memcpy(tmp + AGORA_WIRE_HDR, payload, len);
-        return agora__send_all(fd, tmp, AGORA_WIRE_HDR + len, deadline);
+        return agora__send_all_rate(fd, tmp, AGORA_WIRE_HDR + len, deadline, rate);
     }
-    AGORA_TRY(agora__send_all(fd, hdr, AGORA_WIRE_HDR, deadline));
-    return agora__send_all(fd, payload, len, deadline);
+    AGORA_TRY(agora__send_all_rate(fd, hdr, AGORA_WIRE_HDR, deadline, rate));
+    return agora__send_all_rate(fd, payload, len, deadline, rate);
+}
+
+agora_err agora__send_frame(int fd, uint8_t type, uint64_t tag, const void *payload, uint32_t len,
+                            int64_t deadline) {
+    return agora__send_frame_rate(fd, type, tag, payload, len, deadline, NULL);
 }
 
 agora_err agora__recv_frame(int fd, agora_frame_hdr *hdr, uint8_t *payload, size_t cap,
