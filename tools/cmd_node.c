@@ -94,15 +94,16 @@ static int on_outer(const agora_diloco_outer_stats *st, void *user) {
     agora_metrics_i64(m, "retries", st->retries);
     agora_metrics_i64(m, "skipped", st->skipped);
     agora_metrics_i64(m, "joined", st->joined);
+    agora_metrics_i64(m, "committed", st->committed);
     agora_metrics_f64(m, "tok_per_s", st->tok_per_s);
     if (agora_metrics_end(m) != AGORA_OK)
         AGORA_LOG_WARN(AGORA_SUB_TRAIN, "could not write a metrics record");
     n->records++;
     n->util_sum += st->utilization;
     n->tx += (double)st->tx_bytes;
-    if (!st->skipped && st->world > 1)
-        n->dp_tx += (double)n->h * 2.0 * (double)(st->world - 1) / (double)st->world * 4.0 *
-                    (double)n->n_params;
+    if (st->world > 1) /* per committed outer step: H fp32 gradient all-reduces */
+        n->dp_tx += (double)st->committed * (double)n->h * 2.0 * (double)(st->world - 1) /
+                    (double)st->world * 4.0 * (double)n->n_params;
     n->rx += (double)st->rx_bytes;
     n->last_loss = st->loss;
     n->outer_done = st->outer_step;
@@ -260,9 +261,10 @@ static int node_run(int argc, char **argv) {
     n.n_params = agora_model_n_params(agora_trainer_model(tr));
     n.h = dp.inner_steps;
     agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
-    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s", host,
+    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s%s", host,
                    (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
-                   agora_codec_name((agora_codec)cc.codec));
+                   agora_codec_name((agora_codec)cc.codec),
+                   dp.overlap ? ", overlapped outer steps" : "");
     rc =
         agora_diloco_run(&dp, tr, c, (agora_codec)cc.codec, cc.collective_timeout_ms, on_outer, &n);
     g_comm = NULL;

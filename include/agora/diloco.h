@@ -12,10 +12,22 @@
  * collective commits. The outer update is never applied locally without the average (the
  * silent fallback PRIME had). A node left alone (world size 1) skips the outer update:
  * theta_inner is reset to theta_outer and the step is counted as skipped, as PCCL does.
+ *
+ * Overlap (diloco.overlap = true): a one-step-delayed outer update with an eager local
+ * estimate (spec §17; Eager updates, arXiv 2502.12996). After round t the node starts the
+ * all-reduce of its delta_t on a background thread and trains round t+1 at once from
+ * theta_outer - delta_t (its own progress stands in for the average until it arrives).
+ * At the next boundary it waits for the average, applies the outer step, and starts
+ * round t+2 from the new theta_outer minus its own delta_{t+1}. theta_outer and the
+ * momentum stay byte-identical on every node (only theta_inner differs between rounds);
+ * the last round is reduced in the foreground, so every node ends with theta_inner =
+ * theta_outer. Membership changes still happen only at boundaries, never while a
+ * collective is in flight.
  */
 #ifndef AGORA_DILOCO_H
 #define AGORA_DILOCO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +50,7 @@ typedef struct agora_diloco_params {
     int64_t min_world;           /* wait at the boundary until this many nodes are in the ring */
     int64_t boundary_timeout_ms; /* deadline for one membership boundary (topology + sync) */
     int64_t max_retries;         /* failed collectives tolerated in one outer step */
+    bool overlap;                /* one-step-delayed outer update, see below */
 } agora_diloco_params;
 
 AGORA_API extern const agora_cfg_entry agora_diloco_cfg[];
@@ -51,7 +64,8 @@ typedef struct agora_diloco_outer_stats {
     uint32_t contributors;       /* peers averaged */
     double loss;                 /* mean inner loss over the H steps */
     double inner_s;              /* wall time of the H inner steps */
-    double allreduce_s;          /* wall time of the collective, retries included */
+    double allreduce_s;          /* wall time spent waiting for the collective (retries
+                                    included) and applying the outer step */
     double boundary_s;           /* wall time of topology update + shared-state sync */
     double utilization;          /* inner_s / (inner_s + allreduce_s + boundary_s) */
     uint64_t tx_bytes, rx_bytes; /* all-reduce payload bytes this node sent / received */
@@ -59,6 +73,8 @@ typedef struct agora_diloco_outer_stats {
     uint32_t retries;            /* failed collectives retried in this outer step */
     int skipped;                 /* 1: alone in the ring, outer update skipped */
     int joined;                  /* 1: this node pulled the shared state at this boundary */
+    uint32_t committed;          /* outer steps committed in this record (0, 1, or 2 for
+                                    the last record of an overlapped run) */
     double tok_per_s;            /* inner throughput */
 } agora_diloco_outer_stats;
 
@@ -85,6 +101,12 @@ AGORA_API agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer
  * order so every peer produces byte-identical outer state. */
 AGORA_API void agora_diloco_outer_nesterov(float *theta_outer, float *momentum, const float *g,
                                            size_t n, float lr, float mu);
+/* agora_diloco_outer_estimate writes to dst what agora_diloco_outer_nesterov would make
+ * of theta_outer if the average were g, leaving theta_outer and momentum untouched (the
+ * eager estimate of overlap mode). dst may not alias g. */
+AGORA_API void agora_diloco_outer_estimate(float *dst, const float *theta_outer,
+                                           const float *momentum, const float *g, size_t n,
+                                           float lr, float mu);
 /* agora_diloco_pseudo_grad writes delta = theta_outer - theta_inner. */
 AGORA_API void agora_diloco_pseudo_grad(float *delta, const float *theta_outer,
                                         const float *theta_inner, size_t n);

@@ -3,7 +3,8 @@
  * Implements: the [diloco] config table; the membership boundary (topology update, then
  * the hash-checked shared-state sync of {theta_outer, momentum} at the outer revision);
  * H inner steps; the pseudo-gradient all-reduce with retry over the survivors; the outer
- * Nesterov step; per-outer-step statistics.
+ * Nesterov step; the overlapped variant (the all-reduce of round t on a background
+ * thread while round t+1 trains); per-outer-step statistics.
  * Does not: print or write files (the CLI does), or choose the ring (the coordinator).
  *
  * Every successful topology update is followed by a shared-state sync, at the boundary
@@ -11,6 +12,7 @@
  * still receives theta_outer of the current outer step before it trains. Between
  * boundaries theta_outer does not change, so the sync moves nothing for members.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "agora/alloc.h"
@@ -33,6 +35,9 @@ const agora_cfg_entry agora_diloco_cfg[] = {
           "deadline of one membership boundary (topology + shared state)"),
     D_INT("diloco.max_retries", max_retries, 20, 0, 1000000,
           "failed collectives tolerated within one outer step"),
+    AGORA_CFG_BOOL(agora_diloco_params, "diloco.overlap", overlap, false,
+                   "reduce delta_t in the background while round t+1 trains (delayed outer "
+                   "update with an eager local estimate)"),
 };
 const size_t agora_diloco_cfg_len = sizeof agora_diloco_cfg / sizeof agora_diloco_cfg[0];
 
@@ -44,8 +49,16 @@ typedef struct loop {
     float *outer;    /* (n,) theta_outer */
     float *momentum; /* (n,) outer Nesterov buffer */
     float *delta;    /* (n,) pseudo-gradient, averaged in place */
+    float *start;    /* (n,) overlap: where the current round's inner steps started */
     size_t n;
     int64_t revision; /* committed outer steps */
+    /* overlap: the collective in flight on the background thread */
+    agora_codec codec;
+    int64_t timeout_ms;
+    bool pending;
+    pthread_t bg;
+    agora_err bg_rc;
+    agora_reduce_info bg_info;
 } loop;
 
 static bool retryable(agora_err rc) {
@@ -98,65 +111,142 @@ static agora_err boundary(loop *L, uint32_t need_world, agora_diloco_outer_stats
     }
 }
 
+static agora_reduce_desc reduce_desc(const loop *L) {
+    return (agora_reduce_desc){.buf = L->delta,
+                               .count = L->n,
+                               .op = AGORA_REDUCE_AVG,
+                               .codec = L->codec,
+                               .contributes = 1,
+                               .deadline_ns = agora_deadline_in_ms(L->timeout_ms)};
+}
+
+/* finish_reduce books a collective's outcome: done (AGORA_OK, st->skipped when alone),
+ * AGORA_EAGAIN to try again after the ring was rebuilt, or an error to give up. */
+static agora_err finish_reduce(loop *L, agora_err rc, const agora_reduce_info *info,
+                               agora_diloco_outer_stats *st) {
+    if (rc == AGORA_OK) {
+        st->world = info->world;
+        st->contributors = info->contributors;
+        st->tx_bytes += info->tx_bytes;
+        st->rx_bytes += info->rx_bytes;
+        return AGORA_OK;
+    }
+    if (!retryable(rc))
+        return rc;
+    if (st->retries++ >= (uint32_t)L->p->max_retries)
+        return rc;
+    AGORA_LOG_WARN(AGORA_SUB_TRAIN, "all-reduce failed (%s); rebuilding the ring",
+                   agora_err_name(rc));
+    AGORA_TRY(boundary(L, 1, st));
+    return AGORA_EAGAIN;
+}
+
 /* outer_reduce averages delta over the ring, retrying with the survivors. */
-static agora_err outer_reduce(loop *L, agora_codec codec, int64_t timeout_ms,
-                              agora_diloco_outer_stats *st) {
+static agora_err outer_reduce(loop *L, agora_diloco_outer_stats *st) {
     for (;;) {
         if (agora_comm_world(L->c) < 2) {
             st->skipped = 1;
             return AGORA_OK;
         }
-        agora_reduce_desc d = {.buf = L->delta,
-                               .count = L->n,
-                               .op = AGORA_REDUCE_AVG,
-                               .codec = codec,
-                               .contributes = 1,
-                               .deadline_ns = agora_deadline_in_ms(timeout_ms)};
+        agora_reduce_desc d = reduce_desc(L);
         agora_reduce_info info;
-        agora_err rc = agora_comm_allreduce(L->c, &d, &info);
-        if (rc == AGORA_OK) {
-            st->world = info.world;
-            st->contributors = info.contributors;
-            st->tx_bytes += info.tx_bytes;
-            st->rx_bytes += info.rx_bytes;
-            return AGORA_OK;
-        }
-        if (!retryable(rc))
+        agora_err rc = finish_reduce(L, agora_comm_allreduce(L->c, &d, &info), &info, st);
+        if (rc != AGORA_EAGAIN)
             return rc;
-        if (st->retries++ >= (uint32_t)L->p->max_retries)
-            return rc;
-        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "all-reduce failed (%s); rebuilding the ring",
-                       agora_err_name(rc));
-        AGORA_TRY(boundary(L, 1, st));
     }
+}
+
+/* The background collective of overlap mode. The main thread makes no agora_comm_* call
+ * between pthread_create and pthread_join, so comm is still used by one thread at a time
+ * (comm.h's rule); create/join order the memory accesses. */
+static void *bg_reduce(void *arg) {
+    loop *L = arg;
+    agora_reduce_desc d = reduce_desc(L);
+    L->bg_rc = agora_comm_allreduce(L->c, &d, &L->bg_info);
+    return NULL;
+}
+
+static agora_err start_bg(loop *L) {
+    if (pthread_create(&L->bg, NULL, bg_reduce, L) != 0)
+        return AGORA_ENOMEM;
+    L->pending = true;
+    return AGORA_OK;
+}
+
+/* wait_bg joins the background collective and finishes it like outer_reduce would (a
+ * failure is retried in the foreground with the survivors). */
+static agora_err wait_bg(loop *L, agora_diloco_outer_stats *st) {
+    pthread_join(L->bg, NULL);
+    L->pending = false;
+    agora_err rc = finish_reduce(L, L->bg_rc, &L->bg_info, st);
+    if (rc == AGORA_EAGAIN)
+        rc = outer_reduce(L, st);
+    return rc;
+}
+
+/* commit applies the averaged delta (or books a skip when the node was alone). */
+static void commit(loop *L, agora_diloco_outer_stats *st) {
+    if (st->skipped)
+        return;
+    agora_diloco_outer_nesterov(L->outer, L->momentum, L->delta, L->n, (float)L->p->outer_lr,
+                                (float)L->p->outer_momentum);
+    L->revision++;
+    st->committed++;
 }
 
 agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora_comm *c,
                            agora_codec codec, int64_t collective_timeout_ms, agora_diloco_cb cb,
                            void *user) {
     agora_model *m = agora_trainer_model(t);
-    loop L = {.p = p, .t = t, .c = c, .n = agora_model_n_params(m), .revision = 0};
+    loop L = {.p = p,
+              .t = t,
+              .c = c,
+              .n = agora_model_n_params(m),
+              .revision = 0,
+              .codec = codec,
+              .timeout_ms = collective_timeout_ms};
     L.inner = agora_model_params(m);
     agora_err rc = AGORA_OK;
     L.outer = agora_malloc_aligned(L.n * sizeof(float));
     L.momentum = agora_malloc_aligned(L.n * sizeof(float));
     L.delta = agora_malloc_aligned(L.n * sizeof(float));
-    if (L.outer == NULL || L.momentum == NULL || L.delta == NULL) {
+    L.start = p->overlap ? agora_malloc_aligned(L.n * sizeof(float)) : NULL;
+    if (L.outer == NULL || L.momentum == NULL || L.delta == NULL ||
+        (p->overlap && L.start == NULL)) {
         rc = AGORA_ENOMEM;
         goto out;
     }
     memcpy(L.outer, L.inner, L.n * sizeof(float));
     memset(L.momentum, 0, L.n * sizeof(float));
+    if (L.start != NULL)
+        memcpy(L.start, L.inner, L.n * sizeof(float));
     /* The first boundary waits for the quorum; after a step spent alone the node waits
      * for a peer instead of training updates it would have to throw away. */
     uint32_t need_world = (uint32_t)p->min_world;
-    while (L.revision < p->outer_steps) {
+    for (;;) {
         agora_diloco_outer_stats st = {0};
         int64_t t0 = agora_now_ns();
+        double wait_s = 0;
+        if (L.pending) { /* overlap: the average of the previous round */
+            AGORA_TRY_GOTO(wait_bg(&L, &st), rc, out);
+            commit(&L, &st);
+            if (st.skipped) { /* the ring fell apart: restart from theta_outer */
+                memcpy(L.inner, L.outer, L.n * sizeof(float));
+                memcpy(L.start, L.outer, L.n * sizeof(float));
+                need_world = 2;
+            }
+            wait_s = (double)(agora_now_ns() - t0) / 1e9;
+            t0 = agora_now_ns();
+        }
+        if (L.revision >= p->outer_steps)
+            break;
+        int64_t rev0 = L.revision;
         AGORA_TRY_GOTO(boundary(&L, need_world, &st), rc, out);
         need_world = 1;
         if (L.revision >= p->outer_steps)
-            break; /* a joiner may arrive after the end */
+            break;                                 /* a joiner may arrive after the end */
+        if (L.start != NULL && L.revision != rev0) /* recovered: train from theta_outer */
+            memcpy(L.start, L.outer, L.n * sizeof(float));
         int64_t t1 = agora_now_ns();
         double loss = 0, tps = 0;
         for (int64_t h = 0; h < p->inner_steps; h++) {
@@ -166,23 +256,35 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
             tps = ts.tok_per_s;
         }
         int64_t t2 = agora_now_ns();
-        agora_diloco_pseudo_grad(L.delta, L.outer, L.inner, L.n);
-        AGORA_TRY_GOTO(outer_reduce(&L, codec, collective_timeout_ms, &st), rc, out);
-        if (st.skipped)
-            need_world = 2;
-        else {
-            agora_diloco_outer_nesterov(L.outer, L.momentum, L.delta, L.n, (float)p->outer_lr,
-                                        (float)p->outer_momentum);
-            L.revision++;
+        bool last = L.revision + 1 >= p->outer_steps;
+        if (p->overlap && !last && agora_comm_world(c) >= 2) {
+            /* delta = this round's own progress; the next round starts from theta_outer
+             * minus it, while the ring averages it. */
+            agora_diloco_pseudo_grad(L.delta, L.start, L.inner, L.n);
+            agora_diloco_outer_estimate(L.start, L.outer, L.momentum, L.delta, L.n,
+                                        (float)p->outer_lr, (float)p->outer_momentum);
+            memcpy(L.inner, L.start, L.n * sizeof(float));
+            AGORA_TRY_GOTO(start_bg(&L), rc, out);
+        } else {
+            /* Blocking: delta = theta_outer - theta_inner. Overlap (last round, or alone):
+             * theta_outer already holds every earlier round, so delta is this round's
+             * own progress, start - theta_inner. */
+            agora_diloco_pseudo_grad(L.delta, L.start != NULL ? L.start : L.outer, L.inner, L.n);
+            AGORA_TRY_GOTO(outer_reduce(&L, &st), rc, out);
+            commit(&L, &st);
+            if (st.skipped)
+                need_world = 2;
+            memcpy(L.inner, L.outer, L.n * sizeof(float)); /* AdamW state is kept */
+            if (L.start != NULL)
+                memcpy(L.start, L.outer, L.n * sizeof(float));
         }
-        memcpy(L.inner, L.outer, L.n * sizeof(float)); /* AdamW state is kept */
         int64_t t3 = agora_now_ns();
         st.outer_step = L.revision;
         st.inner_step = agora_trainer_step_count(t);
         st.loss = loss / (double)p->inner_steps;
         st.tok_per_s = tps;
         st.inner_s = (double)(t2 - t1) / 1e9;
-        st.allreduce_s = (double)(t3 - t2) / 1e9;
+        st.allreduce_s = wait_s + (double)(t3 - t2) / 1e9;
         st.boundary_s = (double)(t1 - t0) / 1e9;
         st.utilization = st.inner_s / (st.inner_s + st.allreduce_s + st.boundary_s);
         if (st.world == 0)
@@ -191,8 +293,13 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
             break;
     }
 out:
+    if (L.pending) { /* an error or a stop left a collective in flight: let it end */
+        agora_comm_abort(c);
+        pthread_join(L.bg, NULL);
+    }
     agora_free_aligned(L.outer);
     agora_free_aligned(L.momentum);
     agora_free_aligned(L.delta);
+    agora_free_aligned(L.start);
     return rc;
 }

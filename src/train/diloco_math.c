@@ -18,3 +18,11 @@ void agora_diloco_pseudo_grad(float *delta, const float *theta_outer, const floa
     for (size_t i = 0; i < n; i++)
         delta[i] = theta_outer[i] - theta_inner[i];
 }
+
+void agora_diloco_outer_estimate(float *dst, const float *theta_outer, const float *momentum,
+                                 const float *g, size_t n, float lr, float mu) {
+    for (size_t i = 0; i < n; i++) {
+        float b = mu * momentum[i] + g[i];
+        dst[i] = theta_outer[i] - lr * (g[i] + mu * b);
+    }
+}

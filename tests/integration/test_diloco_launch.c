@@ -89,13 +89,14 @@ static bool metrics_has(const char *run, const char *node, const char *needle) {
     return found;
 }
 
-static void diloco_two_nodes_end_bit_identical(void **state) {
-    (void)state;
+static void two_nodes(const char *extra, bool overlap) {
     char *dir = agora_test_tmpdir();
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.txt", dir);
     write_corpus(p);
-    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=4");
+    char args[512];
+    snprintf(args, sizeof args, "--nodes 2 --set diloco.outer_steps=4 %s", extra);
+    int rc = launch(dir, args);
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
     char run[4200];
@@ -114,21 +115,39 @@ static void diloco_two_nodes_end_bit_identical(void **state) {
     double dp = summary_num(run, "node-00", "dp_equivalent_tx_bytes");
     assert_true(tx > 0 && dp / tx > 15); /* H=5 and int8: about 4*5 = 20x */
     assert_non_null(strstr(g_out, "summary"));
+    /* Blocking: one commit per record. Overlap: none in the first, two in the last. */
+    assert_true(metrics_has(run, "node-00", "\"committed\":0,") == overlap);
+    assert_true(metrics_has(run, "node-00", "\"committed\":2,") == overlap);
     agora_test_rmtree(dir);
     free(dir);
 }
 
-static void diloco_survives_sigkill_and_admits_joiner(void **state) {
+static void diloco_two_nodes_end_bit_identical(void **state) {
     (void)state;
+    two_nodes("", false);
+}
+
+/* Overlap: every round but the last is reduced in the background while the next one
+ * trains. The records show it (nothing committed in the first, two in the last), and
+ * the replicas still end byte-identical. */
+static void diloco_overlap_two_nodes_end_bit_identical(void **state) {
+    (void)state;
+    two_nodes("--set diloco.overlap=true", true);
+}
+
+static void kill_and_join(const char *extra) {
     char *dir = agora_test_tmpdir();
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.txt", dir);
     write_corpus(p);
     /* The joiner must register while the others still train: at least ~0.5 s of outer
      * steps remain after the join trigger even on a quiet machine. */
-    int rc = launch(dir, "--nodes 3 --set diloco.outer_steps=10 --set diloco.inner_steps=10 "
-                         "--set train.seq_len=64 --set train.batch_size=8 --kill-at 2 "
-                         "--join-at 3");
+    char args[512];
+    snprintf(args, sizeof args,
+             "--nodes 3 --set diloco.outer_steps=10 --set diloco.inner_steps=10 "
+             "--set train.seq_len=64 --set train.batch_size=8 --kill-at 2 --join-at 3 %s",
+             extra);
+    int rc = launch(dir, args);
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
     char run[4200];
@@ -147,6 +166,17 @@ static void diloco_survives_sigkill_and_admits_joiner(void **state) {
     assert_true(metrics_has(run, "node-03", "\"joined\":1"));
     agora_test_rmtree(dir);
     free(dir);
+}
+
+static void diloco_survives_sigkill_and_admits_joiner(void **state) {
+    (void)state;
+    kill_and_join("");
+}
+
+/* The same chaos with the collective in flight during the kill (overlap mode). */
+static void diloco_overlap_survives_sigkill_and_admits_joiner(void **state) {
+    (void)state;
+    kill_and_join("--set diloco.overlap=true");
 }
 
 /* Two nodes, one killed, a fresh node joins: the shared-state vote is a 1-1 tie, which
@@ -185,6 +215,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_two_nodes_end_bit_identical),
         cmocka_unit_test(diloco_survives_sigkill_and_admits_joiner),
+        cmocka_unit_test(diloco_overlap_two_nodes_end_bit_identical),
+        cmocka_unit_test(diloco_overlap_survives_sigkill_and_admits_joiner),
         cmocka_unit_test(diloco_lone_survivor_wins_tie_against_joiner),
         cmocka_unit_test(diloco_launch_rejects_bad_config),
     };

@@ -35,6 +35,22 @@ static void diloco_outer_nesterov_matches_pytorch_by_hand(void **state) {
     }
 }
 
+/* The eager estimate is the outer step applied to copies: same bytes, state untouched. */
+static void diloco_outer_estimate_matches_step_without_side_effects(void **state) {
+    (void)state;
+    float theta[4] = {1.0f, -2.0f, 0.5f, 3.0f}, mom[4] = {0.2f, 0.0f, -0.1f, 1.0f};
+    const float g[4] = {0.1f, -0.2f, 0.0f, 0.3f};
+    float theta2[4], mom2[4], est[4];
+    memcpy(theta2, theta, sizeof theta);
+    memcpy(mom2, mom, sizeof mom);
+    agora_diloco_outer_estimate(est, theta, mom, g, 4, 0.7f, 0.9f);
+    agora_diloco_outer_nesterov(theta2, mom2, g, 4, 0.7f, 0.9f);
+    assert_memory_equal(est, theta2, sizeof est);
+    const float theta0[4] = {1.0f, -2.0f, 0.5f, 3.0f}, mom0[4] = {0.2f, 0.0f, -0.1f, 1.0f};
+    assert_memory_equal(theta, theta0, sizeof theta);
+    assert_memory_equal(mom, mom0, sizeof mom);
+}
+
 static void diloco_pseudo_grad_is_outer_minus_inner(void **state) {
     (void)state;
     const float outer[4] = {1, 2, 3, 4}, inner[4] = {0.5f, 2, 4, -1};
@@ -66,6 +82,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_outer_nesterov_matches_pytorch_by_hand),
         cmocka_unit_test(diloco_pseudo_grad_is_outer_minus_inner),
+        cmocka_unit_test(diloco_outer_estimate_matches_step_without_side_effects),
         cmocka_unit_test(diloco_outer_step_is_bit_reproducible),
     };
     return agora_test_main(tests, argc, argv);
