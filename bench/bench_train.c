@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
     }
     agora_adamw_params hp = {
         .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
-    double fwd_s = 0, total_s = 0;
+    double fwd_s = 0, bwd_s = 0, total_s = 0;
     for (int it = 0; it <= steps; it++) {
         int64_t t0 = agora_now_ns();
         float loss;
@@ -114,11 +114,13 @@ int main(int argc, char **argv) {
         int64_t t1 = agora_now_ns();
         if (agora_model_backward(m, 1.0f) != AGORA_OK)
             return 1;
+        int64_t t1b = agora_now_ns();
         agora_grad_clip(agora_model_grads(m), agora_model_n_params(m), 1.0);
         agora_adamw_step(&opt, agora_model_params(m), agora_model_grads(m), &hp);
         int64_t t2 = agora_now_ns();
         if (it > 0) { /* step 0 warms up */
             fwd_s += (double)(t1 - t0) / 1e9;
+            bwd_s += (double)(t1b - t1) / 1e9;
             total_s += (double)(t2 - t0) / 1e9;
         }
     }
@@ -134,12 +136,13 @@ int main(int argc, char **argv) {
     double mfu = tok_s * agora_model_flops_per_token(&c, T) / (peak * 1e9);
     double analytic = (double)agora_model_config_n_params(&c) * 16.0 +
                       (double)agora_model_activation_bytes(&c, B, T);
-    printf("preset=%s T=%d B=%d params=%llu tok_s=%.1f step_s=%.3f fwd_frac=%.2f "
+    printf("preset=%s T=%d B=%d params=%llu tok_s=%.1f step_s=%.3f fwd_frac=%.2f bwd_frac=%.2f "
            "peak_gflops=%.1f openblas2=%.1f split=%.1f mfu=%.3f rss_mb=%.1f base_mb=%.1f "
            "train_mb=%.1f analytic_mb=%.1f rss_ratio=%.3f\n",
            argv[1], T, B, (unsigned long long)agora_model_config_n_params(&c), tok_s,
-           total_s / steps, fwd_s / total_s, peak, peak_native, peak_split, mfu, rss / 1048576.0,
-           base_rss / 1048576.0, train_rss / 1048576.0, analytic / 1048576.0, train_rss / analytic);
+           total_s / steps, fwd_s / total_s, bwd_s / total_s, peak, peak_native, peak_split, mfu,
+           rss / 1048576.0, base_rss / 1048576.0, train_rss / 1048576.0, analytic / 1048576.0,
+           train_rss / analytic);
     free(x);
     free(y);
     agora_adamw_fini(&opt);

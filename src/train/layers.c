@@ -39,27 +39,122 @@ void agora__blas_single_thread(void) {
 #endif
 }
 
+// ---- vector helpers ----
+
+/* Hot row kernels are compiled three times (AVX-512, AVX2, baseline x86-64) and picked at
+ * load time (GCC target_clones; one binary runs everywhere). The arithmetic is the same
+ * in every clone (ISO C mode keeps FMA contraction off), so results do not depend on the
+ * machine. Reductions keep LANES fixed partial sums, which GCC vectorizes without
+ * reassociation flags and which fix the summation order. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VEC_CLONES
+#endif
+#define LANES 16
+
+/* exp(x) without a libm call, so loops over it vectorize: x = n ln2 + r with |r| <= ln2/2,
+ * a degree-6 polynomial for e^r (Cephes expf, about 1 ulp), 2^n built in the exponent
+ * bits. Returns 0 below -87 (where expf is subnormal) and saturates above 88.37. */
+static inline float vexp(float x) {
+    float xc = x < 88.3762626647949f ? x : 88.3762626647949f;
+    xc = xc > -87.0f ? xc : -87.0f;
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return x > -87.0f ? p * two_n : 0.0f;
+}
+
+static inline float lanes_sum(const float *acc) {
+    float s = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        s += acc[l];
+    return s;
+}
+
+/* sum over i < n of a[i] * b[i] */
+VEC_CLONES static float dot_f(const float *a, const float *b, size_t n) {
+    float acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += a[i + l] * b[i + l];
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s + lanes_sum(acc);
+}
+
+/* dS = P * (dP - dot) * scale over one row */
+VEC_CLONES static void ds_row(float *dr, const float *pr, float dot, float scale, size_t n) {
+    for (size_t j = 0; j < n; j++)
+        dr[j] = pr[j] * (dr[j] - dot) * scale;
+}
+
+/* row (n) <- softmax(row), n >= 1. */
+VEC_CLONES static void softmax_row(float *row, size_t n) {
+    float mx[LANES];
+    for (int l = 0; l < LANES; l++)
+        mx[l] = -INFINITY;
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            mx[l] = row[i + l] > mx[l] ? row[i + l] : mx[l];
+    float m = -INFINITY;
+    for (; i < n; i++)
+        m = row[i] > m ? row[i] : m;
+    for (int l = 0; l < LANES; l++)
+        m = mx[l] > m ? mx[l] : m;
+    float acc[LANES] = {0};
+    i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float e = vexp(row[i + l] - m);
+            row[i + l] = e;
+            acc[l] += e;
+        }
+    float s = 0.0f;
+    for (; i < n; i++) {
+        row[i] = vexp(row[i] - m);
+        s += row[i];
+    }
+    float inv = 1.0f / (s + lanes_sum(acc));
+    for (i = 0; i < n; i++)
+        row[i] *= inv;
+}
+
 // ---- GEMM split across threads ----
 
 enum { NO_T = 0, YES_T = 1 };
 /* Element counts below which a loop runs on one thread: waking the team costs more. */
 #define SMALL ((size_t)1 << 16)
 
-/* C (M,N) = A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T, row-major. */
-static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                  const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+/* C (M,N) = alpha * A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T,
+ * row-major. */
+static void gemm1a(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     if (M == 0 || N == 0)
         return;
 #ifdef AGORA_HAVE_BLAS
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 #else
     for (size_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         for (size_t j = 0; j < N; j++)
             c[j] = beta == 0.0f ? 0.0f : beta * c[j];
         for (size_t k = 0; k < K; k++) {
-            float a = ta ? A[k * lda + i] : A[i * lda + k];
+            float a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
             if (tb)
                 for (size_t j = 0; j < N; j++)
                     c[j] += a * B[j * ldb + k];
@@ -69,6 +164,11 @@ static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, 
         }
     }
 #endif
+}
+
+static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    gemm1a(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* Splits C along its longer side into one block per thread (multiples of 16 wide). */
@@ -199,24 +299,12 @@ static void attn_fwd(float *out, float *P, const float *q, const float *k, const
         float *p = P + bh * T * T;
         for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
             size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
-            /* S[i0:i1, 0:i1] = Q[i0:i1] K[0:i1]^T */
-            gemm1(NO_T, YES_T, i1 - i0, i1, D, qh + i0 * H * D, H * D, kg, KV * D, 0.0f, p + i0 * T,
-                  T);
+            /* S[i0:i1, 0:i1] = Q[i0:i1] K[0:i1]^T / sqrt(D) */
+            gemm1a(NO_T, YES_T, i1 - i0, i1, D, scale, qh + i0 * H * D, H * D, kg, KV * D, 0.0f,
+                   p + i0 * T, T);
             for (size_t i = i0; i < i1; i++) {
                 float *row = p + i * T;
-                float mx = -INFINITY;
-                for (size_t j = 0; j <= i; j++) {
-                    row[j] *= scale;
-                    mx = row[j] > mx ? row[j] : mx;
-                }
-                float sum = 0.0f;
-                for (size_t j = 0; j <= i; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                for (size_t j = 0; j <= i; j++)
-                    row[j] *= inv;
+                softmax_row(row, i + 1);
                 memset(row + i + 1, 0, (T - i - 1) * sizeof *row);
             }
             /* O[i0:i1] = P[i0:i1, 0:i1] V[0:i1] */
@@ -254,11 +342,8 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
             for (size_t i = i0; i < i1; i++) {
                 const float *pr = p + i * T;
                 float *dr = dp + i * T;
-                float dot = 0.0f;
-                for (size_t j = 0; j <= i; j++)
-                    dot += dr[j] * pr[j];
-                for (size_t j = 0; j <= i; j++)
-                    dr[j] = pr[j] * (dr[j] - dot) * scale;
+                float dot = dot_f(dr, pr, i + 1);
+                ds_row(dr, pr, dot, scale, i + 1);
                 memset(dr + i + 1, 0, (i1 - i - 1) * sizeof *dr);
             }
             /* dQ[i0:i1] = dS K[0:i1]; dK[0:i1] += dS^T Q[i0:i1] */
@@ -288,42 +373,105 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
 
 // ---- SwiGLU ----
 
-static void swiglu_fwd(float *h, const float *g, const float *u, size_t n) {
-    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
+/* Chunk of elements per call of the row kernels below (a multiple of LANES). */
+#define CHUNK ((size_t)4096)
+
+VEC_CLONES static void swiglu_fwd_chunk(float *h, const float *g, const float *u, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float x = g[i];
-        h[i] = x / (1.0f + expf(-x)) * u[i];
+        h[i] = x / (1.0f + vexp(-x)) * u[i];
     }
 }
 
-static void swiglu_bwd(float *dg, float *du, const float *dh, const float *g, const float *u,
-                       size_t n) {
-    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
+VEC_CLONES static void swiglu_bwd_chunk(float *dg, float *du, const float *dh, const float *g,
+                                        const float *u, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        float x = g[i], s = 1.0f / (1.0f + expf(-x));
+        float x = g[i], s = 1.0f / (1.0f + vexp(-x));
         dg[i] = dh[i] * u[i] * s * (1.0f + x * (1.0f - s));
         du[i] = dh[i] * x * s;
     }
 }
 
+static void swiglu_fwd(float *h, const float *g, const float *u, size_t n) {
+    size_t nc = (n + CHUNK - 1) / CHUNK;
+    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
+    for (size_t c = 0; c < nc; c++) {
+        size_t lo = c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+        swiglu_fwd_chunk(h + lo, g + lo, u + lo, len);
+    }
+}
+
+static void swiglu_bwd(float *dg, float *du, const float *dh, const float *g, const float *u,
+                       size_t n) {
+    size_t nc = (n + CHUNK - 1) / CHUNK;
+    AGORA_OMP("omp parallel for schedule(static) if (n > SMALL)")
+    for (size_t c = 0; c < nc; c++) {
+        size_t lo = c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+        swiglu_bwd_chunk(dg + lo, du + lo, dh + lo, g + lo, u + lo, len);
+    }
+}
+
 // ---- fused softmax cross-entropy with max-z-loss ----
+
+/* Max of z (V) and the first index holding it: per lane maximum and first index, then the
+ * lanes combined (largest value, smallest index on ties), the same as a scalar scan. */
+VEC_CLONES static float max_argmax(const float *z, size_t V, size_t *am_out) {
+    float mx[LANES];
+    int32_t ix[LANES];
+    for (int l = 0; l < LANES; l++) {
+        mx[l] = -INFINITY;
+        ix[l] = l;
+    }
+    size_t i = 0;
+    for (; i + LANES <= V; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            int gt = z[i + l] > mx[l];
+            mx[l] = gt ? z[i + l] : mx[l];
+            ix[l] = gt ? (int32_t)(i + (size_t)l) : ix[l];
+        }
+    float m = z[0];
+    size_t am = 0;
+    for (int l = 0; l < LANES && (size_t)l < V; l++)
+        if (mx[l] > m || (mx[l] == m && (size_t)ix[l] < am)) {
+            m = mx[l];
+            am = (size_t)ix[l];
+        }
+    for (; i < V; i++)
+        if (z[i] > m) {
+            m = z[i];
+            am = i;
+        }
+    *am_out = am;
+    return m;
+}
+
+/* sum over i < n of exp(z[i] - m) */
+VEC_CLONES static float sum_exp(const float *z, float m, size_t n) {
+    float acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += vexp(z[i + l] - m);
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += vexp(z[i] - m);
+    return s + lanes_sum(acc);
+}
+
+/* z <- exp(z - l) * scale */
+VEC_CLONES static void exp_scale(float *z, float l, float scale, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        z[i] = vexp(z[i] - l) * scale;
+}
 
 static void ce_fwd(float *loss_rows, float *lse, float *zmax, int32_t *argmax, const float *logits,
                    const int32_t *targets, size_t N, size_t V) {
     AGORA_OMP("omp parallel for schedule(static) if (N * V > SMALL)")
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V;
-        size_t am = 0;
-        float mx = z[0];
-        for (size_t i = 1; i < V; i++)
-            if (z[i] > mx) {
-                mx = z[i];
-                am = i;
-            }
-        float sum = 0.0f;
-        for (size_t i = 0; i < V; i++)
-            sum += expf(z[i] - mx);
-        float l = mx + logf(sum);
+        size_t am;
+        float mx = max_argmax(z, V, &am);
+        float l = mx + logf(sum_exp(z, mx, V));
         lse[n] = l;
         zmax[n] = mx;
         argmax[n] = (int32_t)am;
@@ -340,9 +488,7 @@ static void ce_bwd(float *logits, const float *lse, const float *zmax, const int
             memset(z, 0, V * sizeof *z);
             continue;
         }
-        float l = lse[n];
-        for (size_t i = 0; i < V; i++)
-            z[i] = expf(z[i] - l) * scale;
+        exp_scale(z, lse[n], scale, V);
         z[targets[n]] -= scale;
         z[argmax[n]] += 2.0f * z_w * zmax[n] * scale;
     }

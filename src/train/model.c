@@ -14,6 +14,38 @@
 #include "agora/train.h"
 #include "train/layers.h"
 
+/* Per-op wall-clock totals for profiling, compiled in only with -DAGORA_TRAIN_PROF
+ * (printed by agora_model_destroy). */
+#ifdef AGORA_TRAIN_PROF
+#include "agora/time.h"
+static double prof_ns[64];
+static const char *prof_name[64];
+static int prof_n;
+static int prof_slot(const char *name) {
+    for (int i = 0; i < prof_n; i++)
+        if (strcmp(prof_name[i], name) == 0)
+            return i;
+    prof_name[prof_n] = name;
+    return prof_n++;
+}
+#define PROF(name, stmt)                                                                           \
+    do {                                                                                           \
+        int64_t prof_t0 = agora_now_ns();                                                          \
+        stmt;                                                                                      \
+        prof_ns[prof_slot(name)] += (double)(agora_now_ns() - prof_t0);                            \
+    } while (0)
+static void prof_print(void) {
+    double tot = 0;
+    for (int i = 0; i < prof_n; i++)
+        tot += prof_ns[i];
+    for (int i = 0; i < prof_n; i++)
+        fprintf(stderr, "prof %-14s %8.1f ms %5.1f%%\n", prof_name[i], prof_ns[i] / 1e6,
+                100 * prof_ns[i] / tot);
+}
+#else
+#define PROF(name, stmt) stmt
+#endif
+
 enum { T_LN1, T_Q, T_K, T_V, T_O, T_LN2, T_GATE, T_UP, T_DOWN, T_PER_LAYER };
 
 struct agora_model {
@@ -206,6 +238,9 @@ oom:
 void agora_model_destroy(agora_model *m) {
     if (m == NULL)
         return;
+#ifdef AGORA_TRAIN_PROF
+    prof_print();
+#endif
     agora_free(m->tensors);
     agora_free_aligned(m->params);
     agora_free_aligned(m->grads);
@@ -319,7 +354,7 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
     memcpy(m->tokens, tokens, N * sizeof *tokens);
     m->B = B;
     m->T = T;
-    k->embed_fwd(m->res, W(m, 0), m->tokens, N, C);
+    PROF("embed_fwd", k->embed_fwd(m->res, W(m, 0), m->tokens, N, C));
     for (int32_t l = 0; l < c->n_layers; l++) {
         size_t li = (size_t)l;
         float *x = m->res + li * NC, *mid = m->mid + li * NC, *xo = m->res + (li + 1) * NC;
@@ -327,30 +362,34 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         float *q = m->q + li * Nmax * H * D, *att = m->att + li * Nmax * H * D;
         float *kk = m->kk + li * Nmax * KV * D, *v = m->v + li * Nmax * KV * D;
         float *g = m->g + li * Nmax * F, *u = m->u + li * Nmax * F, *hh = m->hh + li * Nmax * F;
-        k->rmsnorm_fwd(ln1, m->rstd1 + li * Nmax, x, W(m, lt(l, T_LN1)), N, C, eps);
-        k->matmul_fwd(q, ln1, W(m, lt(l, T_Q)), N, C, H * D);
-        k->matmul_fwd(kk, ln1, W(m, lt(l, T_K)), N, C, KV * D);
-        k->matmul_fwd(v, ln1, W(m, lt(l, T_V)), N, C, KV * D);
-        k->rope(q, m->cos_t, m->sin_t, (size_t)B, (size_t)T, H, D, 0);
-        k->rope(kk, m->cos_t, m->sin_t, (size_t)B, (size_t)T, KV, D, 0);
-        k->attn_fwd(att, m->P + li * BHTTmax, q, kk, v, (size_t)B, (size_t)T, H, KV, D);
-        k->matmul_fwd(mid, att, W(m, lt(l, T_O)), N, H * D, C);
-        k->add(mid, mid, x, N * C);
-        k->rmsnorm_fwd(ln2, m->rstd2 + li * Nmax, mid, W(m, lt(l, T_LN2)), N, C, eps);
-        k->matmul_fwd(g, ln2, W(m, lt(l, T_GATE)), N, C, F);
-        k->matmul_fwd(u, ln2, W(m, lt(l, T_UP)), N, C, F);
-        k->swiglu_fwd(hh, g, u, N * F);
-        k->matmul_fwd(xo, hh, W(m, lt(l, T_DOWN)), N, F, C);
-        k->add(xo, xo, mid, N * C);
+        PROF("rmsnorm_fwd",
+             k->rmsnorm_fwd(ln1, m->rstd1 + li * Nmax, x, W(m, lt(l, T_LN1)), N, C, eps));
+        PROF("mm_qkv_f", k->matmul_fwd(q, ln1, W(m, lt(l, T_Q)), N, C, H * D));
+        PROF("mm_qkv_f", k->matmul_fwd(kk, ln1, W(m, lt(l, T_K)), N, C, KV * D));
+        PROF("mm_qkv_f", k->matmul_fwd(v, ln1, W(m, lt(l, T_V)), N, C, KV * D));
+        PROF("rope", k->rope(q, m->cos_t, m->sin_t, (size_t)B, (size_t)T, H, D, 0));
+        PROF("rope", k->rope(kk, m->cos_t, m->sin_t, (size_t)B, (size_t)T, KV, D, 0));
+        PROF("attn_fwd",
+             k->attn_fwd(att, m->P + li * BHTTmax, q, kk, v, (size_t)B, (size_t)T, H, KV, D));
+        PROF("mm_o_f", k->matmul_fwd(mid, att, W(m, lt(l, T_O)), N, H * D, C));
+        PROF("add", k->add(mid, mid, x, N * C));
+        PROF("rmsnorm_fwd",
+             k->rmsnorm_fwd(ln2, m->rstd2 + li * Nmax, mid, W(m, lt(l, T_LN2)), N, C, eps));
+        PROF("mm_gu_f", k->matmul_fwd(g, ln2, W(m, lt(l, T_GATE)), N, C, F));
+        PROF("mm_gu_f", k->matmul_fwd(u, ln2, W(m, lt(l, T_UP)), N, C, F));
+        PROF("swiglu_fwd", k->swiglu_fwd(hh, g, u, N * F));
+        PROF("mm_down_f", k->matmul_fwd(xo, hh, W(m, lt(l, T_DOWN)), N, F, C));
+        PROF("add", k->add(xo, xo, mid, N * C));
     }
     float *xl = m->res + (size_t)c->n_layers * NC;
-    k->rmsnorm_fwd(m->lnf, m->rstdf, xl, W(m, norm_idx(m)), N, C, eps);
-    k->matmul_fwd(m->logits, m->lnf, W(m, head_idx(m)), N, C, V);
+    PROF("rmsnorm_fwd", k->rmsnorm_fwd(m->lnf, m->rstdf, xl, W(m, norm_idx(m)), N, C, eps));
+    PROF("mm_head_f", k->matmul_fwd(m->logits, m->lnf, W(m, head_idx(m)), N, C, V));
     m->can_backward = false;
     if (targets == NULL)
         return AGORA_OK;
     memcpy(m->targets, targets, N * sizeof *targets);
-    k->ce_fwd(m->loss_rows, m->lse, m->zmax, m->argmax, m->logits, m->targets, N, V);
+    PROF("ce_fwd",
+         k->ce_fwd(m->loss_rows, m->lse, m->zmax, m->argmax, m->logits, m->targets, N, V));
     double ce = 0, z2 = 0;
     size_t n_valid = 0;
     for (size_t i = 0; i < N; i++)
@@ -385,11 +424,14 @@ agora_err agora_model_backward(agora_model *m, float loss_scale) {
     size_t Nmax = (size_t)m->max_batch * (size_t)c->max_seq;
     size_t BHTTmax = (size_t)m->max_batch * H * (size_t)c->max_seq * (size_t)c->max_seq;
     float scale = loss_scale / (float)m->n_valid;
-    k->ce_bwd(m->logits, m->lse, m->zmax, m->argmax, m->targets, N, V, m->z_w, scale);
-    k->matmul_bwd(m->dln, G(m, head_idx(m)), m->logits, m->lnf, W(m, head_idx(m)), N, C, V, 0);
+    PROF("ce_bwd",
+         k->ce_bwd(m->logits, m->lse, m->zmax, m->argmax, m->targets, N, V, m->z_w, scale));
+    PROF("mm_head_b", k->matmul_bwd(m->dln, G(m, head_idx(m)), m->logits, m->lnf, W(m, head_idx(m)),
+                                    N, C, V, 0));
     memset(m->dres, 0, N * C * sizeof(float));
     float *xl = m->res + (size_t)c->n_layers * NC;
-    k->rmsnorm_bwd(m->dres, G(m, norm_idx(m)), m->dln, xl, W(m, norm_idx(m)), m->rstdf, N, C);
+    PROF("rmsnorm_bwd",
+         k->rmsnorm_bwd(m->dres, G(m, norm_idx(m)), m->dln, xl, W(m, norm_idx(m)), m->rstdf, N, C));
     for (int32_t l = c->n_layers - 1; l >= 0; l--) {
         size_t li = (size_t)l;
         float *x = m->res + li * NC, *mid = m->mid + li * NC;
@@ -398,24 +440,31 @@ agora_err agora_model_backward(agora_model *m, float loss_scale) {
         float *kk = m->kk + li * Nmax * KV * D, *v = m->v + li * Nmax * KV * D;
         float *g = m->g + li * Nmax * F, *u = m->u + li * Nmax * F, *hh = m->hh + li * Nmax * F;
         /* MLP: dres holds d(loss)/d(layer output) */
-        k->matmul_bwd(m->dh, G(m, lt(l, T_DOWN)), m->dres, hh, W(m, lt(l, T_DOWN)), N, F, C, 0);
-        k->swiglu_bwd(m->dg, m->du, m->dh, g, u, N * F);
-        k->matmul_bwd(m->dln, G(m, lt(l, T_GATE)), m->dg, ln2, W(m, lt(l, T_GATE)), N, C, F, 0);
-        k->matmul_bwd(m->dln, G(m, lt(l, T_UP)), m->du, ln2, W(m, lt(l, T_UP)), N, C, F, 1);
-        k->rmsnorm_bwd(m->dres, G(m, lt(l, T_LN2)), m->dln, mid, W(m, lt(l, T_LN2)),
-                       m->rstd2 + li * Nmax, N, C);
+        PROF("mm_down_b", k->matmul_bwd(m->dh, G(m, lt(l, T_DOWN)), m->dres, hh,
+                                        W(m, lt(l, T_DOWN)), N, F, C, 0));
+        PROF("swiglu_bwd", k->swiglu_bwd(m->dg, m->du, m->dh, g, u, N * F));
+        PROF("mm_gu_b", k->matmul_bwd(m->dln, G(m, lt(l, T_GATE)), m->dg, ln2, W(m, lt(l, T_GATE)),
+                                      N, C, F, 0));
+        PROF("mm_gu_b",
+             k->matmul_bwd(m->dln, G(m, lt(l, T_UP)), m->du, ln2, W(m, lt(l, T_UP)), N, C, F, 1));
+        PROF("rmsnorm_bwd", k->rmsnorm_bwd(m->dres, G(m, lt(l, T_LN2)), m->dln, mid,
+                                           W(m, lt(l, T_LN2)), m->rstd2 + li * Nmax, N, C));
         /* attention: dres now holds d(loss)/d(mid) */
-        k->matmul_bwd(m->datt, G(m, lt(l, T_O)), m->dres, att, W(m, lt(l, T_O)), N, H * D, C, 0);
-        k->attn_bwd(m->dq, m->dk, m->dv, m->attn_scratch, m->datt, m->P + li * BHTTmax, q, kk, v, B,
-                    T, H, KV, D);
-        k->rope(m->dq, m->cos_t, m->sin_t, B, T, H, D, 1);
-        k->rope(m->dk, m->cos_t, m->sin_t, B, T, KV, D, 1);
-        k->matmul_bwd(m->dln, G(m, lt(l, T_Q)), m->dq, ln1, W(m, lt(l, T_Q)), N, C, H * D, 0);
-        k->matmul_bwd(m->dln, G(m, lt(l, T_K)), m->dk, ln1, W(m, lt(l, T_K)), N, C, KV * D, 1);
-        k->matmul_bwd(m->dln, G(m, lt(l, T_V)), m->dv, ln1, W(m, lt(l, T_V)), N, C, KV * D, 1);
-        k->rmsnorm_bwd(m->dres, G(m, lt(l, T_LN1)), m->dln, x, W(m, lt(l, T_LN1)),
-                       m->rstd1 + li * Nmax, N, C);
+        PROF("mm_o_b", k->matmul_bwd(m->datt, G(m, lt(l, T_O)), m->dres, att, W(m, lt(l, T_O)), N,
+                                     H * D, C, 0));
+        PROF("attn_bwd", k->attn_bwd(m->dq, m->dk, m->dv, m->attn_scratch, m->datt,
+                                     m->P + li * BHTTmax, q, kk, v, B, T, H, KV, D));
+        PROF("rope", k->rope(m->dq, m->cos_t, m->sin_t, B, T, H, D, 1));
+        PROF("rope", k->rope(m->dk, m->cos_t, m->sin_t, B, T, KV, D, 1));
+        PROF("mm_qkv_b",
+             k->matmul_bwd(m->dln, G(m, lt(l, T_Q)), m->dq, ln1, W(m, lt(l, T_Q)), N, C, H * D, 0));
+        PROF("mm_qkv_b", k->matmul_bwd(m->dln, G(m, lt(l, T_K)), m->dk, ln1, W(m, lt(l, T_K)), N, C,
+                                       KV * D, 1));
+        PROF("mm_qkv_b", k->matmul_bwd(m->dln, G(m, lt(l, T_V)), m->dv, ln1, W(m, lt(l, T_V)), N, C,
+                                       KV * D, 1));
+        PROF("rmsnorm_bwd", k->rmsnorm_bwd(m->dres, G(m, lt(l, T_LN1)), m->dln, x,
+                                           W(m, lt(l, T_LN1)), m->rstd1 + li * Nmax, N, C));
     }
-    k->embed_bwd(G(m, 0), m->dres, m->tokens, N, C);
+    PROF("embed_bwd", k->embed_bwd(G(m, 0), m->dres, m->tokens, N, C));
     return AGORA_OK;
 }

@@ -357,6 +357,59 @@ static void train_ops_cross_entropy_zloss_grad_matches_finite_difference(void **
     free(c.z), free(c.rows), free(c.lse), free(c.zmax), free(dz), free(z1);
 }
 
+/* Large inputs reach the vectorized paths (several chunks, the OpenMP split, lane tails) and
+ * the extremes of the fast exp: gates from -120 to 120 saturate silu both ways. */
+static void train_ops_swiglu_fast_matches_ref(void **state) {
+    (void)state;
+    size_t n = 300007;
+    float *g = randn(n, 5, 4), *u = randn(n, 6, 1), *dh = randn(n, 7, 1);
+    for (size_t i = 0; i < n; i += 97)
+        g[i] = -120.0f + 240.0f * (float)(i % 1000) / 1000.0f;
+    float *h0 = zeros(n), *h1 = zeros(n), *dg0 = zeros(n), *dg1 = zeros(n);
+    float *du0 = zeros(n), *du1 = zeros(n);
+    agora__swiglu_fwd_ref(h0, g, u, n);
+    agora__kernels_fast.swiglu_fwd(h1, g, u, n);
+    agora__swiglu_bwd_ref(dg0, du0, dh, g, u, n);
+    agora__kernels_fast.swiglu_bwd(dg1, du1, dh, g, u, n);
+    agora_assert_tensor_near(h1, h0, n, 1e-6, 1e-5);
+    agora_assert_tensor_near(dg1, dg0, n, 1e-6, 1e-5);
+    agora_assert_tensor_near(du1, du0, n, 1e-6, 1e-5);
+    free(g), free(u), free(dh), free(h0), free(h1), free(dg0), free(dg1), free(du0), free(du1);
+}
+
+/* Vocab sizes around the lane width, the maximum at the first, last and a tail position,
+ * tied maxima (first index wins), very negative logits and an ignored row. */
+static void train_ops_cross_entropy_fast_matches_ref(void **state) {
+    (void)state;
+    const size_t Vs[] = {5, 16, 33, 4096 + 7};
+    for (size_t vi = 0; vi < sizeof Vs / sizeof Vs[0]; vi++) {
+        size_t N = 40, V = Vs[vi];
+        float *z = randn(N * V, 10 + vi, 3);
+        int32_t tgt[40], am0[40], am1[40];
+        for (size_t n = 0; n < N; n++)
+            tgt[n] = n == 5 ? -1 : (int32_t)((n * 31) % V);
+        z[0 * V + 0] = 50.0f;                        /* max at the first entry */
+        z[1 * V + V - 1] = 50.0f;                    /* at the last */
+        z[2 * V + V / 2] = z[2 * V + V - 1] = 40.0f; /* a tie: the first index wins */
+        for (size_t i = 0; i < V; i++)               /* terms that underflow */
+            z[3 * V + i] = i % 2 ? -200.0f : z[3 * V + i];
+        float r0[40], l0[40], m0[40], r1[40], l1[40], m1[40];
+        agora__ce_fwd_ref(r0, l0, m0, am0, z, tgt, N, V);
+        agora__kernels_fast.ce_fwd(r1, l1, m1, am1, z, tgt, N, V);
+        assert_memory_equal(am0, am1, sizeof am0);
+        agora_assert_tensor_near(m1, m0, N, 0, 0);
+        agora_assert_tensor_near(l1, l0, N, 1e-5, 1e-6);
+        agora_assert_tensor_near(r1, r0, N, 1e-5, 1e-5);
+        float *d0 = malloc(N * V * sizeof *d0), *d1 = malloc(N * V * sizeof *d1);
+        memcpy(d0, z, N * V * sizeof *d0);
+        memcpy(d1, z, N * V * sizeof *d1);
+        agora__ce_bwd_ref(d0, l0, m0, am0, tgt, N, V, 2e-4f, 1.0f / 39.0f);
+        agora__kernels_fast.ce_bwd(d1, l1, m1, am1, tgt, N, V, 2e-4f, 1.0f / 39.0f);
+        agora_assert_tensor_near(d1, d0, N * V, 1e-7, 1e-5);
+        free(z), free(d0), free(d1);
+    }
+}
+
 static void train_ops_embedding_fast_matches_ref(void **state) {
     (void)state;
     size_t V = 10, C = 130, N = 40;
@@ -385,6 +438,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(train_ops_attention_fast_matches_ref),
         cmocka_unit_test(train_ops_swiglu_grad_matches_finite_difference),
         cmocka_unit_test(train_ops_cross_entropy_zloss_grad_matches_finite_difference),
+        cmocka_unit_test(train_ops_swiglu_fast_matches_ref),
+        cmocka_unit_test(train_ops_cross_entropy_fast_matches_ref),
         cmocka_unit_test(train_ops_embedding_fast_matches_ref),
     };
     return agora_test_main(tests, argc, argv);

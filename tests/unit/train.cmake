@@ -15,8 +15,9 @@ set(TRAIN_OPS_CASES
   train_ops_rmsnorm_grad_matches_finite_difference train_ops_rmsnorm_fast_matches_ref
   train_ops_rope_grad_matches_finite_difference
   train_ops_attention_grad_matches_finite_difference train_ops_attention_fast_matches_ref
-  train_ops_swiglu_grad_matches_finite_difference
+  train_ops_swiglu_grad_matches_finite_difference train_ops_swiglu_fast_matches_ref
   train_ops_cross_entropy_zloss_grad_matches_finite_difference
+  train_ops_cross_entropy_fast_matches_ref
   train_ops_embedding_fast_matches_ref)
 agora_unit_test(train_ops SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_train_ops.c
   LIBS agora_train CASES ${TRAIN_OPS_CASES})
