@@ -66,9 +66,8 @@ agora_err agora_sim_write_agents_csv(const agora_sim *s, const char *path) {
         sb_printf(&b, "%lld,%.6f,%.6f,%.6f,%.6f,%u,%u,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d\n",
                   (long long)i, s->o[i], s->tau[i], s->act[i], s->pi[i], s->followers_t0[i],
                   s->in_n[i], (long long)s->E[i], (long long)s->En[i], (long long)s->C[i],
-                  (long long)s->Cn[i],
-                  (long long)atomic_load_explicit(&s->imp[i], memory_order_relaxed),
-                  (long long)s->rt_made[i], (long long)s->rt_recv[i], s->toxic[i]);
+                  (long long)s->Cn[i], (long long)s->imp[i], (long long)s->rt_made[i],
+                  (long long)s->rt_recv[i], s->toxic[i]);
     return sb_write(&b, path);
 }
 

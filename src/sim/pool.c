@@ -20,60 +20,41 @@ static inline uint32_t hash32(uint32_t x) {
     return x;
 }
 
-// ---- seen sets: open addressing of seq + 1, lazy expiry ----
+// ---- seen sets: a ring of the last k * A_max messages shown ----
 
-bool agora__sim_seen_has(const agora_sim *s, uint32_t i, uint32_t seq) {
-    const uint32_t *tab = &s->seen[(size_t)i * s->seen_cap];
-    uint32_t mask = s->seen_cap - 1, h = hash32(seq) & mask, v = seq + 1;
-    for (;;) {
-        uint32_t x = tab[h];
-        if (x == v)
-            return true;
-        if (x == 0)
-            return false;
-        h = (h + 1) & mask;
-    }
+/* A message shown at step t' has t0 >= t' - A_max + 1, so every shown message still alive
+ * was shown in the last A_max - 1 steps, at most k per step: the ring never drops one. */
+void agora__sim_seen_add(agora_sim *s, uint32_t i, uint32_t seq) {
+    uint32_t h = s->seen_head[i];
+    s->seen[(size_t)i * s->seen_cap + h] = seq + 1;
+    s->seen_head[i] = h + 1 == s->seen_cap ? 0 : h + 1;
 }
 
-static void seen_put(uint32_t *tab, uint32_t mask, uint32_t v) {
-    uint32_t h = hash32(v - 1) & mask;
-    while (tab[h] != 0 && tab[h] != v)
-        h = (h + 1) & mask;
-    tab[h] = v;
-}
-
-/* Adds seq to i's seen set. When the table is 3/4 full it is rebuilt without the entries
- * of dead messages; at most k * A_max entries are live, half the capacity. */
-void agora__sim_seen_add(agora_sim *s, uint32_t i, uint32_t seq, uint32_t *tmp) {
-    uint32_t *tab = &s->seen[(size_t)i * s->seen_cap];
-    uint32_t mask = s->seen_cap - 1;
-    if (s->seen_cnt[i] + 1 > s->seen_cap / 4 * 3) {
-        uint32_t first = agora__sim_first_live(s, s->t), n = 0;
-        for (uint32_t h = 0; h < s->seen_cap; h++)
-            if (tab[h] != 0 && (int32_t)(tab[h] - 1 - first) >= 0)
-                tmp[n++] = tab[h];
-        memset(tab, 0, s->seen_cap * sizeof *tab);
-        for (uint32_t j = 0; j < n; j++)
-            seen_put(tab, mask, tmp[j]);
-        s->seen_cnt[i] = n;
-    }
-    seen_put(tab, mask, seq + 1);
-    s->seen_cnt[i]++;
+void agora__sim_cand_from_ring(const agora_sim *s, agora__sim_cand *c) {
+    uint32_t m = c->seq & s->mmask;
+    c->o = s->m_o[m];
+    c->author = s->m_author[m];
+    c->neg = s->m_neg[m];
 }
 
 // ---- pool building ----
 
-static bool scratch_grow(agora__sim_scratch *sc, size_t n_pool) {
-    size_t pc = sc->pool_cap * 2;
-    while (pc < n_pool + 1)
-        pc *= 2;
-    agora__sim_cand *np = agora_realloc(sc->pool, pc * sizeof *np);
-    if (np == NULL)
-        return false;
-    sc->pool = np;
-    sc->pool_cap = pc;
+/* Room for n_pool candidates and n_keys hash keys (load at most 1/2); drops the contents. */
+static bool scratch_reserve(agora__sim_scratch *sc, size_t n_pool, size_t n_keys) {
+    if (n_pool > sc->pool_cap) {
+        size_t pc = sc->pool_cap;
+        while (pc < n_pool)
+            pc *= 2;
+        agora__sim_cand *np = agora_realloc(sc->pool, pc * sizeof *np);
+        if (np == NULL)
+            return false;
+        sc->pool = np;
+        sc->pool_cap = pc;
+    }
     size_t hc = (size_t)sc->hmask + 1;
-    while (hc < 4 * pc)
+    if (2 * n_keys <= hc)
+        return true;
+    while (hc < 2 * n_keys)
         hc *= 2;
     agora__sim_hent *ht = agora_calloc(hc, sizeof *ht);
     if (ht == NULL)
@@ -81,18 +62,7 @@ static bool scratch_grow(agora__sim_scratch *sc, size_t n_pool) {
     agora_free(sc->ht);
     sc->ht = ht;
     sc->hmask = (uint32_t)(hc - 1);
-    sc->gen = 1;
-    sc->hused = 0;
-    /* Re-index the entries so far; seen markers are dropped and simply re-checked. */
-    for (size_t j = 0; j < n_pool; j++) {
-        uint32_t h = hash32(sc->pool[j].seq) & sc->hmask;
-        while (sc->ht[h].gen == sc->gen)
-            h = (h + 1) & sc->hmask;
-        sc->ht[h].gen = sc->gen;
-        sc->ht[h].key = sc->pool[j].seq;
-        sc->ht[h].val = (uint32_t)j;
-        sc->hused++;
-    }
+    sc->gen = 0; /* the caller's ++gen makes it 1 */
     return true;
 }
 
@@ -103,81 +73,80 @@ static int cmp_emission_desc(const void *a, const void *b) {
     return x->seq > y->seq ? -1 : (x->seq < y->seq ? 1 : 0);
 }
 
-/* Builds C_i(t) into sc->pool; returns its size. */
+/* The hash slot of key seq: its entry, or the empty slot where it goes. */
+static inline agora__sim_hent *ht_find(agora__sim_scratch *sc, uint32_t seq) {
+    uint32_t h = hash32(seq) & sc->hmask;
+    for (;;) {
+        agora__sim_hent *he = &sc->ht[h];
+        if (he->gen != sc->gen || he->key == seq)
+            return he;
+        h = (h + 1) & sc->hmask;
+    }
+}
+
+/* Builds C_i(t) into sc->pool; returns its size.
+ *
+ * Three passes, so the random reads overlap instead of queueing: (1) the followees' window
+ * offsets, prefetching the start of each range, which also bounds the pool size; (2) i's
+ * seen ring goes into the dedupe hash as "not a candidate" markers; (3) the ranges, merged
+ * per message. The result does not depend on the visiting order (dedupe keeps the largest
+ * e, ties to the smallest via). */
 size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__sim_scratch *sc) {
+    const uint32_t *out = s->out_v[i];
+    const uint32_t nout = s->out_n[i];
+    const uint32_t *off = s->win_off;
+    const agora__sim_went *win = s->win;
+    size_t bound = 0;
+    for (uint32_t a = 0; a < nout; a++) {
+        const uint32_t f = out[a], lo = off[f], hi = off[f + 1];
+        bound += hi - lo;
+        __builtin_prefetch(&win[lo]);
+    }
+    const uint32_t *ring = &s->seen[(size_t)i * s->seen_cap];
+    if (!scratch_reserve(sc, bound + 1, bound + s->seen_cap + 1)) {
+        sc->oom = true;
+        return 0;
+    }
     if (++sc->gen == 0) {
         memset(sc->ht, 0, ((size_t)sc->hmask + 1) * sizeof *sc->ht);
         sc->gen = 1;
     }
-    sc->hused = 0;
-    size_t n = 0;
     const uint32_t first = agora__sim_first_live(s, t);
-    const uint32_t *out = s->out_v[i];
-    const uint32_t nout = s->out_n[i];
-    const int W = s->W;
-    /* Every new candidate probes i's seen set at a random place: stream the whole table
-     * (seen_cap * 4 bytes, 2 KB by default) into the cache first. */
-    const char *seen_tab = (const char *)&s->seen[(size_t)i * s->seen_cap];
-    for (size_t b = 0; b < s->seen_cap * sizeof(uint32_t); b += 64)
-        __builtin_prefetch(seen_tab + b);
-    bool live[64];
-    for (int w = 0; w < W; w++)
-        live[w] = t - w >= 0 && s->slot[(t - w) % W].e == t - w;
+    for (uint32_t h = 0; h < s->seen_cap; h++) {
+        const uint32_t v = ring[h];
+        if (v == 0 || (int32_t)(v - 1 - first) < 0)
+            continue; /* empty, or dead and never a candidate again */
+        agora__sim_hent *he = ht_find(sc, v - 1);
+        he->gen = sc->gen;
+        he->key = v - 1;
+        he->val = UINT32_MAX;
+    }
+    size_t n = 0;
     for (uint32_t a = 0; a < nout; a++) {
-        uint32_t f = out[a];
-        const uint32_t *eo = &s->eo[(size_t)f * 2 * (size_t)W];
-        for (int w = 0; w < W; w++) {
-            int64_t e = t - w;
-            if (!live[w])
-                continue;
-            const int sw = (int)(e % W);
-            const uint32_t cnt = eo[2 * sw + 1];
-            if (cnt == 0)
-                continue;
-            const agora__sim_slot *sl = &s->slot[sw];
-            for (uint32_t x = eo[2 * sw], xe = x + cnt; x < xe; x++) {
-                const uint32_t seq = sl->ent[x].seq;
-                if ((int32_t)(seq - first) < 0)
-                    continue; /* dead: t - t0 >= A_max */
-                if (sl->ent[x].author == i)
-                    continue;
-                if ((sc->hused + 1) * 2 > (size_t)sc->hmask + 1 || n + 1 > sc->pool_cap) {
-                    if (!scratch_grow(sc, n)) {
-                        sc->oom = true;
-                        return n;
-                    }
-                }
-                uint32_t h = hash32(seq) & sc->hmask;
-                for (;;) {
-                    agora__sim_hent *he = &sc->ht[h];
-                    if (he->gen != sc->gen) {
-                        he->gen = sc->gen;
-                        he->key = seq;
-                        sc->hused++;
-                        if (agora__sim_seen_has(s, i, seq)) {
-                            he->val = UINT32_MAX;
-                        } else {
-                            he->val = (uint32_t)n;
-                            agora__sim_cand *c = &sc->pool[n++];
-                            c->seq = seq;
-                            c->via = f;
-                            c->e = (int32_t)e;
-                            c->score = 0;
-                        }
-                        break;
-                    }
-                    if (he->key == seq) {
-                        uint32_t v = he->val;
-                        if (v != UINT32_MAX) {
-                            agora__sim_cand *c = &sc->pool[v];
-                            if (e > c->e || (e == c->e && f < c->via)) {
-                                c->e = (int32_t)e;
-                                c->via = f;
-                            }
-                        }
-                        break;
-                    }
-                    h = (h + 1) & sc->hmask;
+        const uint32_t f = out[a];
+        for (uint32_t x = off[f], xe = off[f + 1]; x < xe; x++) {
+            const agora__sim_went *w = &win[x];
+            const uint32_t author = w->author_neg & ~AGORA__SIM_NEG_BIT, seq = w->seq;
+            if (author == i || (int32_t)(seq - first) < 0)
+                continue; /* i's own message, or dead (only when t is past the window's step) */
+            agora__sim_hent *he = ht_find(sc, seq);
+            if (he->gen != sc->gen) {
+                he->gen = sc->gen;
+                he->key = seq;
+                he->val = (uint32_t)n;
+                agora__sim_cand *c = &sc->pool[n++];
+                c->score = 0;
+                c->seq = seq;
+                c->via = f;
+                c->e = w->e;
+                c->o = w->o;
+                c->author = author;
+                c->neg = (uint8_t)(w->author_neg >> 31);
+            } else if (he->val != UINT32_MAX) {
+                agora__sim_cand *c = &sc->pool[he->val];
+                if (w->e > c->e || (w->e == c->e && f < c->via)) {
+                    c->e = w->e;
+                    c->via = f;
                 }
             }
         }

@@ -16,7 +16,7 @@
 
 // ---- the per-agent arrays, described once for alloc, clone, free and digest ----
 
-enum { CNT_N, CNT_SEEN, CNT_D, CNT_K, CNT_2K, CNT_LX, CNT_M, CNT_EO };
+enum { CNT_N, CNT_SEEN, CNT_D, CNT_K, CNT_2K, CNT_LX, CNT_M };
 typedef struct arr_desc {
     size_t off, elem;
     int cnt;
@@ -25,24 +25,24 @@ typedef struct arr_desc {
 #define A(f, c, d)                                                                                 \
     { offsetof(agora_sim, f), sizeof(*((agora_sim *)0)->f), c, d }
 static const arr_desc k_arrays[] = {
-    A(o, CNT_N, 1),          A(tau, CNT_N, 1),        A(act, CNT_N, 1),
-    A(pi, CNT_N, 1),         A(toxic, CNT_N, 1),      A(E, CNT_N, 1),
-    A(En, CNT_N, 1),         A(C, CNT_N, 1),          A(Cn, CNT_N, 1),
-    A(rt_made, CNT_N, 1),    A(rt_recv, CNT_N, 1),    A(tot_exp, CNT_N, 1),
-    A(tot_rt, CNT_N, 1),     A(imp, CNT_N, 1),        A(followers_t0, CNT_N, 1),
-    A(out_n, CNT_N, 1),      A(out_cap, CNT_N, 0),    A(in_n, CNT_N, 1),
-    A(in_cap, CNT_N, 0),     A(post_n, CNT_N, 0),     A(seen_cnt, CNT_N, 1),
-    A(disc_head, CNT_N, 1),  A(disc_n, CNT_N, 1),     A(rt_n, CNT_N, 1),
-    A(unf_n, CNT_N, 0),      A(fol_n, CNT_N, 0),      A(lnx, CNT_N, 0),
-    A(seen, CNT_SEEN, 1),    A(disc_a, CNT_D, 1),     A(disc_w, CNT_D, 1),
-    A(rt_buf, CNT_K, 1),     A(rt_via, CNT_K, 1),     A(unf_buf, CNT_K, 0),
-    A(fol_buf, CNT_2K, 0),   A(fol_kind, CNT_2K, 0),  A(fol_pair, CNT_2K, 0),
-    A(lx, CNT_LX, 0),        A(ly, CNT_K, 0),         A(m_author, CNT_M, 1),
-    A(m_nrt, CNT_M, 1),      A(m_t0, CNT_M, 1),       A(m_idx, CNT_M, 1),
-    A(m_neg, CNT_M, 1),      A(m_o, CNT_M, 1),        A(m_exp[0], CNT_M, 1),
-    A(m_exp[1], CNT_M, 1),   A(m_rtc[0], CNT_M, 1),   A(m_rtc[1], CNT_M, 1),
-    A(m_exp_p[0], CNT_M, 0), A(m_exp_p[1], CNT_M, 0), A(m_rtc_p[0], CNT_M, 0),
-    A(m_rtc_p[1], CNT_M, 0), A(eo, CNT_EO, 0),
+    A(o, CNT_N, 1),         A(tau, CNT_N, 1),      A(act, CNT_N, 1),
+    A(pi, CNT_N, 1),        A(toxic, CNT_N, 1),    A(E, CNT_N, 1),
+    A(En, CNT_N, 1),        A(C, CNT_N, 1),        A(Cn, CNT_N, 1),
+    A(rt_made, CNT_N, 1),   A(rt_recv, CNT_N, 1),  A(tot_exp, CNT_N, 1),
+    A(tot_rt, CNT_N, 1),    A(imp, CNT_N, 1),      A(followers_t0, CNT_N, 1),
+    A(out_n, CNT_N, 1),     A(out_cap, CNT_N, 0),  A(in_n, CNT_N, 1),
+    A(in_cap, CNT_N, 0),    A(post_n, CNT_N, 0),   A(seen_head, CNT_N, 1),
+    A(disc_head, CNT_N, 1), A(disc_n, CNT_N, 1),   A(rt_n, CNT_N, 1),
+    A(unf_n, CNT_N, 0),     A(fol_n, CNT_N, 0),    A(lnx, CNT_N, 0),
+    A(fd_n, CNT_N, 0),      A(fd_camp, CNT_N, 0),  A(seen, CNT_SEEN, 1),
+    A(disc_a, CNT_D, 1),    A(disc_w, CNT_D, 1),   A(rt_buf, CNT_K, 1),
+    A(rt_via, CNT_K, 1),    A(unf_buf, CNT_K, 0),  A(fd_seq, CNT_K, 0),
+    A(fd_auth, CNT_K, 0),   A(fol_buf, CNT_2K, 0), A(fol_kind, CNT_2K, 0),
+    A(fol_pair, CNT_2K, 0), A(lx, CNT_LX, 0),      A(ly, CNT_K, 0),
+    A(m_author, CNT_M, 1),  A(m_nrt, CNT_M, 1),    A(m_t0, CNT_M, 1),
+    A(m_idx, CNT_M, 1),     A(m_neg, CNT_M, 1),    A(m_o, CNT_M, 1),
+    A(m_exp[0], CNT_M, 1),  A(m_exp[1], CNT_M, 1), A(m_rtc[0], CNT_M, 1),
+    A(m_rtc[1], CNT_M, 1),
 };
 #undef A
 #define N_ARRAYS (sizeof k_arrays / sizeof k_arrays[0])
@@ -62,8 +62,6 @@ static size_t arr_count(const agora_sim *s, int cnt) {
         return s->p.learner ? n * k * SIM_NFEAT : 0;
     case CNT_M:
         return s->mcap;
-    case CNT_EO:
-        return n * 2 * (size_t)s->W;
     default:
         return n;
     }
@@ -87,7 +85,6 @@ static void scratch_free(agora__sim_scratch *sc) {
     agora_free(sc->pool);
     agora_free(sc->ht);
     agora_free(sc->feed);
-    agora_free(sc->tmp);
     agora_free(sc->om);
 }
 
@@ -102,31 +99,27 @@ static agora_err scratch_init(agora_sim *s) {
         return AGORA_ENOMEM;
     for (int t = 0; t < nt; t++) {
         agora__sim_scratch *sc = &s->scr[t];
-        sc->pool_cap = 1024;
-        sc->hmask = 4096 - 1;
+        sc->pool_cap = 512;
+        sc->hmask = 1024 - 1; /* 12 KB: stays in L1 for the usual pool and seen ring */
         sc->pool = agora_malloc(sc->pool_cap * sizeof *sc->pool);
-        sc->ht = agora_calloc(4096, sizeof *sc->ht);
+        sc->ht = agora_calloc(1024, sizeof *sc->ht);
         sc->feed = agora_malloc((size_t)s->k * sizeof *sc->feed);
-        sc->tmp = agora_malloc(s->seen_cap * sizeof *sc->tmp);
         sc->om = agora_malloc((size_t)s->k * sizeof *sc->om);
-        if (!sc->pool || !sc->ht || !sc->feed || !sc->tmp || !sc->om)
+        if (!sc->pool || !sc->ht || !sc->feed || !sc->om)
             return AGORA_ENOMEM;
     }
     return AGORA_OK;
 }
 
-static agora_err slots_init(agora_sim *s, size_t seq_cap) {
-    s->slot = agora_calloc((size_t)s->W, sizeof *s->slot);
-    if (s->slot == NULL)
+static agora_err window_init(agora_sim *s, size_t cap) {
+    s->win_off = agora_calloc((size_t)s->n + 1, sizeof *s->win_off);
+    s->win_off2 = agora_calloc((size_t)s->n + 1, sizeof *s->win_off2);
+    s->win_cap = s->win_cap2 = cap < 64 ? 64 : cap;
+    s->win = agora_malloc(s->win_cap * sizeof *s->win);
+    s->win2 = agora_malloc(s->win_cap2 * sizeof *s->win2);
+    if (!s->win_off || !s->win_off2 || !s->win || !s->win2)
         return AGORA_ENOMEM;
-    for (int w = 0; w < s->W; w++) {
-        s->slot[w].e = -1;
-        s->slot[w].off = agora_calloc((size_t)s->n + 1, sizeof(uint32_t));
-        s->slot[w].cap = seq_cap < 64 ? 64 : seq_cap;
-        s->slot[w].ent = agora_malloc(s->slot[w].cap * sizeof(agora__sim_emit));
-        if (s->slot[w].off == NULL || s->slot[w].ent == NULL)
-            return AGORA_ENOMEM;
-    }
+    s->win_n = 0;
     return AGORA_OK;
 }
 
@@ -136,7 +129,7 @@ agora_err agora__sim_alloc(agora_sim *s, int64_t n) {
     s->k = (int)s->p.feed_k;
     s->W = (int)s->p.pool_window;
     s->D = (int)s->p.disc_size;
-    s->seen_cap = pow2_at_least(2 * (uint64_t)s->k * (uint64_t)s->p.msg_max_age);
+    s->seen_cap = (uint32_t)(s->k * s->p.msg_max_age);
     double mean_posts = s->p.activity_mean * (double)n;
     s->mcap = pow2_at_least((uint64_t)(2.0 * (double)s->p.msg_max_age * mean_posts) + 1024);
     s->mmask = s->mcap - 1;
@@ -159,7 +152,7 @@ agora_err agora__sim_alloc(agora_sim *s, int64_t n) {
     s->step_seq0 = agora_calloc((size_t)s->step_seq0_cap, sizeof *s->step_seq0);
     if (s->step_seq0 == NULL)
         return AGORA_ENOMEM;
-    AGORA_TRY(slots_init(s, (size_t)(2.0 * mean_posts) + 1024));
+    AGORA_TRY(window_init(s, (size_t)(1.5 * (double)s->W * mean_posts) + 1024));
     return scratch_init(s);
 }
 
@@ -182,11 +175,10 @@ void agora_sim_destroy(agora_sim *s) {
     agora_free(s->step_seq0);
     agora_free(s->id_names);
     agora_free(s->id_off);
-    for (int w = 0; s->slot && w < s->W; w++) {
-        agora_free(s->slot[w].off);
-        agora_free(s->slot[w].ent);
-    }
-    agora_free(s->slot);
+    agora_free(s->win_off);
+    agora_free(s->win_off2);
+    agora_free(s->win);
+    agora_free(s->win2);
     for (int t = 0; s->scr && t < s->n_threads; t++)
         scratch_free(&s->scr[t]);
     agora_free(s->scr);
@@ -263,7 +255,8 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
     s->out_made = s->out_eng = NULL;
     s->in_v = NULL;
     s->step_seq0 = NULL;
-    s->slot = NULL;
+    s->win_off = s->win_off2 = NULL;
+    s->win = s->win2 = NULL;
     s->scr = NULL;
     s->id_names = NULL;
     s->id_off = NULL;
@@ -302,18 +295,11 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
     if (s->step_seq0 == NULL)
         goto fail;
     memcpy(s->step_seq0, src->step_seq0, (size_t)s->step_seq0_cap * sizeof *s->step_seq0);
-    s->slot = agora_calloc((size_t)s->W, sizeof *s->slot);
-    if (s->slot == NULL)
+    if (window_init(s, src->win_cap) != AGORA_OK)
         goto fail;
-    for (int w = 0; w < s->W; w++) {
-        s->slot[w] = src->slot[w];
-        s->slot[w].off = agora_malloc((n + 1) * sizeof(uint32_t));
-        s->slot[w].ent = agora_malloc(s->slot[w].cap * sizeof(agora__sim_emit));
-        if (s->slot[w].off == NULL || s->slot[w].ent == NULL)
-            goto fail;
-        memcpy(s->slot[w].off, src->slot[w].off, (n + 1) * sizeof(uint32_t));
-        memcpy(s->slot[w].ent, src->slot[w].ent, s->slot[w].n * sizeof(agora__sim_emit));
-    }
+    memcpy(s->win_off, src->win_off, (n + 1) * sizeof *s->win_off);
+    memcpy(s->win, src->win, src->win_n * sizeof *s->win);
+    s->win_n = src->win_n;
     rc = scratch_init(s);
     if (rc != AGORA_OK)
         goto fail;
@@ -396,11 +382,9 @@ static agora_err phase_post(agora_sim *s) {
         s->post_n[j] =
             poisson_inv(s->act[j], agora__sim_u01(s->seed, SIM_S_POST, (uint32_t)j, (uint64_t)t),
                         (uint32_t)p->post_cap);
-    uint64_t total = 0, emit = 0;
-    for (int64_t j = 0; j < n; j++) {
+    uint64_t total = 0;
+    for (int64_t j = 0; j < n; j++)
         total += s->post_n[j];
-        emit += s->post_n[j] + s->rt_n[j];
-    }
     /* Cascade sizes of the messages that die now (t - t0 reaches A_max). */
     uint32_t first_prev = t > 0 ? agora__sim_first_live(s, t - 1) : 0;
     s->step_seq0[t] = s->next_seq;
@@ -418,32 +402,40 @@ static agora_err phase_post(agora_sim *s) {
         uint32_t cap = pow2_at_least(live * 2);
         AGORA_TRY(ring_grow(s, cap, first));
     }
-    /* Emission slot of step t: retweets buffered at t - 1, then the new posts. */
-    agora__sim_slot *sl = &s->slot[t % s->W];
-    if (emit > UINT32_MAX)
-        return AGORA_EOVERFLOW;
-    if (emit > sl->cap) {
-        size_t cap = sl->cap;
-        while (cap < emit)
-            cap *= 2;
-        agora__sim_emit *q = agora_realloc(sl->ent, cap * sizeof *q);
-        if (q == NULL)
-            return AGORA_ENOMEM;
-        sl->ent = q;
-        sl->cap = cap;
-    }
-    uint32_t acc = 0;
-    const size_t w2 = 2 * (size_t)s->W, sw = 2 * (size_t)(t % s->W);
+    /* The window of step t (spec §9.1): per emitter, the retweets buffered at t - 1 and the
+     * new posts (e = t), then its previous entries with e > t - W; dead messages dropped. */
+    const int64_t e_min = t - s->W + 1;
+    const size_t k = (size_t)s->k;
+    uint32_t *noff = s->win_off2;
+    const uint32_t *ooff = s->win_off;
+    const agora__sim_went *old = s->win;
+    AGORA__SIM_OMP("omp parallel for schedule(static)")
     for (int64_t j = 0; j < n; j++) {
-        uint32_t c = s->post_n[j] + s->rt_n[j];
-        sl->off[j] = acc;
-        s->eo[(size_t)j * w2 + sw] = acc;
-        s->eo[(size_t)j * w2 + sw + 1] = c;
-        acc += c;
+        uint32_t c = s->post_n[j];
+        for (uint32_t r = 0; r < s->rt_n[j]; r++)
+            c += (int32_t)(s->rt_buf[(size_t)j * k + r] - first) >= 0;
+        for (uint32_t x = ooff[j]; x < ooff[j + 1]; x++)
+            c += old[x].e >= e_min && (int32_t)(old[x].seq - first) >= 0;
+        noff[j + 1] = c;
     }
-    sl->off[n] = acc;
-    sl->n = acc;
-    sl->e = t;
+    uint64_t acc = 0;
+    noff[0] = 0;
+    for (int64_t j = 0; j < n; j++) {
+        acc += noff[j + 1];
+        if (acc > UINT32_MAX)
+            return AGORA_EOVERFLOW;
+        noff[j + 1] = (uint32_t)acc;
+    }
+    if (acc > s->win_cap2) {
+        size_t cap = acc + acc / 4 + 1024;
+        agora__sim_went *w = agora_malloc(cap * sizeof *w);
+        if (w == NULL)
+            return AGORA_ENOMEM;
+        agora_free(s->win2);
+        s->win2 = w;
+        s->win_cap2 = cap;
+    }
+    agora__sim_went *win = s->win2;
     const uint32_t seq0 = s->next_seq;
     /* The seq of post (j, q) is seq0 + (posts of agents < j) + q: a prefix sum. */
     uint32_t *pre = s->post_n; /* reused in place as exclusive prefix */
@@ -456,10 +448,16 @@ static agora_err phase_post(agora_sim *s) {
     AGORA__SIM_OMP("omp parallel for schedule(static)")
     for (int64_t j = 0; j < n; j++) {
         uint32_t np = (j + 1 < n ? pre[j + 1] : run) - pre[j];
-        agora__sim_emit *dst = &sl->ent[sl->off[j]];
-        for (uint32_t r = 0; r < s->rt_n[j]; r++, dst++) {
-            dst->seq = s->rt_buf[(size_t)j * (size_t)s->k + r];
-            dst->author = s->m_author[dst->seq & s->mmask];
+        agora__sim_went *dst = &win[noff[j]];
+        for (uint32_t r = 0; r < s->rt_n[j]; r++) {
+            const uint32_t seq = s->rt_buf[(size_t)j * k + r], m = seq & s->mmask;
+            if ((int32_t)(seq - first) < 0)
+                continue;
+            dst->seq = seq;
+            dst->author_neg = s->m_author[m] | (uint32_t)s->m_neg[m] << 31;
+            dst->o = s->m_o[m];
+            dst->e = (int32_t)t;
+            dst++;
         }
         s->rt_n[j] = 0;
         for (uint32_t q = 0; q < np; q++) {
@@ -472,26 +470,31 @@ static agora_err phase_post(agora_sim *s) {
             s->m_o[m] = (float)(om < -1 ? -1 : (om > 1 ? 1 : om));
             s->m_neg[m] = agora__sim_u01(s->seed, SIM_S_MSG_NEG, 0, key) < s->tau[j];
             s->m_nrt[m] = 0;
-            for (int c = 0; c < 2; c++) {
+            for (int c = 0; c < 2; c++)
                 s->m_exp[c][m] = s->m_rtc[c][m] = 0;
-                atomic_store_explicit(&s->m_exp_p[c][m], 0, memory_order_relaxed);
-                atomic_store_explicit(&s->m_rtc_p[c][m], 0, memory_order_relaxed);
-            }
             dst->seq = seq;
-            dst->author = (uint32_t)j;
+            dst->author_neg = (uint32_t)j | (uint32_t)s->m_neg[m] << 31;
+            dst->o = s->m_o[m];
+            dst->e = (int32_t)t;
             dst++;
         }
+        for (uint32_t x = ooff[j]; x < ooff[j + 1]; x++)
+            if (old[x].e >= e_min && (int32_t)(old[x].seq - first) >= 0)
+                *dst++ = old[x];
     }
+    s->win_off2 = s->win_off;
+    s->win_off = noff;
+    s->win2 = s->win;
+    s->win = win;
+    size_t cap = s->win_cap;
+    s->win_cap = s->win_cap2;
+    s->win_cap2 = cap;
+    s->win_n = acc;
     s->next_seq = seq0 + run;
     return AGORA_OK;
 }
 
 // ---- phase B: reading (spec §5, §6, §8) ----
-
-static uint64_t msg_key_of(const agora_sim *s, uint32_t seq) {
-    uint32_t m = seq & s->mmask;
-    return agora__sim_msg_key(s->m_author[m], s->m_t0[m], s->m_idx[m]);
-}
 
 /* replacement(i, t) of spec §8: a uniform agent with probability rand_follow, else a
  * discovered author drawn by stored weight; redrawn (keyed attempts, at most 16) while it is
@@ -528,14 +531,13 @@ static uint32_t replacement(const agora_sim *s, uint32_t i, int64_t t) {
     return UINT32_MAX;
 }
 
-static void rewire_on_read(agora_sim *s, uint32_t i, double o_i, const agora__sim_cand *c, double p,
-                           bool rt) {
-    const uint32_t m = c->seq & s->mmask, author = s->m_author[m], via = c->via;
+static void rewire_on_read(agora_sim *s, uint32_t i, double o_i, const agora__sim_cand *c,
+                           uint64_t km, double p, bool rt) {
+    const uint32_t author = c->author, via = c->via;
     const size_t k = (size_t)s->k;
-    const uint64_t km = msg_key_of(s, c->seq);
     const int64_t t = s->t;
-    double d = fabs(o_i - (double)s->m_o[m]);
-    if (d > s->p.unf_eps && (!s->p.unf_neg_only || s->m_neg[m]) &&
+    double d = fabs(o_i - (double)c->o);
+    if (d > s->p.unf_eps && (!s->p.unf_neg_only || c->neg) &&
         agora__sim_u01(s->seed, SIM_S_UNF, i, km) < s->p.unf_q) {
         bool dup = false;
         for (uint32_t u = 0; u < s->unf_n[i]; u++)
@@ -583,7 +585,7 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
     size_t nc = agora__sim_pool_build(s, i, t, sc);
     int64_t negpool = 0;
     for (size_t j = 0; j < nc; j++)
-        negpool += s->m_neg[sc->pool[j].seq & s->mmask];
+        negpool += sc->pool[j].neg;
     double o_i = s->o[i];
     agora__sim_read_ctx ctx = {s, i, o_i, t};
     size_t nf = agora__sim_feed_build(&ctx, ops->score, sc->pool, nc, k, sc->feed);
@@ -593,15 +595,18 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
     s->fol_n[i] = 0;
     s->lnx[i] = 0;
     const int camp_i = o_i >= p->camp_split;
+    /* Exposures and impressions are counted from these in phase C (no shared writes here). */
+    s->fd_n[i] = (uint8_t)nf;
+    s->fd_camp[i] = (uint8_t)camp_i;
     for (size_t r = 0; r < nf; r++) {
         const agora__sim_cand *c = &sc->feed[r];
         const uint32_t m = c->seq & s->mmask;
-        const int mneg = s->m_neg[m];
+        const int mneg = c->neg;
         neg += mneg;
-        atomic_fetch_add_explicit(&s->imp[s->m_author[m]], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->m_exp_p[camp_i][m], 1, memory_order_relaxed);
-        double prt = agora__sim_p_rt(s, o_i, s->pi[i], c->seq, p->beta_neg);
-        const uint64_t km = msg_key_of(s, c->seq);
+        s->fd_seq[(size_t)i * k + r] = c->seq;
+        s->fd_auth[(size_t)i * k + r] = c->author;
+        double prt = agora__sim_p_rt_of(s, o_i, s->pi[i], c->o, mneg, p->beta_neg);
+        const uint64_t km = agora__sim_msg_key(c->author, s->m_t0[m], s->m_idx[m]);
         bool rt = agora__sim_u01(s->seed, SIM_S_RT, i, km) < prt;
         if (p->learner) {
             double x[SIM_NFEAT];
@@ -618,7 +623,6 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
             s->rt_n[i]++;
             s->rt_made[i]++;
             s->tot_rt[i]++;
-            atomic_fetch_add_explicit(&s->m_rtc_p[camp_i][m], 1, memory_order_relaxed);
             int64_t lo = 0, hi = (int64_t)s->out_n[i] - 1; /* engagement with the edge */
             while (lo <= hi) {
                 int64_t mid = (lo + hi) / 2;
@@ -633,12 +637,12 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
             }
         }
         if (!p->freeze_opinions && (p->influence_on == SIM_INFLUENCE_READ || rt)) {
-            agora__sim_opinion_item(p, &o_i, (double)s->m_o[m], mneg, p->camp_split);
-            sc->om[n_om++] = (double)s->m_o[m];
+            agora__sim_opinion_item(p, &o_i, (double)c->o, mneg, p->camp_split);
+            sc->om[n_om++] = (double)c->o;
         }
         if (!p->freeze_rewiring)
-            rewire_on_read(s, i, o_i, c, prt, rt);
-        agora__sim_seen_add(s, i, c->seq, sc->tmp);
+            rewire_on_read(s, i, o_i, c, km, prt, rt);
+        agora__sim_seen_add(s, i, c->seq);
     }
     if (!p->freeze_opinions) {
         if (p->opinion_model == SIM_OPINION_HK || p->opinion_model == SIM_OPINION_DEGROOT)
@@ -747,22 +751,40 @@ static agora_err commit_rewiring(agora_sim *s) {
     return AGORA_OK;
 }
 
+/* Folds this step's retweets, exposures and impressions into the counters scores read.
+ * Exposures and impressions: each thread scans every feed and counts the messages and
+ * authors of its own share of the ring and of the agents, so no counter is shared and the
+ * integer sums do not depend on the thread count. */
 static void commit_messages(agora_sim *s) {
     const size_t k = (size_t)s->k;
     for (int64_t i = 0; i < s->n; i++)
         for (uint32_t r = 0; r < s->rt_n[i]; r++) {
             uint32_t m = s->rt_buf[(size_t)i * k + r] & s->mmask;
             s->m_nrt[m]++;
+            s->m_rtc[s->fd_camp[i]][m]++;
             s->rt_recv[s->m_author[m]]++;
         }
-    uint32_t first = agora__sim_first_live(s, s->t);
-    uint32_t nlive = s->next_seq - first;
-    AGORA__SIM_OMP("omp parallel for schedule(static)")
-    for (uint32_t q = 0; q < nlive; q++) {
-        uint32_t m = (first + q) & s->mmask;
-        for (int c = 0; c < 2; c++) {
-            s->m_exp[c][m] += atomic_exchange_explicit(&s->m_exp_p[c][m], 0, memory_order_relaxed);
-            s->m_rtc[c][m] += atomic_exchange_explicit(&s->m_rtc_p[c][m], 0, memory_order_relaxed);
+    const int64_t n = s->n;
+    AGORA__SIM_OMP("omp parallel") {
+        uint32_t tid = 0, nt = 1;
+#ifdef AGORA_HAVE_OPENMP
+        tid = (uint32_t)omp_get_thread_num();
+        nt = (uint32_t)omp_get_num_threads();
+#endif
+        const uint32_t m_lo = (uint32_t)((uint64_t)s->mcap * tid / nt);
+        const uint32_t m_hi = (uint32_t)((uint64_t)s->mcap * (tid + 1) / nt);
+        const uint32_t a_lo = (uint32_t)((uint64_t)n * tid / nt);
+        const uint32_t a_hi = (uint32_t)((uint64_t)n * (tid + 1) / nt);
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t *exp_c = s->m_exp[s->fd_camp[i]];
+            for (uint32_t r = 0; r < s->fd_n[i]; r++) {
+                const uint32_t m = s->fd_seq[(size_t)i * k + r] & s->mmask;
+                const uint32_t a = s->fd_auth[(size_t)i * k + r];
+                if (m >= m_lo && m < m_hi)
+                    exp_c[m]++;
+                if (a >= a_lo && a < a_hi)
+                    s->imp[a]++;
+            }
         }
     }
 }
@@ -821,8 +843,7 @@ void agora_sim_branch(agora_sim *s) {
     memset(s->Cn, 0, (size_t)n * sizeof *s->Cn);
     memset(s->rt_made, 0, (size_t)n * sizeof *s->rt_made);
     memset(s->rt_recv, 0, (size_t)n * sizeof *s->rt_recv);
-    for (int64_t i = 0; i < n; i++)
-        atomic_store_explicit(&s->imp[i], 0, memory_order_relaxed);
+    memset(s->imp, 0, (size_t)n * sizeof *s->imp);
     s->casc_n = s->casc_sum = s->casc_max = 0;
     for (int64_t i = 0; i < n; i++)
         s->followers_t0[i] = s->in_n[i];
@@ -879,8 +900,7 @@ size_t agora_sim_bytes(const agora_sim *s, size_t *graph_bytes) {
         b += arr_count(s, k_arrays[a].cnt) * k_arrays[a].elem;
     for (int64_t i = 0; i < s->n; i++)
         g += (size_t)s->out_cap[i] * 12 + (size_t)s->in_cap[i] * 4 + 4 * sizeof(void *);
-    for (int w = 0; w < s->W; w++)
-        b += ((size_t)s->n + 1) * sizeof(uint32_t) + s->slot[w].cap * sizeof(agora__sim_emit);
+    b += 2 * ((size_t)s->n + 1) * sizeof(uint32_t) + (s->win_cap + s->win_cap2) * sizeof *s->win;
     if (graph_bytes)
         *graph_bytes = g;
     return b + g;
@@ -942,8 +962,8 @@ agora_err agora_sim_check_invariants(const agora_sim *s, char err[AGORA_ERR_LEN]
             }
         sum_out += s->out_n[i];
         sum_in += s->in_n[i];
-        if (s->seen_cnt[i] > s->seen_cap) {
-            snprintf(err, AGORA_ERR_LEN, "agent %lld: seen set overfull", (long long)i);
+        if (s->seen_head[i] >= s->seen_cap) {
+            snprintf(err, AGORA_ERR_LEN, "agent %lld: seen ring head out of range", (long long)i);
             return AGORA_ESTATE;
         }
     }

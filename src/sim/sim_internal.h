@@ -2,16 +2,16 @@
  *
  * Layout (spec §16): agents are a struct of arrays; the follow graph keeps per-agent Out
  * lists sorted by target (binary-search `follows`) and unsorted In lists; messages live in
- * a ring indexed by seq & mask; emissions (posts and retweets) are kept per step for the
- * last W steps as CSR slices by emitter, so a reader pulls its pool from its followees'
- * slices. Phase B (reading) writes only the reader's own fields, its buffers, and shared
- * integer counters through relaxed atomics, so results do not depend on thread count.
+ * a ring indexed by seq & mask; the emissions (posts and retweets) of the last W steps are
+ * one CSR array by emitter, rebuilt every step, so a reader pulls its pool from one range
+ * per followee. Phase B (reading) writes only the reader's own fields and buffers; shared
+ * counters (exposures, impressions, retweets per camp) are folded in phase C from those
+ * buffers, so results do not depend on thread count.
  */
 #ifndef AGORA_SIM_INTERNAL_H
 #define AGORA_SIM_INTERNAL_H
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -90,19 +90,16 @@ static inline uint64_t agora__sim_msg_key(uint32_t author, int32_t t0, uint32_t 
 
 // ---- state ----
 
-/* One emission: the message and its author (kept beside the seq so that pool building
- * reads it sequentially instead of from the message ring). */
-typedef struct agora__sim_emit {
-    uint32_t seq, author;
-} agora__sim_emit;
-
-/* Emissions at one step: CSR by emitter (off[N+1]). */
-typedef struct agora__sim_slot {
-    int64_t e; /* the step, -1 when unused */
-    uint32_t *off;
-    agora__sim_emit *ent;
-    size_t n, cap;
-} agora__sim_slot;
+/* One emission of the window (spec §9.1: the outbox entry (m, e) of its emitter), with the
+ * message's author, opinion and negativity copied beside the seq: building and scoring a
+ * pool then reads the emitters' ranges sequentially and never the message ring. */
+typedef struct agora__sim_went {
+    uint32_t seq;
+    uint32_t author_neg; /* author | neg << 31 (ids < 2^31) */
+    float o;
+    int32_t e;
+} agora__sim_went;
+#define AGORA__SIM_NEG_BIT 0x80000000u
 
 /* Dedupe hash entry: seq -> pool index, valid when gen matches the scratch generation. */
 typedef struct agora__sim_hent {
@@ -114,7 +111,9 @@ typedef struct agora__sim_cand {
     double score;
     uint32_t seq, via;
     int32_t e;
-    uint32_t pad;
+    float o;         /* the message's opinion (copied from the emission) */
+    uint32_t author; /* its author */
+    uint8_t neg;     /* 1 if negative */
 } agora__sim_cand;
 
 /* Per-thread scratch for pool building. */
@@ -125,7 +124,6 @@ typedef struct agora__sim_scratch {
     uint32_t hmask, gen;
     size_t hused;
     agora__sim_cand *feed; /* k entries */
-    uint32_t *tmp;         /* seen_cap entries, for seen-set rebuilds */
     double *om;            /* k message opinions (HK) */
     bool oom;              /* a scratch allocation failed during the step */
 } agora__sim_scratch;
@@ -141,7 +139,7 @@ struct agora_sim {
     double *o, *tau, *act, *pi;
     uint8_t *toxic; /* frozen at branch time */
     int64_t *E, *En, *C, *Cn, *rt_made, *rt_recv, *tot_exp, *tot_rt;
-    _Atomic int64_t *imp; /* impressions of i's messages (shown in a feed) */
+    int64_t *imp; /* impressions of i's messages (shown in a feed) */
     uint32_t *followers_t0;
     /* graph */
     uint32_t **out_v;   /* sorted by target */
@@ -158,19 +156,20 @@ struct agora_sim {
     uint8_t *m_idx, *m_neg;
     float *m_o;
     uint32_t *m_exp[2], *m_rtc[2];
-    _Atomic uint32_t *m_exp_p[2], *m_rtc_p[2];
     uint32_t *step_seq0; /* first seq posted at each step */
     int64_t step_seq0_cap;
-    /* emissions of the last W steps */
-    agora__sim_slot *slot;
+    /* emissions of the last W steps (e > t - W, live messages only), CSR by emitter:
+     * j's emissions are win[win_off[j] .. win_off[j + 1]), newest step first. Rebuilt in
+     * phase A from the previous window and the new emissions into win2/win_off2. */
     int W;
-    /* eo[(j * W + slot) * 2 + {0, 1}]: start and count of j's emissions in each slot, so a
-     * reader finds all W ranges of a followee in one cache line */
-    uint32_t *eo;
+    uint32_t *win_off, *win_off2;
+    agora__sim_went *win, *win2;
+    size_t win_n, win_cap, win_cap2;
     uint32_t *post_n; /* posts per agent this step (scratch) */
-    /* seen sets and discovery rings */
-    uint32_t *seen; /* n * seen_cap, stores seq + 1; 0 = empty */
-    uint32_t *seen_cnt;
+    /* seen sets and discovery rings. seen: per reader, a ring of the last seen_cap = k * A_max
+     * messages shown (seq + 1; 0 = empty), which holds every shown message still alive. */
+    uint32_t *seen;
+    uint32_t *seen_head;
     uint32_t seen_cap;
     uint32_t *disc_a;
     float *disc_w;
@@ -183,6 +182,9 @@ struct agora_sim {
     uint8_t *unf_n;
     uint32_t *fol_buf; /* n * 2k */
     uint8_t *fol_kind, *fol_pair, *fol_n;
+    /* this step's feeds (phase B -> C): seq and author of each item, the reader's camp */
+    uint32_t *fd_seq, *fd_auth; /* n * k */
+    uint8_t *fd_n, *fd_camp;
     /* learner */
     double w[SIM_NFEAT];
     float *lx; /* n * k * SIM_NFEAT features of this step's exposures */
@@ -234,12 +236,17 @@ static inline double agora__sim_kernel(const agora_sim *s, double d) {
     double f = x - i;
     return s->ktab[i] + f * (s->ktab[i + 1] - s->ktab[i]);
 }
+/* P_rt (spec §5) of a message with opinion o_m and negativity neg. */
+static inline double agora__sim_p_rt_of(const agora_sim *s, double o_i, double pi_i, float o_m,
+                                        int neg, double beta) {
+    double p = pi_i * agora__sim_kernel(s, fabs(o_i - (double)o_m)) * (1.0 + beta * neg);
+    return p < 1.0 ? p : 1.0;
+}
+/* The same, reading the message from the ring. */
 static inline double agora__sim_p_rt(const agora_sim *s, double o_i, double pi_i, uint32_t seq,
                                      double beta) {
     uint32_t m = seq & s->mmask;
-    double p =
-        pi_i * agora__sim_kernel(s, fabs(o_i - (double)s->m_o[m])) * (1.0 + beta * s->m_neg[m]);
-    return p < 1.0 ? p : 1.0;
+    return agora__sim_p_rt_of(s, o_i, pi_i, s->m_o[m], s->m_neg[m], beta);
 }
 void agora__sim_features(const agora_sim *s, uint32_t i, double o_i, uint32_t seq, int64_t t,
                          double x[SIM_NFEAT]);
@@ -254,8 +261,9 @@ size_t agora__sim_topk_ref(const agora__sim_cand *cand, size_t n, size_t k, agor
 /* The feed line: pool -> scores -> top-k. */
 size_t agora__sim_feed_build(const agora__sim_read_ctx *ctx, agora__sim_score_fn score,
                              agora__sim_cand *pool, size_t n, size_t k, agora__sim_cand *feed);
-bool agora__sim_seen_has(const agora_sim *s, uint32_t i, uint32_t seq);
-void agora__sim_seen_add(agora_sim *s, uint32_t i, uint32_t seq, uint32_t *tmp);
+void agora__sim_seen_add(agora_sim *s, uint32_t i, uint32_t seq);
+/* Fills a candidate's copied message fields (o, author, neg) from the ring (tests). */
+void agora__sim_cand_from_ring(const agora_sim *s, agora__sim_cand *c);
 static inline uint32_t agora__sim_first_live(const agora_sim *s, int64_t t) {
     int64_t t_first = t - s->p.msg_max_age + 1;
     return s->step_seq0[t_first < 0 ? 0 : t_first];

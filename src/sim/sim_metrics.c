@@ -190,7 +190,7 @@ static double power_of(const agora_sim *s, int pw, int64_t i) {
     if (pw == 0)
         return (double)s->rt_recv[i];
     if (pw == 1)
-        return (double)atomic_load_explicit(&s->imp[i], memory_order_relaxed);
+        return (double)s->imp[i];
     return (double)s->in_n[i];
 }
 

@@ -223,8 +223,10 @@ static void sim_rankers_hand_computed(void **state) {
     s->m_nrt[0] = 3;
     agora__sim_cand c[3];
     memset(c, 0, sizeof c);
-    for (uint32_t j = 0; j < 3; j++)
+    for (uint32_t j = 0; j < 3; j++) {
         c[j].seq = j;
+        agora__sim_cand_from_ring(s, &c[j]); /* pool building copies o, author, neg */
+    }
     c[0].e = 5;
     c[1].e = 4;
     c[2].e = 5;
@@ -294,6 +296,8 @@ static void sim_flat_kernel_oracle_feed_is_newest_first(void **state) {
         put_msg(s, j, 1, 1, (float)(j % 3) * 0.4f - 0.8f, (int)(j & 1));
         c[j].seq = (j * 5) % 8;
     }
+    for (uint32_t j = 0; j < 8; j++)
+        agora__sim_cand_from_ring(s, &c[j]);
     agora__sim_read_ctx ctx = {s, 0, 0.3, 2};
     size_t nf = agora__sim_feed_build(
         &ctx, agora__sim_recsys_ops_get(AGORA_RECSYS_ENG_ORACLE)->score, c, 8, 3, feed);

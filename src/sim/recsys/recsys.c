@@ -52,12 +52,8 @@ static void score_oracle_beta(const agora__sim_read_ctx *ctx, agora__sim_cand *c
                               double beta) {
     const agora_sim *s = ctx->s;
     const double pi = s->pi[ctx->reader], oi = ctx->o_reader;
-    const float *mo = s->m_o;
-    const uint8_t *mn = s->m_neg;
-    const uint32_t mask = s->mmask;
-    for (size_t j = 0; j < n; j++) {
-        uint32_t m = c[j].seq & mask;
-        double x = fabs(oi - (double)mo[m]) * 2048.0;
+    for (size_t j = 0; j < n; j++) { /* o and neg were copied into the candidate */
+        double x = fabs(oi - (double)c[j].o) * 2048.0;
         double k;
         if (x >= 4096.0) {
             k = s->ktab[4096];
@@ -65,7 +61,7 @@ static void score_oracle_beta(const agora__sim_read_ctx *ctx, agora__sim_cand *c
             int b = (int)x;
             k = s->ktab[b] + (x - b) * (s->ktab[b + 1] - s->ktab[b]);
         }
-        double p = pi * k * (1.0 + beta * mn[m]);
+        double p = pi * k * (1.0 + beta * c[j].neg);
         c[j].score = p < 1.0 ? p : 1.0;
     }
 }
