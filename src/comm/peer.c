@@ -20,6 +20,7 @@
 #include "agora/time.h"
 #include "comm/auth.h"
 #include "comm/net.h"
+#include "comm/xxh.h"
 
 #define MAX_WORLD 4096u
 
@@ -278,6 +279,11 @@ void agora_comm_destroy(agora_comm *c) {
     agora_free_aligned(c->backup);
     agora_free_aligned(c->store[0]);
     agora_free_aligned(c->store[1]);
+    for (int j = 0; j < 64; j++) {
+        agora_free_aligned(c->stage[j]);
+        agora__xxh_state_free(c->xs[j]);
+        agora__xxh_state_free(c->xo[j]);
+    }
     agora_free(c);
 }
 

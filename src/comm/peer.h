@@ -52,6 +52,9 @@ struct agora_comm {
     size_t backup_cap;
     uint8_t *store[2];
     size_t store_cap;
+    uint8_t *stage[64]; /* ring.c: per-stream receive stages and XXH3 states, kept so */
+    void *xs[64];       /* that no all-reduce maps (and page-faults) fresh memory */
+    void *xo[64];
     agora__rate rate; /* comm.rate_limit_mbps over every outgoing P2P byte */
 };
 
@@ -76,10 +79,11 @@ typedef struct agora__ring_job {
     int64_t deadline;
     uint64_t tx_bytes, rx_bytes;
     /* Restore on failure: each piece is copied to backup (same offsets as buf) just before
-     * its first write and flagged in backed[chunk * kmax + piece] (allocated by the ring,
+     * its first write (F32 sums: element by element as they are added) and the length of
+     * the copied prefix is kept in backed[chunk * kmax + piece] (allocated by the ring,
      * freed by the caller), unless all_backed says the whole buffer was copied first. */
     float *backup;
-    uint8_t *backed;
+    uint32_t *backed;
     bool all_backed;
     uint32_t pool;
     size_t kmax;

@@ -63,8 +63,13 @@ typedef struct stream_st {
     size_t r_off;
     uint8_t r_hdr[AGORA_WIRE_HDR];
     uint64_t r_sum;
-    bool r_hash; /* the payload is covered by the checksum (no AGORA_FRAME_F_HDR_ONLY) */
-    void *xs;    /* XXH3 streaming state (comm/xxh.h) */
+    float *r_bak;        /* F32 add: back up each element as it is added (else NULL) */
+    uint32_t *r_bak_cnt; /* ... counting the backed prefix here */
+    bool r_hash;         /* the payload is covered by the checksum (no AGORA_FRAME_F_HDR_ONLY) */
+    void *xs;            /* XXH3 streaming state (comm/xxh.h) */
+    void *xo;            /* F32 reduce-scatter: XXH3 of the sums as they are made, for the frame
+                            that sends them next step (the sums are hashed while in cache) */
+    bool r_out;          /* xo is running for this piece */
     uint8_t meta[AGORA_LUT8_META];
     agora_decoder dec;
     uint8_t *stage;
@@ -86,6 +91,10 @@ typedef struct ring {
     /* comm.rate_limit_mbps: set by pump_send (on the sending thread) when the bucket is
      * empty: the sender waits this long instead of polling for POLLOUT */
     int32_t tx_wait_ms;
+    /* F32: headers of the next step's frames, checksummed while the sums were made
+     * (pre[step & 1]); pre_ok[b][i] says piece i's header is ready */
+    uint8_t (*pre[2])[AGORA_WIRE_HDR];
+    uint8_t *pre_ok[2];
 } ring;
 
 // ---- geometry ----
@@ -131,6 +140,13 @@ typedef struct step {
     uint8_t (*send_hdr)[AGORA_WIRE_HDR];
     uint8_t *recv_store; /* MODE_SET: where bodies land (store, or acc bytes for F32) */
     uint8_t (*recv_hdr)[AGORA_WIRE_HDR];
+    /* F32 reduce-scatter: the headers built for the frames sent now (NULL: build them
+     * here), and where to build the next step's while adding (NULL: none) */
+    uint8_t (*pre_send)[AGORA_WIRE_HDR];
+    const uint8_t *pre_send_ok;
+    uint8_t (*pre_next)[AGORA_WIRE_HDR];
+    uint8_t *pre_next_ok;
+    float div; /* F32 last reduce-scatter step with AVG: divide each sum by it (else 0) */
 } step;
 
 // ---- stream progress ----
@@ -148,7 +164,9 @@ static void prepare_piece(ring *R, const step *S, const chunk_geo *g, size_t i) 
     piece(R, g, i, &pe0, &pn, &off);
     float *acc = R->job->buf + g->e0 + pe0;
     uint8_t *enc = (uint8_t *)(uintptr_t)(S->send_base + off);
-    if (S->prep == PREP_FINAL && R->job->op == AGORA_REDUCE_AVG) {
+    /* F32 owners divide while adding (add_f32, the last reduce-scatter step) */
+    if (S->prep == PREP_FINAL && R->job->op == AGORA_REDUCE_AVG &&
+        R->job->codec != AGORA_CODEC_F32) {
         float div = R->job->contributors ? (float)R->job->contributors : 1.0f;
         for (size_t e = 0; e < pn; e++)
             acc[e] /= div;
@@ -174,7 +192,10 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         piece(R, g, s->s_piece, &pe0, &pn, &off);
         size_t body = R->msz + pn * R->esz, total = AGORA_WIRE_HDR + body;
         if (S->prep != PREP_NONE && s->s_off == 0 && !s->s_ready) {
-            prepare_piece(R, S, g, s->s_piece);
+            if (S->pre_send_ok && S->pre_send_ok[s->s_piece])
+                memcpy(S->send_hdr[s->s_piece], S->pre_send[s->s_piece], AGORA_WIRE_HDR);
+            else
+                prepare_piece(R, S, g, s->s_piece);
             s->s_ready = true;
         }
         struct iovec iov[2];
@@ -258,21 +279,84 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     if (R->msz == 0)
         agora__decoder_init(&s->dec, R->job->codec, NULL); /* F32 has no meta */
     /* Before the first write to a piece, copy the caller's input aside while it is in
-     * cache; a failure restores exactly the pieces flagged here. */
+     * cache; a failure restores exactly the prefix counted here. F32 sums copy each
+     * element aside in the same pass that adds into it (add_f32). */
+    s->r_bak = NULL;
     if (!R->job->all_backed) {
-        uint8_t *flag = &R->job->backed[S->c_recv * R->kmax + s->r_piece];
-        if (!*flag)
-            backup_copy(R->job->backup + (acc_piece - R->job->buf), acc_piece, pn);
-        *flag = 1;
+        uint32_t *cnt = &R->job->backed[S->c_recv * R->kmax + s->r_piece];
+        if (*cnt == 0) {
+            if (S->mode == MODE_ADD && R->job->codec == AGORA_CODEC_F32) {
+                s->r_bak = R->job->backup + (acc_piece - R->job->buf);
+                s->r_bak_cnt = cnt;
+            } else {
+                backup_copy(R->job->backup + (acc_piece - R->job->buf), acc_piece, pn);
+                *cnt = (uint32_t)pn;
+            }
+        }
+    }
+    s->r_out = false;
+    if (S->pre_next && s->r_hash) { /* hash the sums for next step's frame as they are made */
+        uint64_t seed = agora__frame_hdr_prefix(S->pre_next[s->r_piece], AGORA_MSG_P2P_DATA,
+                                                R->flags, R->job->seq, (uint32_t)want_len);
+        agora__xxh3_reset(s->xo, seed);
+        s->r_out = true;
     }
     return AGORA_OK;
 }
 
+/* dst[i] (+)= src[i] for F32 sums, optionally dividing (the owner's AVG, fused into its
+ * last add: the same two fp32 operations as adding, then dividing), and copying each old
+ * dst[i] to bak[i] first when bak is not NULL (non-temporal: read back only on failure). */
+static void add_f32(float *dst, const uint8_t *src, size_t k, float div, float *bak) {
+    size_t i = 0;
+#ifdef __SSE2__
+    if (bak != NULL)
+        for (; i < k && ((uintptr_t)(bak + i) & 15) != 0; i++) {
+            float v;
+            memcpy(&v, src + 4 * i, 4);
+            bak[i] = dst[i];
+            dst[i] = div != 0.0f ? (dst[i] + v) / div : dst[i] + v;
+        }
+    __m128 vd = _mm_set1_ps(div);
+    for (; i + 8 <= k; i += 8) {
+        __m128 a0 = _mm_loadu_ps(dst + i), a1 = _mm_loadu_ps(dst + i + 4);
+        if (bak != NULL) {
+            _mm_stream_ps(bak + i, a0);
+            _mm_stream_ps(bak + i + 4, a1);
+        }
+        __m128 r0 = _mm_add_ps(a0, _mm_loadu_ps((const float *)(const void *)(src + 4 * i)));
+        __m128 r1 = _mm_add_ps(a1, _mm_loadu_ps((const float *)(const void *)(src + 4 * i + 16)));
+        if (div != 0.0f) {
+            r0 = _mm_div_ps(r0, vd);
+            r1 = _mm_div_ps(r1, vd);
+        }
+        _mm_storeu_ps(dst + i, r0);
+        _mm_storeu_ps(dst + i + 4, r1);
+    }
+#endif
+    for (; i < k; i++) {
+        float v;
+        memcpy(&v, src + 4 * i, 4);
+        if (bak != NULL)
+            bak[i] = dst[i];
+        dst[i] = div != 0.0f ? (dst[i] + v) / div : dst[i] + v;
+    }
+}
+
 /* MODE_ADD: consumes whole elements from the stage into acc. */
-static void drain_stage(ring *R, stream_st *s, float *dst) {
+static void drain_stage(ring *R, const step *S, stream_st *s, float *dst) {
     size_t k = s->stage_len / R->esz;
     if (k) {
-        agora__decode_add(&s->dec, s->stage, k, dst + s->elems_done);
+        if (R->job->codec == AGORA_CODEC_F32) {
+            float *d = dst + s->elems_done;
+            add_f32(d, s->stage, k, S->div, s->r_bak ? s->r_bak + s->elems_done : NULL);
+            if (s->r_bak)
+                *s->r_bak_cnt = (uint32_t)(s->elems_done + k);
+            if (s->r_out)
+                agora__xxh3_update(s->xo, d, k * sizeof(float));
+        } else {
+            agora__decode_add(&s->dec, s->stage, k, dst + s->elems_done);
+        }
         s->elems_done += k;
         size_t used = k * R->esz;
         memmove(s->stage, s->stage + used, s->stage_len - used);
@@ -335,13 +419,21 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
                         agora__decoder_init(&s->dec, R->job->codec, s->meta);
                 } else {
                     s->stage_len += (size_t)n;
-                    drain_stage(R, s, acc);
+                    drain_stage(R, S, s, acc);
                 }
             }
         }
         if (boff == body) {
             if (s->r_hash && agora__xxh3_digest(s->xs) != s->r_sum)
                 return AGORA_ECHECKSUM;
+#ifdef __SSE2__
+            if (s->r_bak) /* order add_f32's non-temporal stores before what follows */
+                _mm_sfence();
+#endif
+            if (s->r_out) {
+                agora__put_le64(S->pre_next[s->r_piece] + 24, agora__xxh3_digest(s->xo));
+                S->pre_next_ok[s->r_piece] = 1;
+            }
             if (S->mode == MODE_SET && R->job->codec != AGORA_CODEC_F32) {
                 agora_decoder d; /* decode each all-gather piece as soon as it is whole */
                 agora__decoder_init(&d, R->job->codec, S->recv_store + off);
@@ -593,11 +685,27 @@ static agora_err reduce_scatter(ring *R) {
     uint32_t r = R->c->rank, W = R->W;
     bool f32 = R->job->codec == AGORA_CODEC_F32;
     for (uint32_t s = 0; s + 1 < W; s++) {
-        step S = {
-            MODE_ADD, true,     mod((int64_t)r - s, W), mod((int64_t)r - s - 1, W), NULL, R->hdr[0],
-            NULL,     R->hdr[1]};
+        step S;
+        memset(&S, 0, sizeof S);
+        S.mode = MODE_ADD;
+        S.prep = PREP_RS;
+        S.c_send = mod((int64_t)r - s, W);
+        S.c_recv = mod((int64_t)r - s - 1, W);
+        S.send_hdr = R->hdr[0];
+        S.recv_hdr = R->hdr[1];
         chunk_geo g = geo(R, S.c_send);
         S.send_base = f32 ? (const uint8_t *)(R->job->buf + g.e0) : R->store[0];
+        if (f32) { /* this step's sums go out next step: hash them as they are made */
+            if (s > 0) {
+                S.pre_send = R->pre[s & 1];
+                S.pre_send_ok = R->pre_ok[s & 1];
+            }
+            S.pre_next = R->pre[(s + 1) & 1];
+            S.pre_next_ok = R->pre_ok[(s + 1) & 1];
+            memset(S.pre_next_ok, 0, R->kmax);
+            if (s + 2 == W && R->job->op == AGORA_REDUCE_AVG)
+                S.div = R->job->contributors ? (float)R->job->contributors : 1.0f;
+        }
         AGORA_TRY(run_step(R, &S));
     }
     return AGORA_OK;
@@ -611,8 +719,18 @@ static agora_err finalize_and_gather(ring *R) {
         uint32_t cs = mod((int64_t)r + 1 - s, W), cr = mod((int64_t)r - s, W);
         chunk_geo gs = geo(R, cs), gr = geo(R, cr);
         /* step 0 sends the owned chunk (r + 1), finalized piece by piece */
-        step S = {MODE_SET,       s == 0 ? PREP_FINAL : PREP_NONE, cs, cr, NULL, R->hdr[cur], NULL,
-                  R->hdr[1 - cur]};
+        step S;
+        memset(&S, 0, sizeof S);
+        S.mode = MODE_SET;
+        S.prep = s == 0 ? PREP_FINAL : PREP_NONE;
+        S.c_send = cs;
+        S.c_recv = cr;
+        S.send_hdr = R->hdr[cur];
+        S.recv_hdr = R->hdr[1 - cur];
+        if (f32 && s == 0) { /* the owned sums were hashed as they were made */
+            S.pre_send = R->pre[(W - 1) & 1];
+            S.pre_send_ok = R->pre_ok[(W - 1) & 1];
+        }
         if (f32) {
             S.send_base = (const uint8_t *)(R->job->buf + gs.e0);
             S.recv_store = (uint8_t *)(R->job->buf + gr.e0);
@@ -644,11 +762,12 @@ void agora__ring_restore(const agora__ring_job *job, uint32_t world) {
     for (uint32_t c = 0; c < world; c++) {
         chunk_geo g = geo(&R, c);
         for (size_t i = 0; i < g.k; i++) {
-            if (!job->backed[c * job->kmax + i])
+            size_t cnt = job->backed[c * job->kmax + i];
+            if (cnt == 0)
                 continue;
             size_t pe0, pn, off;
             piece(&R, &g, i, &pe0, &pn, &off);
-            memcpy(job->buf + g.e0 + pe0, job->backup + g.e0 + pe0, pn * sizeof(float));
+            memcpy(job->buf + g.e0 + pe0, job->backup + g.e0 + pe0, cnt * sizeof(float));
         }
     }
 }
@@ -668,7 +787,7 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     job->pool = R.P;
     job->kmax = R.kmax;
     if (!job->all_backed) {
-        job->backed = agora_calloc((size_t)R.W * R.kmax, 1);
+        job->backed = agora_calloc((size_t)R.W * R.kmax, sizeof *job->backed);
         if (job->backed == NULL)
             return AGORA_ENOMEM;
     }
@@ -684,29 +803,37 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     }
     for (int b = 0; b < 2; b++) {
         R.hdr[b] = agora_malloc(R.kmax * AGORA_WIRE_HDR);
+        R.pre[b] = agora_malloc(R.kmax * AGORA_WIRE_HDR);
+        R.pre_ok[b] = agora_calloc(R.kmax, 1);
         if (job->codec != AGORA_CODEC_F32)
             R.store[b] = c->store[b];
     }
-    if (R.st == NULL || !R.hdr[0] || !R.hdr[1] ||
-        (job->codec != AGORA_CODEC_F32 && (!R.store[0] || !R.store[1])))
+    if (R.st == NULL || !R.hdr[0] || !R.hdr[1] || !R.pre[0] || !R.pre[1] || !R.pre_ok[0] ||
+        !R.pre_ok[1] || (job->codec != AGORA_CODEC_F32 && (!R.store[0] || !R.store[1])))
         goto out;
     for (uint32_t j = 0; j < R.P; j++) {
-        R.st[j].stage = agora_malloc(STAGE_BYTES);
-        R.st[j].xs = agora__xxh_state_new();
-        if (!R.st[j].stage || !R.st[j].xs)
+        if (c->stage[j] == NULL)
+            c->stage[j] = agora_malloc_aligned(STAGE_BYTES);
+        if (c->xs[j] == NULL)
+            c->xs[j] = agora__xxh_state_new();
+        if (c->xo[j] == NULL)
+            c->xo[j] = agora__xxh_state_new();
+        R.st[j].stage = c->stage[j];
+        R.st[j].xs = c->xs[j];
+        R.st[j].xo = c->xo[j];
+        if (!R.st[j].stage || !R.st[j].xs || !R.st[j].xo)
             goto out;
     }
     rc = reduce_scatter(&R);
     if (rc == AGORA_OK)
         rc = finalize_and_gather(&R);
 out:
-    for (uint32_t j = 0; R.st && j < R.P; j++) {
-        agora_free(R.st[j].stage);
-        agora__xxh_state_free(R.st[j].xs);
-    }
     agora_free(R.st);
-    for (int b = 0; b < 2; b++)
+    for (int b = 0; b < 2; b++) {
         agora_free(R.hdr[b]);
+        agora_free(R.pre[b]);
+        agora_free(R.pre_ok[b]);
+    }
     if (rc == AGORA_EPROTO)
         AGORA_LOG_WARN(AGORA_SUB_COMM, "ring: malformed data frame");
     return rc;

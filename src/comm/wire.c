@@ -136,6 +136,13 @@ uint64_t agora__frame_checksum(const uint8_t hdr24[24], const void *payload, siz
     return agora__xxh3_seeded(payload, len, h);
 }
 
+uint64_t agora__frame_hdr_prefix(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint16_t flags,
+                                 uint64_t tag, uint32_t len) {
+    agora_frame_hdr h = {AGORA_WIRE_MAGIC, AGORA_WIRE_VERSION, type, flags, len, 0, tag, 0};
+    agora__hdr_encode(out, &h);
+    return agora__xxh3(out, 24);
+}
+
 void agora__frame_build_flags(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint16_t flags,
                               uint64_t tag, const void *payload, uint32_t len) {
     agora_frame_hdr h = {AGORA_WIRE_MAGIC, AGORA_WIRE_VERSION, type, flags, len, 0, tag, 0};

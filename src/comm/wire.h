@@ -100,6 +100,11 @@ void agora__hdr_encode(uint8_t out[AGORA_WIRE_HDR], const agora_frame_hdr *hdr);
 agora_err agora__hdr_decode(const uint8_t in[AGORA_WIRE_HDR], agora_frame_hdr *hdr);
 /* agora__frame_checksum: XXH3-64 of header bytes 0..23 then the payload. */
 uint64_t agora__frame_checksum(const uint8_t hdr24[24], const void *payload, size_t len);
+/* agora__frame_hdr_prefix encodes a header with checksum 0 into out and returns the seed
+ * of its payload checksum (XXH3-64 of bytes 0..23), for a caller that hashes the payload
+ * itself (streaming) and then stores the digest at out + 24. */
+uint64_t agora__frame_hdr_prefix(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint16_t flags,
+                                 uint64_t tag, uint32_t len);
 /* agora__frame_build fills hdr (checksum included) and encodes it into out. */
 void agora__frame_build(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint64_t tag,
                         const void *payload, uint32_t len);
