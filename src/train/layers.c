@@ -41,16 +41,10 @@ void agora__blas_single_thread(void) {
 
 // ---- vector helpers ----
 
-/* Hot row kernels are compiled three times (AVX-512, AVX2, baseline x86-64) and picked at
- * load time (GCC target_clones; one binary runs everywhere). The arithmetic is the same
- * in every clone (ISO C mode keeps FMA contraction off), so results do not depend on the
- * machine. Reductions keep LANES fixed partial sums, which GCC vectorizes without
- * reassociation flags and which fix the summation order. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define VEC_CLONES
-#endif
+/* Hot row kernels are AGORA__VEC_CLONES (layers.h): the same bits on every machine.
+ * Reductions keep LANES fixed partial sums, which GCC vectorizes without reassociation
+ * flags and which fix the summation order. */
+#define VEC_CLONES AGORA__VEC_CLONES
 #define LANES 16
 
 /* exp(x) without a libm call, so loops over it vectorize: x = n ln2 + r with |r| <= ln2/2,
@@ -211,19 +205,52 @@ static void matmul_bwd(float *dinp, float *dw, const float *dout, const float *i
 
 // ---- RMSNorm ----
 
+/* o = x * r * w over one row */
+VEC_CLONES static void rms_scale_row(float *o, const float *x, float r, const float *w, size_t C) {
+    for (size_t c = 0; c < C; c++)
+        o[c] = x[c] * r * w[c];
+}
+
+/* sum of w * dy * x over one row */
+VEC_CLONES static float dot3(const float *w, const float *dy, const float *x, size_t C) {
+    float acc[LANES] = {0};
+    size_t c = 0;
+    for (; c + LANES <= C; c += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += w[c + l] * dy[c + l] * x[c + l];
+    float s = 0.0f;
+    for (; c < C; c++)
+        s += w[c] * dy[c] * x[c];
+    return s + lanes_sum(acc);
+}
+
+/* d += r * w * dy - x * k over one row */
+VEC_CLONES static void rms_dx_row(float *d, const float *w, const float *dy, const float *x,
+                                  float r, float k, size_t C) {
+    for (size_t c = 0; c < C; c++)
+        d[c] += r * w[c] * dy[c] - x[c] * k;
+}
+
+/* acc (len) += dy * x * r over rows [0, N) of one column block */
+VEC_CLONES static void rms_dw_block(float *acc, const float *dout, const float *x,
+                                    const float *rstd, size_t N, size_t C, size_t len) {
+    for (size_t n = 0; n < N; n++) {
+        const float *xr = x + n * C, *dy = dout + n * C;
+        float r = rstd[n];
+        for (size_t c = 0; c < len; c++)
+            acc[c] += dy[c] * xr[c] * r;
+    }
+}
+
 static void rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w, size_t N, size_t C,
                         float eps) {
     AGORA_OMP("omp parallel for schedule(static) if (N * C > SMALL)")
     for (size_t n = 0; n < N; n++) {
         const float *xr = x + n * C;
-        float ss = 0.0f;
-        for (size_t c = 0; c < C; c++)
-            ss += xr[c] * xr[c];
+        float ss = dot_f(xr, xr, C);
         float r = 1.0f / sqrtf(ss / (float)C + eps);
         rstd[n] = r;
-        float *o = out + n * C;
-        for (size_t c = 0; c < C; c++)
-            o[c] = xr[c] * r * w[c];
+        rms_scale_row(out + n * C, xr, r, w, C);
     }
 }
 
@@ -233,25 +260,16 @@ static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x,
         AGORA_OMP("omp for schedule(static)")
         for (size_t n = 0; n < N; n++) {
             const float *xr = x + n * C, *dy = dout + n * C;
-            float r = rstd[n], dot = 0.0f;
-            for (size_t c = 0; c < C; c++)
-                dot += w[c] * dy[c] * xr[c];
-            float k = r * r * r * dot / (float)C;
-            float *d = dx + n * C;
-            for (size_t c = 0; c < C; c++)
-                d[c] += r * w[c] * dy[c] - xr[c] * k;
+            float r = rstd[n];
+            float k = r * r * r * dot3(w, dy, xr, C) / (float)C;
+            rms_dx_row(dx + n * C, w, dy, xr, r, k, C);
         }
         /* dw: each thread owns a block of columns and walks every row over it. */
         AGORA_OMP("omp for schedule(static)")
         for (size_t c0 = 0; c0 < C; c0 += 64) {
             size_t c1 = c0 + 64 < C ? c0 + 64 : C;
             float acc[64] = {0};
-            for (size_t n = 0; n < N; n++) {
-                const float *xr = x + n * C, *dy = dout + n * C;
-                float r = rstd[n];
-                for (size_t c = c0; c < c1; c++)
-                    acc[c - c0] += dy[c] * xr[c] * r;
-            }
+            rms_dw_block(acc, dout + c0, x + c0, rstd, N, C, c1 - c0);
             for (size_t c = c0; c < c1; c++)
                 dw[c] += acc[c - c0];
         }
@@ -283,7 +301,9 @@ static void rope(float *x, const float *cos_t, const float *sin_t, size_t B, siz
 
 /* Query rows are processed in blocks of ATT_BLOCK: block [i0, i1) only needs keys [0, i1),
  * so the sgemms skip most of the masked upper triangle (about half of it at T = 1024). */
+#ifndef ATT_BLOCK
 #define ATT_BLOCK 64
+#endif
 
 static void attn_fwd(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D) {
@@ -314,61 +334,46 @@ static void attn_fwd(float *out, float *P, const float *q, const float *k, const
     }
 }
 
+/* One task per (batch, KV group): its query heads run one after another and accumulate
+ * straight into the group's dK and dV, so no per-head copies and no summing pass. */
 static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                      const float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D) {
     float scale = 1.0f / sqrtf((float)D);
-    size_t rep = H / KV;
-    float *dP = scratch;                  /* (B,H,T,T) */
-    float *dkh = scratch + B * H * T * T; /* (B,T,H,D) per-head dk */
-    float *dvh = dkh + B * T * H * D;     /* (B,T,H,D) per-head dv */
+    size_t rep = H / KV, ld = H * D, ldk = KV * D;
     AGORA_OMP("omp parallel for schedule(dynamic, 1) if (B * H * T * T * D > SMALL * 8)")
-    for (size_t bh = 0; bh < B * H; bh++) {
-        size_t b = bh / H, h = bh % H, g = h / rep;
-        size_t qoff = (b * T * H + h) * D, koff = (b * T * KV + g) * D, ld = H * D;
-        const float *p = P + bh * T * T;
-        float *dp = dP + bh * T * T;
-        for (size_t i = 0; i < T; i++) { /* the per-head dk, dv accumulate over blocks */
-            memset(dkh + qoff + i * ld, 0, D * sizeof *dkh);
-            memset(dvh + qoff + i * ld, 0, D * sizeof *dvh);
+    for (size_t bg = 0; bg < B * KV; bg++) {
+        size_t b = bg / KV, g = bg % KV, koff = (b * T * KV + g) * D;
+        for (size_t i = 0; i < T; i++) {
+            memset(dk + koff + i * ldk, 0, D * sizeof *dk);
+            memset(dv + koff + i * ldk, 0, D * sizeof *dv);
         }
-        for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-            size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, rows = i1 - i0;
-            const float *dob = dout + qoff + i0 * ld;
-            /* dP = dO V^T and dV[0:i1] += P^T dO, over keys [0, i1) */
-            gemm1(NO_T, YES_T, rows, i1, D, dob, ld, v + koff, KV * D, 0.0f, dp + i0 * T, T);
-            gemm1(YES_T, NO_T, i1, D, rows, p + i0 * T, T, dob, ld, 1.0f, dvh + qoff, ld);
-            /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
-            for (size_t i = i0; i < i1; i++) {
-                const float *pr = p + i * T;
-                float *dr = dp + i * T;
-                float dot = dot_f(dr, pr, i + 1);
-                ds_row(dr, pr, dot, scale, i + 1);
-                memset(dr + i + 1, 0, (i1 - i - 1) * sizeof *dr);
+        for (size_t h = g * rep; h < (g + 1) * rep; h++) {
+            size_t bh = b * H + h, qoff = (b * T * H + h) * D;
+            const float *p = P + bh * T * T;
+            float *dp = scratch + bh * T * T;
+            for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+                size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, rows = i1 - i0;
+                const float *dob = dout + qoff + i0 * ld;
+                /* dP = dO V^T and dV[0:i1] += P^T dO, over keys [0, i1) */
+                gemm1(NO_T, YES_T, rows, i1, D, dob, ld, v + koff, ldk, 0.0f, dp + i0 * T, T);
+                gemm1(YES_T, NO_T, i1, D, rows, p + i0 * T, T, dob, ld, 1.0f, dv + koff, ldk);
+                /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
+                for (size_t i = i0; i < i1; i++) {
+                    const float *pr = p + i * T;
+                    float *dr = dp + i * T;
+                    float dot = dot_f(dr, pr, i + 1);
+                    ds_row(dr, pr, dot, scale, i + 1);
+                    memset(dr + i + 1, 0, (i1 - i - 1) * sizeof *dr);
+                }
+                /* dQ[i0:i1] = dS K[0:i1]; dK[0:i1] += dS^T Q[i0:i1] */
+                gemm1(NO_T, NO_T, rows, D, i1, dp + i0 * T, T, k + koff, ldk, 0.0f,
+                      dq + qoff + i0 * ld, ld);
+                gemm1(YES_T, NO_T, i1, D, rows, dp + i0 * T, T, q + qoff + i0 * ld, ld, 1.0f,
+                      dk + koff, ldk);
             }
-            /* dQ[i0:i1] = dS K[0:i1]; dK[0:i1] += dS^T Q[i0:i1] */
-            gemm1(NO_T, NO_T, rows, D, i1, dp + i0 * T, T, k + koff, KV * D, 0.0f,
-                  dq + qoff + i0 * ld, ld);
-            gemm1(YES_T, NO_T, i1, D, rows, dp + i0 * T, T, q + qoff + i0 * ld, ld, 1.0f,
-                  dkh + qoff, ld);
         }
     }
-    /* Sum the per-head dk/dv of each group. */
-    AGORA_OMP("omp parallel for schedule(static) if (B * T * H * D > SMALL)")
-    for (size_t bt = 0; bt < B * T; bt++)
-        for (size_t g = 0; g < KV; g++) {
-            float *dkv = dk + (bt * KV + g) * D, *dvv = dv + (bt * KV + g) * D;
-            memset(dkv, 0, D * sizeof *dkv);
-            memset(dvv, 0, D * sizeof *dvv);
-            for (size_t r = 0; r < rep; r++) {
-                const float *a = dkh + (bt * H + g * rep + r) * D;
-                const float *c = dvh + (bt * H + g * rep + r) * D;
-                for (size_t d = 0; d < D; d++) {
-                    dkv[d] += a[d];
-                    dvv[d] += c[d];
-                }
-            }
-        }
 }
 
 // ---- SwiGLU ----

@@ -15,6 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hot loops are compiled three times (AVX-512, AVX2, baseline x86-64) and the best one is
+ * picked at load time (GCC target_clones), so one binary runs everywhere. ISO C mode keeps
+ * FMA contraction off, so every clone computes the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AGORA__VEC_CLONES                                                                          \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AGORA__VEC_CLONES
+#endif
+
 typedef struct agora__kernels {
     /* out (N,M) = inp (N,K) @ w (M,K)^T */
     void (*matmul_fwd)(float *out, const float *inp, const float *w, size_t N, size_t K, size_t M);
@@ -36,7 +46,7 @@ typedef struct agora__kernels {
      * P (B,H,T,T) softmax probabilities saved (upper triangle zero). */
     void (*attn_fwd)(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D);
-    /* dq, dk, dv set. scratch: B*H*T*T floats for dP plus 2*B*T*H*D for per-head dk/dv. */
+    /* dq, dk, dv set. scratch: B*H*T*T floats for dP. */
     void (*attn_bwd)(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                      const float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D);
