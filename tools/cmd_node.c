@@ -236,6 +236,7 @@ static int node_run(int argc, char **argv) {
     co.master_port = port;
     co.pool_size = (uint32_t)cc.pool_size;
     co.connect_timeout_ms = (int32_t)cc.connect_timeout_ms;
+    co.rate_limit_mbps = cc.rate_limit_mbps;
     agora_comm *c = NULL;
     rc = agora_comm_create(&co, &c);
     if (rc != AGORA_OK) {

@@ -55,6 +55,9 @@ typedef struct loop {
     /* overlap: the collective in flight on the background thread */
     agora_codec codec;
     int64_t timeout_ms;
+    int rev_bias;    /* overlap: shared revision = revision + rev_bias (see run_overlap) */
+    int contributes; /* 0: no delta in the current collective (a joiner); the background
+                        thread reads it, so it changes only when nothing is in flight */
     bool pending;
     pthread_t bg;
     agora_err bg_rc;
@@ -70,12 +73,20 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
     agora_shared_tensor ts[2] = {{"theta_outer", L->outer, L->n},
                                  {"outer_momentum", L->momentum, L->n}};
     agora_sync_info info;
-    AGORA_TRY(agora_comm_sync_shared_state(L->c, ts, 2, (uint64_t)L->revision, deadline, &info));
-    if (info.tensors_pulled > 0 || (int64_t)info.revision != L->revision) {
+    int64_t shared = L->revision + L->rev_bias;
+    AGORA_TRY(agora_comm_sync_shared_state(L->c, ts, 2, (uint64_t)shared, deadline, &info));
+    if (info.tensors_pulled > 0 || (int64_t)info.revision != shared) {
         /* Recovered from a peer: train from the elected outer parameters. */
-        L->revision = (int64_t)info.revision;
+        int64_t elected = (int64_t)info.revision;
+        if (L->p->overlap) { /* elected >= 1: the ring is mid-run (see run_overlap) */
+            L->revision = elected > 0 ? elected - 1 : 0;
+            L->rev_bias = elected > 0 ? 1 : 0;
+            memcpy(L->start, L->outer, L->n * sizeof(float));
+        } else {
+            L->revision = elected;
+        }
         memcpy(L->inner, L->outer, L->n * sizeof(float));
-        agora_trainer_set_step(L->t, L->revision * L->p->inner_steps);
+        agora_trainer_set_step(L->t, elected * L->p->inner_steps);
         st->joined = 1;
         st->sync_rx_bytes += info.rx_bytes;
         AGORA_LOG_INFO(AGORA_SUB_TRAIN,
@@ -116,7 +127,7 @@ static agora_reduce_desc reduce_desc(const loop *L) {
                                .count = L->n,
                                .op = AGORA_REDUCE_AVG,
                                .codec = L->codec,
-                               .contributes = 1,
+                               .contributes = L->contributes,
                                .deadline_ns = agora_deadline_in_ms(L->timeout_ms)};
 }
 
@@ -184,14 +195,169 @@ static agora_err wait_bg(loop *L, agora_diloco_outer_stats *st) {
     return rc;
 }
 
-/* commit applies the averaged delta (or books a skip when the node was alone). */
+/* commit applies the averaged delta (or books a skip when the node was alone, or a
+ * collective nobody contributed to: a lone node and joiners). */
 static void commit(loop *L, agora_diloco_outer_stats *st) {
-    if (st->skipped)
+    if (st->skipped || st->contributors == 0)
         return;
     agora_diloco_outer_nesterov(L->outer, L->momentum, L->delta, L->n, (float)L->p->outer_lr,
                                 (float)L->p->outer_momentum);
     L->revision++;
     st->committed++;
+}
+
+static void finish_stats(agora_diloco_outer_stats *st, const loop *L, double loss, double tps,
+                         double inner_s, double reduce_s, double boundary_s) {
+    st->outer_step = L->revision;
+    st->inner_step = agora_trainer_step_count(L->t);
+    st->loss = loss;
+    st->tok_per_s = tps;
+    st->inner_s = inner_s;
+    st->allreduce_s = reduce_s;
+    st->boundary_s = boundary_s;
+    double all = inner_s + reduce_s + boundary_s;
+    st->utilization = all > 0 ? inner_s / all : 0;
+    if (st->world == 0)
+        st->world = agora_comm_world(L->c);
+}
+
+static double secs_since(int64_t t0) {
+    return (double)(agora_now_ns() - t0) / 1e9;
+}
+
+/* inner runs H inner steps; *loss gets their mean. */
+static agora_err inner(loop *L, double *loss, double *tps) {
+    double sum = 0;
+    for (int64_t h = 0; h < L->p->inner_steps; h++) {
+        agora_train_stats ts;
+        AGORA_TRY(agora_trainer_step(L->t, &ts));
+        sum += ts.loss;
+        *tps = ts.tok_per_s;
+    }
+    *loss = sum / (double)L->p->inner_steps;
+    return AGORA_OK;
+}
+
+/* run_blocking: boundary, H inner steps, all-reduce, outer step; repeat. */
+static agora_err run_blocking(loop *L, agora_diloco_cb cb, void *user) {
+    /* The first boundary waits for the quorum; after a step spent alone the node waits
+     * for a peer instead of training updates it would have to throw away. */
+    uint32_t need_world = (uint32_t)L->p->min_world;
+    while (L->revision < L->p->outer_steps) {
+        agora_diloco_outer_stats st = {0};
+        int64_t t0 = agora_now_ns();
+        AGORA_TRY(boundary(L, need_world, &st));
+        need_world = 1;
+        if (L->revision >= L->p->outer_steps)
+            break; /* a joiner may arrive after the end */
+        double boundary_s = secs_since(t0), loss = 0, tps = 0;
+        int64_t t1 = agora_now_ns();
+        AGORA_TRY(inner(L, &loss, &tps));
+        double inner_s = secs_since(t1);
+        int64_t t2 = agora_now_ns();
+        agora_diloco_pseudo_grad(L->delta, L->outer, L->inner, L->n);
+        AGORA_TRY(outer_reduce(L, &st));
+        commit(L, &st);
+        if (st.skipped)
+            need_world = 2;
+        memcpy(L->inner, L->outer, L->n * sizeof(float)); /* AdamW state is kept */
+        finish_stats(&st, L, loss, tps, inner_s, secs_since(t2), boundary_s);
+        if (cb != NULL && cb(&st, user) != 0)
+            break;
+    }
+    return AGORA_OK;
+}
+
+/* run_overlap: the one-step-delayed outer update. Each record of the loop is
+ *
+ *   inner    H inner steps from `start` (skipped right after a join or a lone skip)
+ *   join     wait for the collective of the previous round; outer step if it committed
+ *   boundary topology update + shared-state sync (nothing in flight here)
+ *   launch   delta = start - theta_inner; start = the outer step estimated from the own
+ *            delta; theta_inner = start; all-reduce delta on the background thread
+ *            (the round that makes the last outer step is reduced in the foreground)
+ *
+ * The boundary of the loop is followed by a collective at once, so a node admitted there
+ * takes part in it without a delta (contributes = 0, not counted in the divisor) and
+ * commits its average like the others. A joiner tells whether it entered mid-run from
+ * the shared revision: the loop publishes revision + 1 (the collective about to start);
+ * the first boundary of a fresh run publishes 0, and there every node trains first. */
+static agora_err run_overlap(loop *L, agora_diloco_cb cb, void *user) {
+    const agora_diloco_params *p = L->p;
+    agora_diloco_outer_stats st0 = {0};
+    L->rev_bias = 0;
+    L->contributes = 1;
+    AGORA_TRY(boundary(L, (uint32_t)p->min_world, &st0));
+    /* A mid-run joiner has just had the loop's boundary: straight to the collective. */
+    bool train_next = L->rev_bias == 0, boundary_next = train_next;
+    L->rev_bias = 1;
+    uint32_t need_world = 1;
+    bool first = true;
+    for (;;) {
+        agora_diloco_outer_stats st = {0};
+        if (first) {
+            st = st0;
+            first = false;
+        }
+        double loss = 0, tps = 0, inner_s = 0;
+        if (train_next) {
+            int64_t t1 = agora_now_ns();
+            AGORA_TRY(inner(L, &loss, &tps));
+            inner_s = secs_since(t1);
+        }
+        int64_t t2 = agora_now_ns();
+        if (L->pending) {
+            AGORA_TRY(wait_bg(L, &st));
+            commit(L, &st);
+        }
+        double reduce_s = secs_since(t2);
+        if (L->revision >= p->outer_steps)
+            break;
+        int64_t t3 = agora_now_ns();
+        if (!st.skipped && boundary_next)
+            AGORA_TRY(boundary(L, need_world, &st));
+        need_world = 1;
+        boundary_next = true;
+        double boundary_s = secs_since(t3);
+        if (L->revision >= p->outer_steps)
+            break; /* a joiner may arrive after the end */
+        int64_t t4 = agora_now_ns();
+        if (train_next && !st.joined) /* a pull discards the round (st0 of a joiner too) */
+            agora_diloco_pseudo_grad(L->delta, L->start, L->inner, L->n);
+        else
+            memset(L->delta, 0, L->n * sizeof(float));
+        L->contributes = train_next && !st.joined;
+        if (st.skipped || agora_comm_world(L->c) < 2) {
+            /* Alone (or the ring fell apart during the collective): the progress is
+             * dropped and the node waits for a peer before it trains again. */
+            st.skipped = 1;
+            memcpy(L->start, L->outer, L->n * sizeof(float));
+            memcpy(L->inner, L->outer, L->n * sizeof(float));
+            need_world = 2;
+            train_next = false;
+        } else if (L->revision + 1 < p->outer_steps) {
+            if (L->contributes)
+                agora_diloco_outer_estimate(L->start, L->outer, L->momentum, L->delta, L->n,
+                                            (float)p->outer_lr, (float)p->outer_momentum);
+            else
+                memcpy(L->start, L->outer, L->n * sizeof(float));
+            memcpy(L->inner, L->start, L->n * sizeof(float));
+            AGORA_TRY(start_bg(L));
+            train_next = true;
+        } else { /* the last outer step: every node ends with theta_inner = theta_outer */
+            AGORA_TRY(outer_reduce(L, &st));
+            commit(L, &st);
+            memcpy(L->start, L->outer, L->n * sizeof(float));
+            memcpy(L->inner, L->outer, L->n * sizeof(float));
+            train_next = true;
+        }
+        finish_stats(&st, L, loss, tps, inner_s, reduce_s + secs_since(t4), boundary_s);
+        if (cb != NULL && cb(&st, user) != 0)
+            break;
+        if (L->revision >= p->outer_steps)
+            break;
+    }
+    return AGORA_OK;
 }
 
 agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora_comm *c,
@@ -204,7 +370,8 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
               .n = agora_model_n_params(m),
               .revision = 0,
               .codec = codec,
-              .timeout_ms = collective_timeout_ms};
+              .timeout_ms = collective_timeout_ms,
+              .contributes = 1};
     L.inner = agora_model_params(m);
     agora_err rc = AGORA_OK;
     L.outer = agora_malloc_aligned(L.n * sizeof(float));
@@ -218,79 +385,11 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
     }
     memcpy(L.outer, L.inner, L.n * sizeof(float));
     memset(L.momentum, 0, L.n * sizeof(float));
-    if (L.start != NULL)
+    if (p->overlap) {
         memcpy(L.start, L.inner, L.n * sizeof(float));
-    /* The first boundary waits for the quorum; after a step spent alone the node waits
-     * for a peer instead of training updates it would have to throw away. */
-    uint32_t need_world = (uint32_t)p->min_world;
-    for (;;) {
-        agora_diloco_outer_stats st = {0};
-        int64_t t0 = agora_now_ns();
-        double wait_s = 0;
-        if (L.pending) { /* overlap: the average of the previous round */
-            AGORA_TRY_GOTO(wait_bg(&L, &st), rc, out);
-            commit(&L, &st);
-            if (st.skipped) { /* the ring fell apart: restart from theta_outer */
-                memcpy(L.inner, L.outer, L.n * sizeof(float));
-                memcpy(L.start, L.outer, L.n * sizeof(float));
-                need_world = 2;
-            }
-            wait_s = (double)(agora_now_ns() - t0) / 1e9;
-            t0 = agora_now_ns();
-        }
-        if (L.revision >= p->outer_steps)
-            break;
-        int64_t rev0 = L.revision;
-        AGORA_TRY_GOTO(boundary(&L, need_world, &st), rc, out);
-        need_world = 1;
-        if (L.revision >= p->outer_steps)
-            break;                                 /* a joiner may arrive after the end */
-        if (L.start != NULL && L.revision != rev0) /* recovered: train from theta_outer */
-            memcpy(L.start, L.outer, L.n * sizeof(float));
-        int64_t t1 = agora_now_ns();
-        double loss = 0, tps = 0;
-        for (int64_t h = 0; h < p->inner_steps; h++) {
-            agora_train_stats ts;
-            AGORA_TRY_GOTO(agora_trainer_step(t, &ts), rc, out);
-            loss += ts.loss;
-            tps = ts.tok_per_s;
-        }
-        int64_t t2 = agora_now_ns();
-        bool last = L.revision + 1 >= p->outer_steps;
-        if (p->overlap && !last && agora_comm_world(c) >= 2) {
-            /* delta = this round's own progress; the next round starts from theta_outer
-             * minus it, while the ring averages it. */
-            agora_diloco_pseudo_grad(L.delta, L.start, L.inner, L.n);
-            agora_diloco_outer_estimate(L.start, L.outer, L.momentum, L.delta, L.n,
-                                        (float)p->outer_lr, (float)p->outer_momentum);
-            memcpy(L.inner, L.start, L.n * sizeof(float));
-            AGORA_TRY_GOTO(start_bg(&L), rc, out);
-        } else {
-            /* Blocking: delta = theta_outer - theta_inner. Overlap (last round, or alone):
-             * theta_outer already holds every earlier round, so delta is this round's
-             * own progress, start - theta_inner. */
-            agora_diloco_pseudo_grad(L.delta, L.start != NULL ? L.start : L.outer, L.inner, L.n);
-            AGORA_TRY_GOTO(outer_reduce(&L, &st), rc, out);
-            commit(&L, &st);
-            if (st.skipped)
-                need_world = 2;
-            memcpy(L.inner, L.outer, L.n * sizeof(float)); /* AdamW state is kept */
-            if (L.start != NULL)
-                memcpy(L.start, L.outer, L.n * sizeof(float));
-        }
-        int64_t t3 = agora_now_ns();
-        st.outer_step = L.revision;
-        st.inner_step = agora_trainer_step_count(t);
-        st.loss = loss / (double)p->inner_steps;
-        st.tok_per_s = tps;
-        st.inner_s = (double)(t2 - t1) / 1e9;
-        st.allreduce_s = wait_s + (double)(t3 - t2) / 1e9;
-        st.boundary_s = (double)(t1 - t0) / 1e9;
-        st.utilization = st.inner_s / (st.inner_s + st.allreduce_s + st.boundary_s);
-        if (st.world == 0)
-            st.world = agora_comm_world(c);
-        if (cb != NULL && cb(&st, user) != 0)
-            break;
+        rc = run_overlap(&L, cb, user);
+    } else {
+        rc = run_blocking(&L, cb, user);
     }
 out:
     if (L.pending) { /* an error or a stop left a collective in flight: let it end */
