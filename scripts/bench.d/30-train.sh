@@ -5,10 +5,11 @@
 # per step, bench_train measures the 2-thread sgemm peak in the same process, then
 # tokens/s, MFU against that peak, and peak RSS: rss_MB is the whole process, train_MB
 # the part above the RSS before the model was built, compared with the analytic
-# params + grads + AdamW + activations (anal_MB; ratio = train_MB / anal_MB). Each side gets its best thread setting out of two:
+# params + grads + AdamW + activations (anal_MB; ratio = train_MB / anal_MB). Each side gets its best thread setting:
 #   agora:   OpenMP workers spinning (default) or OMP_WAIT_POLICY=passive
-#   PyTorch: its own pool at 2 threads (OpenBLAS 1), or OpenBLAS's pool at 2 (torch 1);
-#            two pools at 2 threads each fight over 2 cores, so that mix is not offered.
+#   PyTorch: its own pool at 2 threads (OpenBLAS 1), OpenBLAS's pool at 2 (torch 1), or one
+#            thread for both (on a loaded machine that is sometimes the fastest); two pools
+#            at 2 threads each fight over 2 cores, so that mix is not offered.
 # BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small.
 set -euo pipefail
 build=$1
@@ -45,7 +46,9 @@ for c in $configs; do
       "$preset" "$T" "$B" "$steps")
     t2=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
       "$preset" "$T" "$B" "$steps")
-    t=$(best_of "$t1" "$t2")
+    t3=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
+      "$preset" "$T" "$B" "$steps")
+    t=$(best_of "$t1" "$t2" "$t3")
     ts=$(field tok_s "$t")
     ratio=$(awk -v a="$(field tok_s "$a")" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
   fi
