@@ -8,6 +8,8 @@
 #include "comm/q8.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #ifdef __SSE2__
@@ -30,6 +32,27 @@ size_t agora__codec_bytes(agora_codec c, size_t n) {
 }
 
 // ---- LUT8 ----
+
+static _Atomic int g_allow_avx2 = 1;
+
+void agora__q8_allow_avx2(int on) {
+    atomic_store(&g_allow_avx2, on ? 1 : 0);
+}
+
+/* The AVX2 kernels (q8_avx2.c) give the same bits; use them when the CPU has AVX2. */
+static bool use_avx2(void) {
+#if defined(AGORA_HAVE_Q8_AVX2) && (defined(__x86_64__) || defined(__i386__))
+    static _Atomic int cached = -1;
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c < 0) { /* every thread computes the same value */
+        c = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&cached, c, memory_order_relaxed);
+    }
+    return c == 1 && atomic_load_explicit(&g_allow_avx2, memory_order_relaxed);
+#else
+    return false;
+#endif
+}
 
 static double sumsq8(const float *x, size_t n) {
     double l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0, l7 = 0;
@@ -83,6 +106,10 @@ static inline __m128i lut8_q4(const float *x, __m128 scale) {
 
 static void lut8_codes(const float *x, size_t n, float scale, uint8_t *codes) {
     size_t i = 0;
+#ifdef AGORA_HAVE_Q8_AVX2
+    if (use_avx2())
+        i = agora__lut8_codes_avx2(x, n, scale, codes);
+#endif
 #ifdef __SSE2__
     __m128 sc = _mm_set1_ps(scale);
     for (; i + 16 <= n; i += 16) {
@@ -134,7 +161,15 @@ static void lut8_buckets(const float *x, const uint8_t *codes, size_t n, float l
 }
 
 void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]) {
-    float sigma = n < 2 ? 0.0f : (float)(sqrt(sumsq8(x, n)) / sqrt((double)(n - 1)));
+    double ss = 0.0;
+#ifdef AGORA_HAVE_Q8_AVX2
+    if (n >= 2 && use_avx2())
+        ss = agora__lut8_sumsq_avx2(x, n);
+    else
+#endif
+        if (n >= 2)
+        ss = sumsq8(x, n);
+    float sigma = n < 2 ? 0.0f : (float)(sqrt(ss) / sqrt((double)(n - 1)));
     float scale = 6.0f * sigma / 256.0f;
     if (!(scale > 0.0f) || !isfinite(scale)) {
         double s = 0;
@@ -258,6 +293,12 @@ void agora__decoder_init(agora_decoder *d, agora_codec c, const uint8_t *meta) {
 void agora__decode_add(const agora_decoder *d, const uint8_t *codes, size_t n, float *dst) {
     switch (d->codec) {
     case AGORA_CODEC_LUT8:
+#ifdef AGORA_HAVE_Q8_AVX2
+        if (use_avx2()) {
+            agora__lut8_decode_add_avx2(d->lut, codes, n, dst);
+            break;
+        }
+#endif
         for (size_t i = 0; i < n; i++)
             dst[i] += d->lut[codes[i]];
         break;
@@ -278,6 +319,12 @@ void agora__decode_add(const agora_decoder *d, const uint8_t *codes, size_t n, f
 void agora__decode_set(const agora_decoder *d, const uint8_t *codes, size_t n, float *dst) {
     switch (d->codec) {
     case AGORA_CODEC_LUT8:
+#ifdef AGORA_HAVE_Q8_AVX2
+        if (use_avx2()) {
+            agora__lut8_decode_set_avx2(d->lut, codes, n, dst);
+            break;
+        }
+#endif
         for (size_t i = 0; i < n; i++)
             dst[i] = d->lut[codes[i]];
         break;

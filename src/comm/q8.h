@@ -43,6 +43,15 @@ void agora__lut8_encode_ref(const float *x, size_t n, uint8_t *codes, float lut[
 void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]);
 void agora__lut8_decode_ref(const uint8_t *codes, size_t n, const float lut[256], float *out);
 
+/* q8_avx2.c (built only with AVX2 support; q8.c calls them only on CPUs with AVX2).
+ * codes_avx2 codes a prefix of x and returns its length (a multiple of 32). */
+double agora__lut8_sumsq_avx2(const float *x, size_t n);
+size_t agora__lut8_codes_avx2(const float *x, size_t n, float scale, uint8_t *codes);
+void agora__lut8_decode_set_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst);
+void agora__lut8_decode_add_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst);
+/* Test hook: 0 forces the SSE2/scalar kernels, 1 allows AVX2 where the CPU has it. */
+void agora__q8_allow_avx2(int on);
+
 /* MINMAX8: step = (max - min) / 255 in fp32, q = clamp(round_half_away((x - min) / step)),
  * decode min + q * step. max == min or non-finite: every code 0, decodes to min. */
 void agora__minmax8_encode(const float *x, size_t n, uint8_t *codes, float *min_out,
