@@ -254,6 +254,35 @@ static void rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w,
     }
 }
 
+/* s += a over one row; returns the sum of squares of the new s */
+VEC_CLONES static float add_sumsq_row(float *s, const float *a, size_t C) {
+    float acc[LANES] = {0};
+    size_t c = 0;
+    for (; c + LANES <= C; c += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float x = s[c + l] + a[c + l];
+            s[c + l] = x;
+            acc[l] += x * x;
+        }
+    float ss = 0.0f;
+    for (; c < C; c++) {
+        s[c] += a[c];
+        ss += s[c] * s[c];
+    }
+    return ss + lanes_sum(acc);
+}
+
+static void add_rmsnorm_fwd(float *s, float *out, float *rstd, const float *a, const float *w,
+                            size_t N, size_t C, float eps) {
+    AGORA_OMP("omp parallel for schedule(static) if (N * C > SMALL)")
+    for (size_t n = 0; n < N; n++) {
+        float ss = add_sumsq_row(s + n * C, a + n * C, C);
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        rstd[n] = r;
+        rms_scale_row(out + n * C, s + n * C, r, w, C);
+    }
+}
+
 static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         const float *rstd, size_t N, size_t C) {
     AGORA_OMP("omp parallel if (N * C > SMALL)") {
@@ -531,6 +560,7 @@ const agora__kernels agora__kernels_fast = {
     .matmul_fwd = matmul_fwd,
     .matmul_bwd = matmul_bwd,
     .rmsnorm_fwd = rmsnorm_fwd,
+    .add_rmsnorm_fwd = add_rmsnorm_fwd,
     .rmsnorm_bwd = rmsnorm_bwd,
     .rope = rope,
     .attn_fwd = attn_fwd,

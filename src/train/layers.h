@@ -35,6 +35,10 @@ typedef struct agora__kernels {
     /* out (N,C) = x * rstd * w; rstd (N) saved. */
     void (*rmsnorm_fwd)(float *out, float *rstd, const float *x, const float *w, size_t N, size_t C,
                         float eps);
+    /* s (N,C) += a, then out (N,C) = s * rstd * w; rstd (N) saved (the residual add fused
+     * into the next norm: one pass instead of two). */
+    void (*add_rmsnorm_fwd)(float *s, float *out, float *rstd, const float *a, const float *w,
+                            size_t N, size_t C, float eps);
     /* dx (N,C) += ...; dw (C) += ... */
     void (*rmsnorm_bwd)(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         const float *rstd, size_t N, size_t C);
@@ -84,6 +88,8 @@ void agora__matmul_bwd_ref(float *dinp, float *dw, const float *dout, const floa
                            const float *w, size_t N, size_t K, size_t M, int accumulate);
 void agora__rmsnorm_fwd_ref(float *out, float *rstd, const float *x, const float *w, size_t N,
                             size_t C, float eps);
+void agora__add_rmsnorm_fwd_ref(float *s, float *out, float *rstd, const float *a, const float *w,
+                                size_t N, size_t C, float eps);
 void agora__rmsnorm_bwd_ref(float *dx, float *dw, const float *dout, const float *x, const float *w,
                             const float *rstd, size_t N, size_t C);
 void agora__rope_ref(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T,

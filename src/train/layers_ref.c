@@ -56,6 +56,12 @@ void agora__rmsnorm_fwd_ref(float *out, float *rstd, const float *x, const float
 
 /* y_c = x_c r w_c with r = (mean(x^2)+eps)^-1/2, so
  * dx_c = r (w_c dy_c) - x_c r^3 / C * sum_j w_j dy_j x_j. */
+void agora__add_rmsnorm_fwd_ref(float *s, float *out, float *rstd, const float *a, const float *w,
+                                size_t N, size_t C, float eps) {
+    agora__add_ref(s, s, a, N * C);
+    agora__rmsnorm_fwd_ref(out, rstd, s, w, N, C, eps);
+}
+
 void agora__rmsnorm_bwd_ref(float *dx, float *dw, const float *dout, const float *x, const float *w,
                             const float *rstd, size_t N, size_t C) {
     for (size_t n = 0; n < N; n++) {
@@ -248,6 +254,7 @@ const agora__kernels agora__kernels_ref = {
     .matmul_fwd = agora__matmul_fwd_ref,
     .matmul_bwd = agora__matmul_bwd_ref,
     .rmsnorm_fwd = agora__rmsnorm_fwd_ref,
+    .add_rmsnorm_fwd = agora__add_rmsnorm_fwd_ref,
     .rmsnorm_bwd = agora__rmsnorm_bwd_ref,
     .rope = agora__rope_ref,
     .attn_fwd = agora__attn_fwd_ref,

@@ -355,6 +355,9 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
     m->B = B;
     m->T = T;
     PROF("embed_fwd", k->embed_fwd(m->res, W(m, 0), m->tokens, N, C));
+    /* Each residual add is fused into the norm that reads its result, so the norm of layer
+     * l's input is computed at the end of layer l-1 (or here, for layer 0). */
+    PROF("rmsnorm_fwd", k->rmsnorm_fwd(m->ln1, m->rstd1, m->res, W(m, lt(0, T_LN1)), N, C, eps));
     for (int32_t l = 0; l < c->n_layers; l++) {
         size_t li = (size_t)l;
         float *x = m->res + li * NC, *mid = m->mid + li * NC, *xo = m->res + (li + 1) * NC;
@@ -362,8 +365,6 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         float *q = m->q + li * Nmax * H * D, *att = m->att + li * Nmax * H * D;
         float *kk = m->kk + li * Nmax * KV * D, *v = m->v + li * Nmax * KV * D;
         float *g = m->g + li * Nmax * F, *u = m->u + li * Nmax * F, *hh = m->hh + li * Nmax * F;
-        PROF("rmsnorm_fwd",
-             k->rmsnorm_fwd(ln1, m->rstd1 + li * Nmax, x, W(m, lt(l, T_LN1)), N, C, eps));
         PROF("mm_qkv_f", k->matmul_fwd(q, ln1, W(m, lt(l, T_Q)), N, C, H * D));
         PROF("mm_qkv_f", k->matmul_fwd(kk, ln1, W(m, lt(l, T_K)), N, C, KV * D));
         PROF("mm_qkv_f", k->matmul_fwd(v, ln1, W(m, lt(l, T_V)), N, C, KV * D));
@@ -372,17 +373,21 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         PROF("attn_fwd",
              k->attn_fwd(att, m->P + li * BHTTmax, q, kk, v, (size_t)B, (size_t)T, H, KV, D));
         PROF("mm_o_f", k->matmul_fwd(mid, att, W(m, lt(l, T_O)), N, H * D, C));
-        PROF("add", k->add(mid, mid, x, N * C));
-        PROF("rmsnorm_fwd",
-             k->rmsnorm_fwd(ln2, m->rstd2 + li * Nmax, mid, W(m, lt(l, T_LN2)), N, C, eps));
+        PROF("add_rmsnorm",
+             k->add_rmsnorm_fwd(mid, ln2, m->rstd2 + li * Nmax, x, W(m, lt(l, T_LN2)), N, C, eps));
         PROF("mm_gu_f", k->matmul_fwd(g, ln2, W(m, lt(l, T_GATE)), N, C, F));
         PROF("mm_gu_f", k->matmul_fwd(u, ln2, W(m, lt(l, T_UP)), N, C, F));
         PROF("swiglu_fwd", k->swiglu_fwd(hh, g, u, N * F));
         PROF("mm_down_f", k->matmul_fwd(xo, hh, W(m, lt(l, T_DOWN)), N, F, C));
-        PROF("add", k->add(xo, xo, mid, N * C));
+        if (l + 1 < c->n_layers)
+            PROF("add_rmsnorm",
+                 k->add_rmsnorm_fwd(xo, m->ln1 + (li + 1) * NC, m->rstd1 + (li + 1) * Nmax, mid,
+                                    W(m, lt(l + 1, T_LN1)), N, C, eps));
+        else
+            PROF("add_rmsnorm",
+                 k->add_rmsnorm_fwd(xo, m->lnf, m->rstdf, mid, W(m, norm_idx(m)), N, C, eps));
     }
-    float *xl = m->res + (size_t)c->n_layers * NC;
-    PROF("rmsnorm_fwd", k->rmsnorm_fwd(m->lnf, m->rstdf, xl, W(m, norm_idx(m)), N, C, eps));
+
     PROF("mm_head_f", k->matmul_fwd(m->logits, m->lnf, W(m, head_idx(m)), N, C, V));
     m->can_backward = false;
     if (targets == NULL)

@@ -168,8 +168,19 @@ static void train_ops_rmsnorm_fast_matches_ref(void **state) {
     agora__kernels_fast.rmsnorm_bwd(dx1, dw1, dy, x, w, r0, N, C);
     agora_assert_tensor_near(dx1, dx0, N * C, 1e-5, 1e-4);
     agora_assert_tensor_near(dw1, dw0, C, 1e-4, 1e-4);
-    free(x), free(w), free(dy), free(y0), free(y1), free(r0), free(r1);
+    free(x), free(dy), free(y0), free(y1), free(r0), free(r1);
     free(dx0), free(dx1), free(dw0), free(dw1);
+    /* the residual add fused into the norm, on enough rows for the threaded path */
+    size_t N2 = 400;
+    float *s0 = randn(N2 * C, 4, 1), *s1 = malloc(N2 * C * sizeof *s1), *a = randn(N2 * C, 5, 1);
+    memcpy(s1, s0, N2 * C * sizeof *s1);
+    float *o0 = zeros(N2 * C), *o1 = zeros(N2 * C), *q0 = zeros(N2), *q1 = zeros(N2);
+    agora__add_rmsnorm_fwd_ref(s0, o0, q0, a, w, N2, C, 1e-5f);
+    agora__kernels_fast.add_rmsnorm_fwd(s1, o1, q1, a, w, N2, C, 1e-5f);
+    assert_memory_equal(s1, s0, N2 * C * sizeof *s0); /* the same float adds */
+    agora_assert_tensor_near(o1, o0, N2 * C, 1e-5, 1e-5);
+    agora_assert_tensor_near(q1, q0, N2, 1e-6, 1e-5);
+    free(s0), free(s1), free(a), free(o0), free(o1), free(q0), free(q1), free(w);
 }
 
 // ---- RoPE ----
