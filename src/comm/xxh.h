@@ -21,5 +21,10 @@ uint64_t agora__xxh3_avx2_seeded(const void *p, size_t n, uint64_t seed);
 void agora__xxh3_avx2_reset(void *st, uint64_t seed);
 void agora__xxh3_avx2_update(void *st, const void *p, size_t n);
 uint64_t agora__xxh3_avx2_digest(void *st);
+/* xxh_avx512.c likewise (-mavx512f) */
+uint64_t agora__xxh3_avx512_seeded(const void *p, size_t n, uint64_t seed);
+void agora__xxh3_avx512_reset(void *st, uint64_t seed);
+void agora__xxh3_avx512_update(void *st, const void *p, size_t n);
+uint64_t agora__xxh3_avx512_digest(void *st);
 
 #endif /* AGORA_COMM_XXH_H */
