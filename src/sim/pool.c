@@ -84,6 +84,24 @@ static inline agora__sim_hent *ht_find(agora__sim_scratch *sc, uint32_t seq) {
     }
 }
 
+/* Prefetches for reader i ahead of its pool: stage 0 the followees' window offsets, stage 1
+ * (run a reader later, when the offsets are cached) the start of each followee's range and
+ * i's seen ring. Reading a reader or two ahead gives these misses time to land. */
+void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage) {
+    const uint32_t *out = s->out_v[i];
+    const uint32_t nout = s->out_n[i];
+    if (stage == 0) {
+        for (uint32_t a = 0; a < nout; a++)
+            __builtin_prefetch(&s->win_off[out[a]]);
+        return;
+    }
+    for (uint32_t a = 0; a < nout; a++)
+        __builtin_prefetch(&s->win[s->win_off[out[a]]]);
+    const char *ring = (const char *)&s->seen[(size_t)i * s->seen_cap];
+    for (size_t b = 0; b < s->seen_cap * sizeof(uint32_t); b += 64)
+        __builtin_prefetch(ring + b);
+}
+
 /* Builds C_i(t) into sc->pool; returns its size.
  *
  * Three passes, so the random reads overlap instead of queueing: (1) the followees' window
@@ -165,52 +183,37 @@ static inline bool above(const agora__sim_cand *a, const agora__sim_cand *b) {
     return a->score > b->score || (a->score == b->score && a->seq > b->seq);
 }
 
-static void sift_down(agora__sim_cand *h, size_t n, size_t j) {
-    for (;;) {
-        size_t l = 2 * j + 1, r = l + 1, m = j;
-        if (l < n && above(&h[m], &h[l]))
-            m = l;
-        if (r < n && above(&h[m], &h[r]))
-            m = r;
-        if (m == j)
-            return;
-        agora__sim_cand tmp = h[j];
-        h[j] = h[m];
-        h[m] = tmp;
-        j = m;
-    }
-}
-
-/* A min-heap (root = the worst kept entry) of size k, then an insertion sort. */
+/* The best k kept in decreasing order as (score, seq, index) in a small array: a candidate
+ * that does not beat the worst kept one costs one comparison (the usual case once the
+ * array is full), one that does is inserted by shifting. Then the kept candidates are
+ * copied out in order. Same total order as the _ref twin, so the same feed. */
 size_t agora__sim_topk(const agora__sim_cand *cand, size_t n, size_t k, agora__sim_cand *feed) {
+    enum { KMAX = 128 }; /* sim.feed_k is at most 100 */
+    if (k == 0)
+        return 0;
+    if (k > KMAX)
+        return agora__sim_topk_ref(cand, n, k, feed);
+    double ks[KMAX];
+    uint32_t kq[KMAX], ki[KMAX];
     size_t m = 0;
     for (size_t j = 0; j < n; j++) {
-        if (m < k) {
-            size_t c = m++;
-            feed[c] = cand[j];
-            while (c > 0) { /* sift up */
-                size_t p = (c - 1) / 2;
-                if (!above(&feed[p], &feed[c]))
-                    break;
-                agora__sim_cand tmp = feed[p];
-                feed[p] = feed[c];
-                feed[c] = tmp;
-                c = p;
-            }
-        } else if (above(&cand[j], &feed[0])) {
-            feed[0] = cand[j];
-            sift_down(feed, m, 0);
-        }
-    }
-    for (size_t a = 1; a < m; a++) {
-        agora__sim_cand x = feed[a];
-        size_t b = a;
-        while (b > 0 && above(&x, &feed[b - 1])) {
-            feed[b] = feed[b - 1];
+        const double sc = cand[j].score;
+        const uint32_t q = cand[j].seq;
+        if (m == k && !(sc > ks[m - 1] || (sc == ks[m - 1] && q > kq[m - 1])))
+            continue;
+        size_t b = m < k ? m++ : m - 1;
+        while (b > 0 && (sc > ks[b - 1] || (sc == ks[b - 1] && q > kq[b - 1]))) {
+            ks[b] = ks[b - 1];
+            kq[b] = kq[b - 1];
+            ki[b] = ki[b - 1];
             b--;
         }
-        feed[b] = x;
+        ks[b] = sc;
+        kq[b] = q;
+        ki[b] = (uint32_t)j;
     }
+    for (size_t a = 0; a < m; a++)
+        feed[a] = cand[ki[a]];
     return m;
 }
 

@@ -7,7 +7,14 @@
  * metrics (sim_metrics.c). Nothing here branches on the ranker: the step receives an ops
  * struct and calls its score function through agora__sim_feed_build.
  */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE (a hint; see big_alloc) */
+#endif
 #include <stddef.h>
+#include <stdint.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "agora/alloc.h"
 #include "agora/hash.h"
@@ -74,6 +81,27 @@ static const void *arr_get(const agora_sim *s, const arr_desc *d) {
     return *(void *const *)((const char *)s + d->off);
 }
 
+/* A large array, zeroed if asked. On Linux the 2 MiB-aligned interior is marked for
+ * transparent huge pages before anything touches it: the read phase reads the emission
+ * window and the message ring at random, and with 4 KiB pages nearly every such read also
+ * misses the TLB once N reaches 1e6. Only a hint (the kernel may ignore it); freed with
+ * agora_free. Could move to a platform shim in core. */
+static void *big_alloc(size_t bytes, bool zero) {
+    void *p = agora_malloc(bytes);
+    if (p == NULL)
+        return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#endif
+    if (zero)
+        memset(p, 0, bytes);
+    return p;
+}
+
 static uint32_t pow2_at_least(uint64_t x) {
     uint32_t c = 16;
     while (c < x && c < (1u << 31))
@@ -112,11 +140,11 @@ static agora_err scratch_init(agora_sim *s) {
 }
 
 static agora_err window_init(agora_sim *s, size_t cap) {
-    s->win_off = agora_calloc((size_t)s->n + 1, sizeof *s->win_off);
-    s->win_off2 = agora_calloc((size_t)s->n + 1, sizeof *s->win_off2);
+    s->win_off = big_alloc(((size_t)s->n + 1) * sizeof *s->win_off, true);
+    s->win_off2 = big_alloc(((size_t)s->n + 1) * sizeof *s->win_off2, true);
     s->win_cap = s->win_cap2 = cap < 64 ? 64 : cap;
-    s->win = agora_malloc(s->win_cap * sizeof *s->win);
-    s->win2 = agora_malloc(s->win_cap2 * sizeof *s->win2);
+    s->win = big_alloc(s->win_cap * sizeof *s->win, false);
+    s->win2 = big_alloc(s->win_cap2 * sizeof *s->win2, false);
     if (!s->win_off || !s->win_off2 || !s->win || !s->win2)
         return AGORA_ENOMEM;
     s->win_n = 0;
@@ -137,7 +165,9 @@ agora_err agora__sim_alloc(agora_sim *s, int64_t n) {
         size_t c = arr_count(s, k_arrays[a].cnt);
         if (c == 0)
             continue;
-        void *p = agora_calloc(c, k_arrays[a].elem);
+        if (c > SIZE_MAX / k_arrays[a].elem)
+            return AGORA_ENOMEM;
+        void *p = big_alloc(c * k_arrays[a].elem, true);
         if (p == NULL)
             return AGORA_ENOMEM;
         *arr_ptr(s, &k_arrays[a]) = p;
@@ -265,7 +295,7 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
         size_t c = arr_count(s, k_arrays[a].cnt);
         if (c == 0)
             continue;
-        void *p = agora_malloc(c * k_arrays[a].elem);
+        void *p = big_alloc(c * k_arrays[a].elem, false);
         if (p == NULL)
             goto fail;
         memcpy(p, arr_get(src, &k_arrays[a]), c * k_arrays[a].elem);
@@ -334,7 +364,7 @@ static agora_err ring_grow(agora_sim *s, uint32_t cap, uint32_t first) {
     for (size_t a = 0; a < N_ARRAYS; a++) {
         if (k_arrays[a].cnt != CNT_M)
             continue;
-        void *p = agora_calloc(cap, k_arrays[a].elem);
+        void *p = big_alloc((size_t)cap * k_arrays[a].elem, true);
         if (p == NULL) {
             for (size_t b = 0; b < a; b++)
                 if (k_arrays[b].cnt == CNT_M &&
@@ -428,7 +458,7 @@ static agora_err phase_post(agora_sim *s) {
     }
     if (acc > s->win_cap2) {
         size_t cap = acc + acc / 4 + 1024;
-        agora__sim_went *w = agora_malloc(cap * sizeof *w);
+        agora__sim_went *w = big_alloc(cap * sizeof *w, false);
         if (w == NULL)
             return AGORA_ENOMEM;
         agora_free(s->win2);
@@ -677,9 +707,24 @@ static agora_err phase_read(agora_sim *s, const agora__sim_recsys_ops *ops) {
 #endif
         agora__sim_scratch *sc = &s->scr[tid];
         step_tot tot = {0, 0, 0, 0, 0};
-        AGORA__SIM_OMP("omp for schedule(dynamic, 128)")
-        for (int64_t i = 0; i < n; i++)
-            read_one(s, ops, (uint32_t)i, sc, &tot);
+        /* Chunks of consecutive readers; inside a chunk the pool reads of the next two
+         * readers are prefetched in two stages (pool.c). */
+        const int64_t chunk = 128, n_chunks = (n + chunk - 1) / chunk;
+        AGORA__SIM_OMP("omp for schedule(dynamic, 1)")
+        for (int64_t c = 0; c < n_chunks; c++) {
+            const int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+            agora__sim_pool_prefetch(s, (uint32_t)lo, 0);
+            if (lo + 1 < hi)
+                agora__sim_pool_prefetch(s, (uint32_t)lo + 1, 0);
+            agora__sim_pool_prefetch(s, (uint32_t)lo, 1);
+            for (int64_t i = lo; i < hi; i++) {
+                if (i + 2 < hi)
+                    agora__sim_pool_prefetch(s, (uint32_t)i + 2, 0);
+                if (i + 1 < hi)
+                    agora__sim_pool_prefetch(s, (uint32_t)i + 1, 1);
+                read_one(s, ops, (uint32_t)i, sc, &tot);
+            }
+        }
         e += tot.exp;
         ng += tot.neg;
         pl += tot.pool;

@@ -255,6 +255,7 @@ void agora__sim_learner_update(agora_sim *s);
 
 // ---- pools and feeds (pool.c) ----
 size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__sim_scratch *sc);
+void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage);
 /* Top-k by (score, seq), written to feed in decreasing order. Returns min(k, n). */
 size_t agora__sim_topk(const agora__sim_cand *cand, size_t n, size_t k, agora__sim_cand *feed);
 size_t agora__sim_topk_ref(const agora__sim_cand *cand, size_t n, size_t k, agora__sim_cand *feed);
