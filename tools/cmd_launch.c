@@ -278,6 +278,14 @@ static int launch_run(int argc, char **argv) {
     snprintf(mlog, sizeof mlog, "%s/master.log", root);
     if (write_key(key) != 0)
         return agora_cli_fail("launch", "%s: cannot write the cluster key", key);
+    /* A run directory used before (a resume) holds the old coordinator's port and the old
+     * summaries: neither may be mistaken for this run's. */
+    unlink(port_file);
+    for (int i = 0; i < MAX_NODES; i++) {
+        char old[1200];
+        snprintf(old, sizeof old, "%s/node-%02d/summary.json", root, i);
+        unlink(old);
+    }
     /* The coordinator reads only the [comm] table: pass it the comm.* overrides. */
     const char *margs[16 + 2 * AGORA_CLI_LIST_MAX] = {g_self,       "master", "--run-dir", mdir,
                                                       "--key-file", key,      "--port",    "0"};

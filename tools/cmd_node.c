@@ -95,6 +95,7 @@ static int on_outer(const agora_diloco_outer_stats *st, void *user) {
     agora_metrics_i64(m, "skipped", st->skipped);
     agora_metrics_i64(m, "joined", st->joined);
     agora_metrics_i64(m, "committed", st->committed);
+    agora_metrics_f64(m, "ckpt_s", st->ckpt_s);
     agora_metrics_f64(m, "tok_per_s", st->tok_per_s);
     if (agora_metrics_end(m) != AGORA_OK)
         AGORA_LOG_WARN(AGORA_SUB_TRAIN, "could not write a metrics record");
@@ -260,6 +261,10 @@ static int node_run(int argc, char **argv) {
         return agora_cli_fail("node", "%s: cannot open metrics files", dir);
     }
     n.n_params = agora_model_n_params(agora_trainer_model(tr));
+    char outer_root[1100];
+    snprintf(outer_root, sizeof outer_root, "%s/ckpt-outer", dir);
+    dp.ckpt_root = outer_root;
+    dp.resume = tp.resume; /* train.resume: AdamW state and data cursor, then the outer state */
     n.h = dp.inner_steps;
     agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
     AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s%s", host,

@@ -23,6 +23,15 @@
  * the last round is reduced in the foreground, so every node ends with theta_inner =
  * theta_outer. Membership changes still happen only at boundaries, never while a
  * collective is in flight.
+ *
+ * Checkpoints (diloco.ckpt_every = k > 0): at the boundary of every k-th committed outer
+ * step the node writes the trainer's checkpoint (AdamW moments, RNG, data cursor, and
+ * theta_inner) and then CKPT_ROOT/step_<outer step>/outer.safetensors with theta_outer
+ * and the momentum, each directory completed by its DONE marker (agora/ckpt_dir.h). With
+ * resume set, the run starts from the newest complete outer state: theta_inner :=
+ * theta_outer (a round that was not yet averaged is dropped), the LR schedule continues
+ * at outer step * H, and the boundary then pulls newer state if the ring has moved on.
+ * The outer state of the last step is written too (the caller checkpoints the trainer).
  */
 #ifndef AGORA_DILOCO_H
 #define AGORA_DILOCO_H
@@ -51,6 +60,11 @@ typedef struct agora_diloco_params {
     int64_t boundary_timeout_ms; /* deadline for one membership boundary (topology + sync) */
     int64_t max_retries;         /* failed collectives tolerated in one outer step */
     bool overlap;                /* one-step-delayed outer update, see below */
+    int64_t ckpt_every;          /* outer-state checkpoint every this many outer steps (0: off) */
+    int64_t ckpt_keep;           /* outer-state checkpoints kept */
+    /* Not config keys: set by the caller. */
+    const char *ckpt_root; /* where outer-state checkpoints go (NULL: none) */
+    bool resume;           /* start from the newest outer-state checkpoint under ckpt_root */
 } agora_diloco_params;
 
 AGORA_API extern const agora_cfg_entry agora_diloco_cfg[];
@@ -76,6 +90,7 @@ typedef struct agora_diloco_outer_stats {
     uint32_t committed;          /* outer steps committed in this record (0, 1, or 2 for
                                     the last record of an overlapped run) */
     double tok_per_s;            /* inner throughput */
+    double ckpt_s;               /* wall time of the checkpoint written at this boundary */
 } agora_diloco_outer_stats;
 
 /* Called after every outer step (committed or skipped); return nonzero to stop. */

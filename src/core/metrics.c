@@ -20,6 +20,28 @@ struct agora_metrics {
     bool oom;
 };
 
+/* adopt_header: appending to a CSV written before (a resumed run) keeps its columns
+ * instead of writing a second header line into the middle of the file. */
+static agora_err adopt_header(agora_metrics *m, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return AGORA_OK;
+    char line[4096];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!got || line[0] == '\n')
+        return AGORA_OK;
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *save = NULL, *tok = strtok_r(line, ",", &save);
+         tok != NULL && m->n_header < MAX_COLS; tok = strtok_r(NULL, ",", &save)) {
+        m->header[m->n_header] = agora_strdup(tok);
+        if (m->header[m->n_header] == NULL)
+            return AGORA_ENOMEM;
+        m->n_header++;
+    }
+    return AGORA_OK;
+}
+
 agora_err agora_metrics_open(const char *dir, const char *stem, agora_metrics **out) {
     char path[4096];
     agora_metrics *m = agora_calloc(1, sizeof *m);
@@ -35,6 +57,11 @@ agora_err agora_metrics_open(const char *dir, const char *stem, agora_metrics **
     if (m->jsonl == NULL || m->csv == NULL) {
         agora_metrics_close(m);
         return AGORA_EIO;
+    }
+    agora_err rc = adopt_header(m, path);
+    if (rc != AGORA_OK) {
+        agora_metrics_close(m);
+        return rc;
     }
     *out = m;
     return AGORA_OK;

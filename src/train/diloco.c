@@ -12,12 +12,17 @@
  * still receives theta_outer of the current outer step before it trains. Between
  * boundaries theta_outer does not change, so the sync moves nothing for members.
  */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agora/alloc.h"
+#include "agora/ckpt_dir.h"
 #include "agora/diloco.h"
 #include "agora/log.h"
+#include "agora/safetensors.h"
 #include "agora/time.h"
 
 #define D_INT(key, f, d, lo, hi, h) AGORA_CFG_INT(agora_diloco_params, key, f, d, lo, hi, h)
@@ -35,6 +40,9 @@ const agora_cfg_entry agora_diloco_cfg[] = {
           "deadline of one membership boundary (topology + shared state)"),
     D_INT("diloco.max_retries", max_retries, 20, 0, 1000000,
           "failed collectives tolerated within one outer step"),
+    D_INT("diloco.ckpt_every", ckpt_every, 10, 0, INT64_C(1) << 40,
+          "checkpoint the outer state every this many outer steps (0: off)"),
+    D_INT("diloco.ckpt_keep", ckpt_keep, 3, 1, 100000, "outer-state checkpoints kept"),
     AGORA_CFG_BOOL(agora_diloco_params, "diloco.overlap", overlap, false,
                    "reduce delta_t in the background while round t+1 trains (delayed outer "
                    "update with an eager local estimate)"),
@@ -51,7 +59,8 @@ typedef struct loop {
     float *delta;    /* (n,) pseudo-gradient, averaged in place */
     float *start;    /* (n,) overlap: where the current round's inner steps started */
     size_t n;
-    int64_t revision; /* committed outer steps */
+    int64_t revision;  /* committed outer steps */
+    int64_t ckpt_last; /* revision of the last checkpoint written */
     /* overlap: the collective in flight on the background thread */
     agora_codec codec;
     int64_t timeout_ms;
@@ -206,6 +215,83 @@ static void commit(loop *L, agora_diloco_outer_stats *st) {
     st->committed++;
 }
 
+/* save_ckpt writes the trainer's checkpoint (unless final: the caller writes that one),
+ * then the outer state, at this boundary. A failed write is logged and training goes on
+ * (the previous checkpoint stays intact). */
+static void save_ckpt(loop *L, agora_diloco_outer_stats *st, bool final) {
+    const agora_diloco_params *p = L->p;
+    if (p->ckpt_root == NULL || p->ckpt_every <= 0 || L->revision <= 0 ||
+        (!final && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
+        return;
+    int64_t t0 = agora_now_ns();
+    char err[AGORA_ERR_LEN] = "", dir[4096], path[4200], rev[32], h[32], n[32];
+    agora_err rc = final ? AGORA_OK : agora_trainer_checkpoint(L->t, NULL, 0, err);
+    if (rc == AGORA_OK)
+        rc = agora_ckpt_dir_begin(p->ckpt_root, L->revision, dir, sizeof dir);
+    if (rc == AGORA_OK) {
+        snprintf(path, sizeof path, "%s/outer.safetensors", dir);
+        snprintf(rev, sizeof rev, "%" PRId64, L->revision);
+        snprintf(h, sizeof h, "%" PRId64, p->inner_steps);
+        snprintf(n, sizeof n, "%zu", L->n);
+        const char *meta[] = {
+            "format", "agora-diloco-outer", "outer_step", rev, "inner_steps", h, "n_params", n};
+        agora_st_entry e[2] = {{"theta_outer", AGORA_ST_F32, 1, {(int64_t)L->n}, L->outer},
+                               {"outer_momentum", AGORA_ST_F32, 1, {(int64_t)L->n}, L->momentum}};
+        rc = agora_st_save(path, e, 2, meta, 4, err);
+    }
+    if (rc == AGORA_OK)
+        rc = agora_ckpt_dir_commit(dir);
+    if (rc == AGORA_OK)
+        rc = agora_ckpt_dir_prune(p->ckpt_root, (size_t)p->ckpt_keep);
+    if (rc != AGORA_OK) {
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "checkpoint at outer step %" PRId64 " failed: %s %s",
+                       L->revision, agora_err_name(rc), err);
+        return;
+    }
+    L->ckpt_last = L->revision;
+    st->ckpt_s = (double)(agora_now_ns() - t0) / 1e9;
+}
+
+/* load_ckpt starts from the newest complete outer state under ckpt_root, if any. */
+static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
+    const agora_diloco_params *p = L->p;
+    char dir[4096], path[4200];
+    int64_t step = 0;
+    agora_err rc = agora_ckpt_dir_latest(p->ckpt_root, dir, sizeof dir, &step);
+    if (rc == AGORA_ENOENT) {
+        AGORA_LOG_INFO(AGORA_SUB_TRAIN, "resume: no outer state in %s, starting fresh",
+                       p->ckpt_root);
+        return AGORA_OK;
+    }
+    AGORA_TRY(rc);
+    snprintf(path, sizeof path, "%s/outer.safetensors", dir);
+    agora_st_file *f = NULL;
+    AGORA_TRY(agora_st_load(path, &f, err));
+    int64_t shape[1] = {(int64_t)L->n};
+    const char *fmt = agora_st_meta(f, "format"), *rev = agora_st_meta(f, "outer_step");
+    char *end = NULL;
+    long long r = rev != NULL ? strtoll(rev, &end, 10) : -1;
+    if (fmt == NULL || strcmp(fmt, "agora-diloco-outer") != 0 || end == rev || *end != '\0' ||
+        r != step) {
+        snprintf(err, AGORA_ERR_LEN, "%.300s: not an agora DiLoCo outer state for step %" PRId64,
+                 path, step);
+        rc = AGORA_EPARSE;
+    }
+    if (rc == AGORA_OK)
+        rc = agora_st_read_f32(f, "theta_outer", L->outer, 1, shape, err);
+    if (rc == AGORA_OK)
+        rc = agora_st_read_f32(f, "outer_momentum", L->momentum, 1, shape, err);
+    agora_st_close(f);
+    AGORA_TRY(rc);
+    L->revision = step;
+    L->ckpt_last = step;
+    memcpy(L->inner, L->outer, L->n * sizeof(float));
+    agora_trainer_set_step(L->t, step * p->inner_steps);
+    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "resumed the outer state of step %" PRId64 " from %s", step,
+                   dir);
+    return AGORA_OK;
+}
+
 static void finish_stats(agora_diloco_outer_stats *st, const loop *L, double loss, double tps,
                          double inner_s, double reduce_s, double boundary_s) {
     st->outer_step = L->revision;
@@ -251,6 +337,7 @@ static agora_err run_blocking(loop *L, agora_diloco_cb cb, void *user) {
         if (L->revision >= L->p->outer_steps)
             break; /* a joiner may arrive after the end */
         double boundary_s = secs_since(t0), loss = 0, tps = 0;
+        save_ckpt(L, &st, false);
         int64_t t1 = agora_now_ns();
         AGORA_TRY(inner(L, &loss, &tps));
         double inner_s = secs_since(t1);
@@ -319,6 +406,7 @@ static agora_err run_overlap(loop *L, agora_diloco_cb cb, void *user) {
         need_world = 1;
         boundary_next = true;
         double boundary_s = secs_since(t3);
+        save_ckpt(L, &st, false);
         if (L->revision >= p->outer_steps)
             break; /* a joiner may arrive after the end */
         int64_t t4 = agora_now_ns();
@@ -385,11 +473,23 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
     }
     memcpy(L.outer, L.inner, L.n * sizeof(float));
     memset(L.momentum, 0, L.n * sizeof(float));
+    if (p->resume && p->ckpt_root != NULL) {
+        char err[AGORA_ERR_LEN] = "";
+        rc = load_ckpt(&L, err);
+        if (rc != AGORA_OK) {
+            AGORA_LOG_ERROR(AGORA_SUB_TRAIN, "resume: %s", err[0] ? err : agora_err_str(rc));
+            goto out;
+        }
+    }
     if (p->overlap) {
         memcpy(L.start, L.inner, L.n * sizeof(float));
         rc = run_overlap(&L, cb, user);
     } else {
         rc = run_blocking(&L, cb, user);
+    }
+    if (rc == AGORA_OK && L.revision >= p->outer_steps) {
+        agora_diloco_outer_stats fin = {0};
+        save_ckpt(&L, &fin, true);
     }
 out:
     if (L.pending) { /* an error or a stop left a collective in flight: let it end */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agora/alloc.h"
 #include "agora/hash.h"
@@ -203,6 +204,58 @@ static void diloco_lone_survivor_wins_tie_against_joiner(void **state) {
     free(dir);
 }
 
+/* Checkpoints and resume: a run stopped after 3 outer steps continues to 5 from its
+ * outer-state checkpoints in the same run directory; a corrupt one is refused by name. */
+static void diloco_resumes_from_outer_checkpoint(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=3 --set diloco.ckpt_every=2");
+    if (rc != 0)
+        fail_msg("first launch exited %d:\n%s", rc, g_out);
+    char run[4200], f[8400];
+    snprintf(run, sizeof run, "%s/run", dir);
+    /* step 2 by ckpt_every, step 3 as the final outer state */
+    snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000002/DONE", run);
+    assert_int_equal(access(f, F_OK), 0);
+    snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000003/outer.safetensors", run);
+    assert_int_equal(access(f, F_OK), 0);
+    rc = launch(dir, "--nodes 2 --set diloco.outer_steps=5 --set diloco.ckpt_every=2 "
+                     "--set train.resume=true");
+    if (rc != 0)
+        fail_msg("resumed launch exited %d:\n%s", rc, g_out);
+    assert_true(summary_num(run, "node-00", "outer_steps") == 5);
+    assert_true(summary_num(run, "node-01", "outer_steps") == 5);
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    /* the resumed nodes continued at outer step 4 instead of starting over */
+    assert_true(metrics_has(run, "node-00", "\"outer_step\":4,"));
+    snprintf(f, sizeof f, "%s/node-00/log.txt", run);
+    char *log = NULL;
+    size_t len = 0;
+    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
+    assert_non_null(strstr(log, "resumed the outer state of step 3"));
+    agora_free(log);
+    /* one CSV header, whatever the number of runs that appended to it */
+    snprintf(f, sizeof f, "%s/node-00/metrics.csv", run);
+    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
+    assert_null(strstr(log + 1, "\nouter_step,"));
+    agora_free(log);
+    /* A truncated outer state: the node stops with the file's name, nothing is trained. */
+    snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000005/outer.safetensors", run);
+    assert_int_equal(truncate(f, 100), 0);
+    rc = launch(dir, "--nodes 2 --set diloco.outer_steps=7 --set train.resume=true "
+                     "--set diloco.boundary_timeout_ms=3000");
+    assert_int_not_equal(rc, 0);
+    snprintf(f, sizeof f, "%s/node-00/log.txt", run);
+    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
+    assert_non_null(strstr(log, "step_0000000005/outer.safetensors"));
+    agora_free(log);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void diloco_launch_rejects_bad_config(void **state) {
     (void)state;
     char cmd[1024];
@@ -219,6 +272,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_overlap_survives_sigkill_and_admits_joiner),
         cmocka_unit_test(diloco_lone_survivor_wins_tie_against_joiner),
         cmocka_unit_test(diloco_launch_rejects_bad_config),
+        cmocka_unit_test(diloco_resumes_from_outer_checkpoint),
     };
     return agora_test_main(tests, argc, argv);
 }

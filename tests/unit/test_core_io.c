@@ -170,6 +170,18 @@ static void io_metrics_write_jsonl_and_csv(void **state) {
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     char *c = slurp(path);
     assert_string_equal(c, "step,loss,phase\n0,1.5,\"a,\"\"b\"\"\"\n1,0.5,\"a,\"\"b\"\"\"\n");
+    agora_free(c);
+    /* A resumed run appends under the existing header, in its column order. */
+    agora_assert_ok(agora_metrics_open(dir, NULL, &m));
+    agora_metrics_begin(m);
+    agora_metrics_f64(m, "loss", 0.25);
+    agora_metrics_i64(m, "step", 2);
+    agora_metrics_i64(m, "extra", 7);
+    agora_assert_ok(agora_metrics_end(m));
+    agora_metrics_close(m);
+    c = slurp(path);
+    assert_string_equal(c,
+                        "step,loss,phase\n0,1.5,\"a,\"\"b\"\"\"\n1,0.5,\"a,\"\"b\"\"\"\n2,0.25,\n");
     agora_free(j);
     agora_free(c);
     agora_test_rmtree(dir);
