@@ -7,9 +7,12 @@
 #             2(W-1)/W x 4 bytes x params per node.
 #   diloco    `agora launch --nodes W` with B sequences per node, H inner steps per outer
 #             step, int8-lut ring all-reduce; bytes are measured by the nodes.
-# Printed: validation loss of both, the traffic ratio, the measured loopback utilization,
-# and the utilization projected for slower links from the measured inner-step time and
-# bytes per outer step (a projection, not a measurement on a capped link).
+#   slow link the same DiLoCo run with every node's uplink capped by comm.rate_limit_mbps
+#             (BENCH_DILOCO_MBIT, default 10), blocking and overlapped (diloco.overlap:
+#             the all-reduce of round t runs while round t+1 trains).
+# Printed: validation loss of each, the traffic ratio, the measured utilization on
+# loopback and on the capped link, and the utilization projected for other link speeds
+# from the measured inner-step time and bytes per outer step.
 # $1 is the build directory. BENCH_DILOCO_H and BENCH_DILOCO_OUTER set H and the outer steps.
 set -euo pipefail
 build=${1:?usage: 40-diloco.sh BUILD_DIR}
@@ -35,9 +38,15 @@ t1=$(date +%s.%N)
 "$agora" launch --nodes $W --run-dir "$out/diloco" "${common[@]}" --set train.batch_size=$B \
   --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER >"$out/diloco.log" 2>&1
 t2=$(date +%s.%N)
-/usr/bin/python3 - "$out" "$W" "$t0" "$t1" "$t2" <<'PY'
+MBIT=${BENCH_DILOCO_MBIT:-10}
+for mode in false true; do
+  "$agora" launch --nodes $W --run-dir "$out/slow-$mode" "${common[@]}" --set train.batch_size=$B \
+    --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set diloco.overlap=$mode \
+    --set comm.rate_limit_mbps=$MBIT >"$out/slow-$mode.log" 2>&1
+done
+/usr/bin/python3 - "$out" "$W" "$t0" "$t1" "$t2" "$MBIT" <<'PY'
 import json, sys, glob
-out, W, t0, t1, t2 = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+out, W, t0, t1, t2, mbit_cap = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
 import re
 # `agora train` ends with "done at step N: loss L, val loss V, ...".
 m = re.search(r"done at step \d+: .*?val loss ([0-9.]+)", open(out + "/dp.log").read())
@@ -55,5 +64,16 @@ for mbit in (1000, 100, 10):
     t = bytes_per_outer * 8 / (mbit * 1e6)
     print(f"  utilization at {mbit:>4} Mbit/s (projected from {inner:.2f} s inner, "
           f"{bytes_per_outer / 1e6:.2f} MB/outer step): {100 * inner / (inner + t):.1f}%")
+for mode, name in (("false", "blocking"), ("true", "overlapped")):
+    try:
+        d = json.load(open(f"{out}/slow-{mode}/node-00/summary.json"))
+    except OSError:
+        print(f"  {name} at {mbit_cap:g} Mbit/s: no summary (see {out}/slow-{mode}.log)")
+        continue
+    r = [json.loads(l) for l in open(f"{out}/slow-{mode}/node-00/metrics.jsonl")]
+    ar = sorted(x["allreduce_s"] for x in r)
+    print(f"  {name:>10} DiLoCo, uplink capped at {mbit_cap:g} Mbit/s (measured): utilization "
+          f"{100 * d['mean_utilization']:.1f}%, median wait for the all-reduce "
+          f"{ar[len(ar) // 2]:.2f} s, val loss {d['val_loss']:.4f}")
 PY
 [ -n "${BENCH_KEEP:-}" ] && echo "(kept $out)" || rm -rf "$out"
