@@ -165,42 +165,112 @@ static void gemm1(int ta, int tb, size_t M, size_t N, size_t K, const float *A, 
     gemm1a(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* Splits C along its longer side into one block per thread (multiples of 16 wide). */
-static void gemm_par(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                     const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    int nt = agora__num_threads();
-    if (nt <= 1 || (double)M * (double)N * (double)K < 2e6) {
-        gemm1(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    int split_rows = M >= N;
-    size_t len = split_rows ? M : N;
+/* One sgemm, as gemm1's arguments. */
+typedef struct gemm_op {
+    int ta, tb;
+    size_t M, N, K;
+    const float *A;
+    size_t lda;
+    const float *B;
+    size_t ldb;
+    float beta;
+    float *C;
+    size_t ldc;
+} gemm_op;
+
+/* Block t of nt of op: C split along its longer side (blocks a multiple of 16 wide). The
+ * split depends only on C's shape, so ops writing the same C split it the same way. */
+static void gemm_block(const gemm_op *g, int t, int nt) {
+    int split_rows = g->M >= g->N;
+    size_t len = split_rows ? g->M : g->N;
     size_t chunk = (len + (size_t)nt - 1) / (size_t)nt;
     chunk = (chunk + 15) / 16 * 16;
-    AGORA_OMP("omp parallel for schedule(static)")
-    for (int t = 0; t < nt; t++) {
-        size_t lo = (size_t)t * chunk, hi = lo + chunk < len ? lo + chunk : len;
-        if (lo >= hi)
-            continue;
-        if (split_rows) {
-            const float *a = ta ? A + lo : A + lo * lda;
-            gemm1(ta, tb, hi - lo, N, K, a, lda, B, ldb, beta, C + lo * ldc, ldc);
-        } else {
-            const float *b = tb ? B + lo * ldb : B + lo;
-            gemm1(ta, tb, M, hi - lo, K, A, lda, b, ldb, beta, C + lo, ldc);
-        }
+    size_t lo = (size_t)t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+    if (lo >= hi)
+        return;
+    if (split_rows) {
+        const float *a = g->ta ? g->A + lo : g->A + lo * g->lda;
+        gemm1(g->ta, g->tb, hi - lo, g->N, g->K, a, g->lda, g->B, g->ldb, g->beta,
+              g->C + lo * g->ldc, g->ldc);
+    } else {
+        const float *b = g->tb ? g->B + lo * g->ldb : g->B + lo;
+        gemm1(g->ta, g->tb, g->M, hi - lo, g->K, g->A, g->lda, b, g->ldb, g->beta, g->C + lo,
+              g->ldc);
     }
+}
+
+/* Runs ops[0..n) in order inside one parallel region: each thread computes its block of every
+ * op in turn, with no barrier between ops. Ops that write the same C (accumulating into it)
+ * split it identically, so each thread only ever touches its own rows or columns of it; the
+ * result is the same as running the ops one after another. Small batches run on one thread
+ * (waking the team costs more than the work). */
+static void gemm_run(const gemm_op *ops, int n) {
+    double flops = 0;
+    for (int i = 0; i < n; i++)
+        flops += (double)ops[i].M * (double)ops[i].N * (double)ops[i].K;
+    if (agora__num_threads() <= 1 || flops < 2e6) {
+        for (int i = 0; i < n; i++)
+            gemm1(ops[i].ta, ops[i].tb, ops[i].M, ops[i].N, ops[i].K, ops[i].A, ops[i].lda,
+                  ops[i].B, ops[i].ldb, ops[i].beta, ops[i].C, ops[i].ldc);
+        return;
+    }
+#ifdef AGORA_HAVE_OPENMP
+    AGORA_OMP("omp parallel") {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int i = 0; i < n; i++)
+            if (ops[i].M > 0 && ops[i].N > 0)
+                gemm_block(&ops[i], t, nt);
+    }
+#endif
+}
+
+static void gemm_par(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                     const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    gemm_op g = {ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc};
+    gemm_run(&g, 1);
 }
 
 static void matmul_fwd(float *out, const float *inp, const float *w, size_t N, size_t K, size_t M) {
     gemm_par(NO_T, YES_T, N, M, K, inp, K, w, K, 0.0f, out, M);
 }
 
+/* The weight-gradient products: dw_i (M_i,K) += dout_i^T @ inp */
+static void bwd_dw_ops(gemm_op *ops, float *const *dw, const float *const *dout, const float *inp,
+                       const size_t *M, int n, size_t N, size_t K) {
+    for (int i = 0; i < n; i++)
+        ops[i] = (gemm_op){YES_T, NO_T, M[i], K, N, dout[i], M[i], inp, K, 1.0f, dw[i], K};
+}
+
 static void matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                        size_t N, size_t K, size_t M, int accumulate) {
+    gemm_op ops[2];
+    int n = 0;
     if (dinp != NULL)
-        gemm_par(NO_T, NO_T, N, K, M, dout, M, w, K, accumulate ? 1.0f : 0.0f, dinp, K);
-    gemm_par(YES_T, NO_T, M, K, N, dout, M, inp, K, 1.0f, dw, K);
+        ops[n++] = (gemm_op){NO_T, NO_T, N, K, M, dout, M, w, K, accumulate ? 1.0f : 0.0f, dinp, K};
+    bwd_dw_ops(ops + n, &dw, &dout, inp, &M, 1, N, K);
+    gemm_run(ops, n + 1);
+}
+
+static void matmul_fwd_multi(float *const *out, const float *inp, const float *const *w,
+                             const size_t *M, int n, size_t N, size_t K) {
+    gemm_op ops[AGORA__MULTI_MAX];
+    AGORA_ASSERT(n >= 1 && n <= AGORA__MULTI_MAX);
+    for (int i = 0; i < n; i++)
+        ops[i] = (gemm_op){NO_T, YES_T, N, M[i], K, inp, K, w[i], K, 0.0f, out[i], M[i]};
+    gemm_run(ops, n);
+}
+
+static void matmul_bwd_multi(float *dinp, float *const *dw, const float *const *dout,
+                             const float *inp, const float *const *w, const size_t *M, int n,
+                             size_t N, size_t K, int accumulate) {
+    gemm_op ops[2 * AGORA__MULTI_MAX];
+    AGORA_ASSERT(n >= 1 && n <= AGORA__MULTI_MAX);
+    for (int i = 0; i < n; i++)
+        ops[i] = (gemm_op){NO_T,    NO_T, N,    K, M[i],
+                           dout[i], M[i], w[i], K, accumulate || i > 0 ? 1.0f : 0.0f,
+                           dinp,    K};
+    bwd_dw_ops(ops + n, dw, dout, inp, M, n, N, K);
+    gemm_run(ops, 2 * n);
 }
 
 // ---- RMSNorm ----
@@ -559,6 +629,8 @@ static void add(float *out, const float *a, const float *b, size_t n) {
 const agora__kernels agora__kernels_fast = {
     .matmul_fwd = matmul_fwd,
     .matmul_bwd = matmul_bwd,
+    .matmul_fwd_multi = matmul_fwd_multi,
+    .matmul_bwd_multi = matmul_bwd_multi,
     .rmsnorm_fwd = rmsnorm_fwd,
     .add_rmsnorm_fwd = add_rmsnorm_fwd,
     .rmsnorm_bwd = rmsnorm_bwd,

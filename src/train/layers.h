@@ -25,6 +25,9 @@
 #define AGORA__VEC_CLONES
 #endif
 
+/* Most matmuls matmul_*_multi takes at once. */
+#define AGORA__MULTI_MAX 3
+
 typedef struct agora__kernels {
     /* out (N,M) = inp (N,K) @ w (M,K)^T */
     void (*matmul_fwd)(float *out, const float *inp, const float *w, size_t N, size_t K, size_t M);
@@ -32,6 +35,15 @@ typedef struct agora__kernels {
      * dinp may be NULL. */
     void (*matmul_bwd)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                        size_t N, size_t K, size_t M, int accumulate);
+    /* Matmuls that share their input, in one parallel region (q, k, v; gate, up):
+     * out_i (N,M_i) = inp (N,K) @ w_i (M_i,K)^T for i < n <= AGORA__MULTI_MAX. */
+    void (*matmul_fwd_multi)(float *const *out, const float *inp, const float *const *w,
+                             const size_t *M, int n, size_t N, size_t K);
+    /* Their backward: dinp (N,K) = (or += if accumulate) sum_i dout_i @ w_i, summed in order
+     * i = 0, 1, ...; dw_i (M_i,K) += dout_i^T @ inp. */
+    void (*matmul_bwd_multi)(float *dinp, float *const *dw, const float *const *dout,
+                             const float *inp, const float *const *w, const size_t *M, int n,
+                             size_t N, size_t K, int accumulate);
     /* out (N,C) = x * rstd * w; rstd (N) saved. */
     void (*rmsnorm_fwd)(float *out, float *rstd, const float *x, const float *w, size_t N, size_t C,
                         float eps);
@@ -86,6 +98,11 @@ void agora__matmul_fwd_ref(float *out, const float *inp, const float *w, size_t 
                            size_t M);
 void agora__matmul_bwd_ref(float *dinp, float *dw, const float *dout, const float *inp,
                            const float *w, size_t N, size_t K, size_t M, int accumulate);
+void agora__matmul_fwd_multi_ref(float *const *out, const float *inp, const float *const *w,
+                                 const size_t *M, int n, size_t N, size_t K);
+void agora__matmul_bwd_multi_ref(float *dinp, float *const *dw, const float *const *dout,
+                                 const float *inp, const float *const *w, const size_t *M, int n,
+                                 size_t N, size_t K, int accumulate);
 void agora__rmsnorm_fwd_ref(float *out, float *rstd, const float *x, const float *w, size_t N,
                             size_t C, float eps);
 void agora__add_rmsnorm_fwd_ref(float *s, float *out, float *rstd, const float *a, const float *w,

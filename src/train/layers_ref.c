@@ -40,6 +40,19 @@ void agora__matmul_bwd_ref(float *dinp, float *dw, const float *dout, const floa
         }
 }
 
+void agora__matmul_fwd_multi_ref(float *const *out, const float *inp, const float *const *w,
+                                 const size_t *M, int n, size_t N, size_t K) {
+    for (int i = 0; i < n; i++)
+        agora__matmul_fwd_ref(out[i], inp, w[i], N, K, M[i]);
+}
+
+void agora__matmul_bwd_multi_ref(float *dinp, float *const *dw, const float *const *dout,
+                                 const float *inp, const float *const *w, const size_t *M, int n,
+                                 size_t N, size_t K, int accumulate) {
+    for (int i = 0; i < n; i++)
+        agora__matmul_bwd_ref(dinp, dw[i], dout[i], inp, w[i], N, K, M[i], accumulate || i > 0);
+}
+
 void agora__rmsnorm_fwd_ref(float *out, float *rstd, const float *x, const float *w, size_t N,
                             size_t C, float eps) {
     for (size_t n = 0; n < N; n++) {
@@ -253,6 +266,8 @@ void agora__add_ref(float *out, const float *a, const float *b, size_t n) {
 const agora__kernels agora__kernels_ref = {
     .matmul_fwd = agora__matmul_fwd_ref,
     .matmul_bwd = agora__matmul_bwd_ref,
+    .matmul_fwd_multi = agora__matmul_fwd_multi_ref,
+    .matmul_bwd_multi = agora__matmul_bwd_multi_ref,
     .rmsnorm_fwd = agora__rmsnorm_fwd_ref,
     .add_rmsnorm_fwd = agora__add_rmsnorm_fwd_ref,
     .rmsnorm_bwd = agora__rmsnorm_bwd_ref,

@@ -351,6 +351,7 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
     size_t NC = m->nc_max;
     size_t Nmax = (size_t)m->max_batch * (size_t)c->max_seq;
     size_t BHTTmax = (size_t)m->max_batch * H * (size_t)c->max_seq * (size_t)c->max_seq;
+    const size_t qkv_m[3] = {H * D, KV * D, KV * D}, gu_m[2] = {F, F};
     memcpy(m->tokens, tokens, N * sizeof *tokens);
     m->B = B;
     m->T = T;
@@ -365,9 +366,9 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         float *q = m->q + li * Nmax * H * D, *att = m->att + li * Nmax * H * D;
         float *kk = m->kk + li * Nmax * KV * D, *v = m->v + li * Nmax * KV * D;
         float *g = m->g + li * Nmax * F, *u = m->u + li * Nmax * F, *hh = m->hh + li * Nmax * F;
-        PROF("mm_qkv_f", k->matmul_fwd(q, ln1, W(m, lt(l, T_Q)), N, C, H * D));
-        PROF("mm_qkv_f", k->matmul_fwd(kk, ln1, W(m, lt(l, T_K)), N, C, KV * D));
-        PROF("mm_qkv_f", k->matmul_fwd(v, ln1, W(m, lt(l, T_V)), N, C, KV * D));
+        float *qkv_out[3] = {q, kk, v};
+        const float *qkv_w[3] = {W(m, lt(l, T_Q)), W(m, lt(l, T_K)), W(m, lt(l, T_V))};
+        PROF("mm_qkv_f", k->matmul_fwd_multi(qkv_out, ln1, qkv_w, qkv_m, 3, N, C));
         PROF("rope", k->rope(q, m->cos_t, m->sin_t, (size_t)B, (size_t)T, H, D, 0));
         PROF("rope", k->rope(kk, m->cos_t, m->sin_t, (size_t)B, (size_t)T, KV, D, 0));
         PROF("attn_fwd",
@@ -375,8 +376,9 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         PROF("mm_o_f", k->matmul_fwd(mid, att, W(m, lt(l, T_O)), N, H * D, C));
         PROF("add_rmsnorm",
              k->add_rmsnorm_fwd(mid, ln2, m->rstd2 + li * Nmax, x, W(m, lt(l, T_LN2)), N, C, eps));
-        PROF("mm_gu_f", k->matmul_fwd(g, ln2, W(m, lt(l, T_GATE)), N, C, F));
-        PROF("mm_gu_f", k->matmul_fwd(u, ln2, W(m, lt(l, T_UP)), N, C, F));
+        float *gu_out[2] = {g, u};
+        const float *gu_w[2] = {W(m, lt(l, T_GATE)), W(m, lt(l, T_UP))};
+        PROF("mm_gu_f", k->matmul_fwd_multi(gu_out, ln2, gu_w, gu_m, 2, N, C));
         PROF("swiglu_fwd", k->swiglu_fwd(hh, g, u, N * F));
         PROF("mm_down_f", k->matmul_fwd(xo, hh, W(m, lt(l, T_DOWN)), N, F, C));
         if (l + 1 < c->n_layers)
@@ -428,6 +430,7 @@ agora_err agora_model_backward(agora_model *m, float loss_scale) {
     size_t D = C / H, V = (size_t)c->vocab_size, NC = m->nc_max;
     size_t Nmax = (size_t)m->max_batch * (size_t)c->max_seq;
     size_t BHTTmax = (size_t)m->max_batch * H * (size_t)c->max_seq * (size_t)c->max_seq;
+    const size_t qkv_m[3] = {H * D, KV * D, KV * D}, gu_m[2] = {F, F};
     float scale = loss_scale / (float)m->n_valid;
     PROF("ce_bwd",
          k->ce_bwd(m->logits, m->lse, m->zmax, m->argmax, m->targets, N, V, m->z_w, scale));
@@ -448,10 +451,10 @@ agora_err agora_model_backward(agora_model *m, float loss_scale) {
         PROF("mm_down_b", k->matmul_bwd(m->dh, G(m, lt(l, T_DOWN)), m->dres, hh,
                                         W(m, lt(l, T_DOWN)), N, F, C, 0));
         PROF("swiglu_bwd", k->swiglu_bwd(m->dg, m->du, m->dh, g, u, N * F));
-        PROF("mm_gu_b", k->matmul_bwd(m->dln, G(m, lt(l, T_GATE)), m->dg, ln2, W(m, lt(l, T_GATE)),
-                                      N, C, F, 0));
-        PROF("mm_gu_b",
-             k->matmul_bwd(m->dln, G(m, lt(l, T_UP)), m->du, ln2, W(m, lt(l, T_UP)), N, C, F, 1));
+        float *gu_dw[2] = {G(m, lt(l, T_GATE)), G(m, lt(l, T_UP))};
+        const float *gu_dout[2] = {m->dg, m->du};
+        const float *gu_w[2] = {W(m, lt(l, T_GATE)), W(m, lt(l, T_UP))};
+        PROF("mm_gu_b", k->matmul_bwd_multi(m->dln, gu_dw, gu_dout, ln2, gu_w, gu_m, 2, N, C, 0));
         PROF("rmsnorm_bwd", k->rmsnorm_bwd(m->dres, G(m, lt(l, T_LN2)), m->dln, mid,
                                            W(m, lt(l, T_LN2)), m->rstd2 + li * Nmax, N, C));
         /* attention: dres now holds d(loss)/d(mid) */
@@ -461,12 +464,11 @@ agora_err agora_model_backward(agora_model *m, float loss_scale) {
                                      m->P + li * BHTTmax, q, kk, v, B, T, H, KV, D));
         PROF("rope", k->rope(m->dq, m->cos_t, m->sin_t, B, T, H, D, 1));
         PROF("rope", k->rope(m->dk, m->cos_t, m->sin_t, B, T, KV, D, 1));
+        float *qkv_dw[3] = {G(m, lt(l, T_Q)), G(m, lt(l, T_K)), G(m, lt(l, T_V))};
+        const float *qkv_dout[3] = {m->dq, m->dk, m->dv};
+        const float *qkv_w[3] = {W(m, lt(l, T_Q)), W(m, lt(l, T_K)), W(m, lt(l, T_V))};
         PROF("mm_qkv_b",
-             k->matmul_bwd(m->dln, G(m, lt(l, T_Q)), m->dq, ln1, W(m, lt(l, T_Q)), N, C, H * D, 0));
-        PROF("mm_qkv_b", k->matmul_bwd(m->dln, G(m, lt(l, T_K)), m->dk, ln1, W(m, lt(l, T_K)), N, C,
-                                       KV * D, 1));
-        PROF("mm_qkv_b", k->matmul_bwd(m->dln, G(m, lt(l, T_V)), m->dv, ln1, W(m, lt(l, T_V)), N, C,
-                                       KV * D, 1));
+             k->matmul_bwd_multi(m->dln, qkv_dw, qkv_dout, ln1, qkv_w, qkv_m, 3, N, C, 0));
         PROF("rmsnorm_bwd", k->rmsnorm_bwd(m->dres, G(m, lt(l, T_LN1)), m->dln, x,
                                            W(m, lt(l, T_LN1)), m->rstd1 + li * Nmax, N, C));
     }

@@ -125,6 +125,42 @@ static void train_ops_matmul_fast_matches_ref(void **state) {
     free(x), free(w), free(dy), free(y0), free(y1), free(dx0), free(dx1), free(dw0), free(dw1);
 }
 
+/* q/k/v-style batches: three outputs of different widths from one input, forward and
+ * backward (dinp accumulated over the three in order), large enough for the threaded path. */
+static void train_ops_matmul_multi_fast_matches_ref(void **state) {
+    (void)state;
+    enum { NM = 3 };
+    const size_t N = 300, K = 64, M[NM] = {96, 32, 40};
+    float *x = randn(N * K, 1, 1), *w[NM], *dy[NM], *y0[NM], *y1[NM], *dw0[NM], *dw1[NM];
+    for (int i = 0; i < NM; i++) {
+        w[i] = randn(M[i] * K, 2 + (uint64_t)i, 1);
+        dy[i] = randn(N * M[i], 5 + (uint64_t)i, 1);
+        y0[i] = zeros(N * M[i]), y1[i] = zeros(N * M[i]);
+        dw0[i] = randn(M[i] * K, 8 + (uint64_t)i, 1); /* gradients accumulate */
+        dw1[i] = malloc(M[i] * K * sizeof *dw1[i]);
+        memcpy(dw1[i], dw0[i], M[i] * K * sizeof *dw1[i]);
+    }
+    agora__matmul_fwd_multi_ref(y0, x, (const float *const *)w, M, NM, N, K);
+    agora__kernels_fast.matmul_fwd_multi(y1, x, (const float *const *)w, M, NM, N, K);
+    for (int i = 0; i < NM; i++)
+        agora_assert_tensor_near(y1[i], y0[i], N * M[i], 1e-4, 1e-4);
+    for (int acc = 0; acc <= 1; acc++) {
+        float *dx0 = randn(N * K, 11, 1), *dx1 = malloc(N * K * sizeof *dx1);
+        memcpy(dx1, dx0, N * K * sizeof *dx1);
+        agora__matmul_bwd_multi_ref(dx0, dw0, (const float *const *)dy, x, (const float *const *)w,
+                                    M, NM, N, K, acc);
+        agora__kernels_fast.matmul_bwd_multi(dx1, dw1, (const float *const *)dy, x,
+                                             (const float *const *)w, M, NM, N, K, acc);
+        agora_assert_tensor_near(dx1, dx0, N * K, 1e-3, 1e-4);
+        for (int i = 0; i < NM; i++)
+            agora_assert_tensor_near(dw1[i], dw0[i], M[i] * K, 1e-3, 1e-4);
+        free(dx0), free(dx1);
+    }
+    free(x);
+    for (int i = 0; i < NM; i++)
+        free(w[i]), free(dy[i]), free(y0[i]), free(y1[i]), free(dw0[i]), free(dw1[i]);
+}
+
 // ---- RMSNorm ----
 
 typedef struct {
@@ -442,6 +478,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_ops_matmul_grad_matches_finite_difference),
         cmocka_unit_test(train_ops_matmul_fast_matches_ref),
+        cmocka_unit_test(train_ops_matmul_multi_fast_matches_ref),
         cmocka_unit_test(train_ops_rmsnorm_grad_matches_finite_difference),
         cmocka_unit_test(train_ops_rmsnorm_fast_matches_ref),
         cmocka_unit_test(train_ops_rope_grad_matches_finite_difference),

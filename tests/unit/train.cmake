@@ -12,6 +12,7 @@ endfunction()
 
 set(TRAIN_OPS_CASES
   train_ops_matmul_grad_matches_finite_difference train_ops_matmul_fast_matches_ref
+  train_ops_matmul_multi_fast_matches_ref
   train_ops_rmsnorm_grad_matches_finite_difference train_ops_rmsnorm_fast_matches_ref
   train_ops_rope_grad_matches_finite_difference
   train_ops_attention_grad_matches_finite_difference train_ops_attention_fast_matches_ref
