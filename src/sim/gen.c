@@ -85,18 +85,22 @@ void agora__sim_init_attributes(agora_sim *s) {
 }
 
 // ---- alias table (Vose) over fitness weights ----
+/* One column per cache line half: the threshold, the alias and the opinions of both
+ * outcomes, so a proposal and its homophily test read one line. */
+typedef struct alias_ent {
+    double prob, o_self, o_alias;
+    uint32_t alias, pad;
+} alias_ent;
 typedef struct alias_tab {
-    double *prob;
-    uint32_t *alias;
+    alias_ent *e;
     uint32_t n;
 } alias_tab;
 
-static agora_err alias_build(alias_tab *a, const double *w, uint32_t n) {
+static agora_err alias_build(alias_tab *a, const double *w, const double *o, uint32_t n) {
     a->n = n;
-    a->prob = agora_malloc(n * sizeof *a->prob);
-    a->alias = agora_malloc(n * sizeof *a->alias);
+    a->e = agora_malloc_aligned(n * sizeof *a->e);
     uint32_t *small = agora_malloc(n * sizeof *small), *large = agora_malloc(n * sizeof *large);
-    if (!a->prob || !a->alias || !small || !large) {
+    if (!a->e || !small || !large) {
         agora_free(small);
         agora_free(large);
         return AGORA_ENOMEM;
@@ -106,37 +110,87 @@ static agora_err alias_build(alias_tab *a, const double *w, uint32_t n) {
         sum += w[j];
     uint32_t ns = 0, nl = 0;
     for (uint32_t j = 0; j < n; j++) {
-        a->prob[j] = w[j] * n / sum;
-        a->alias[j] = j;
-        if (a->prob[j] < 1.0)
+        a->e[j].prob = w[j] * n / sum;
+        a->e[j].alias = j;
+        a->e[j].pad = 0;
+        if (a->e[j].prob < 1.0)
             small[ns++] = j;
         else
             large[nl++] = j;
     }
     while (ns > 0 && nl > 0) {
         uint32_t sj = small[--ns], lj = large[nl - 1];
-        a->alias[sj] = lj;
-        a->prob[lj] -= 1.0 - a->prob[sj];
-        if (a->prob[lj] < 1.0) {
+        a->e[sj].alias = lj;
+        a->e[lj].prob -= 1.0 - a->e[sj].prob;
+        if (a->e[lj].prob < 1.0) {
             nl--;
             small[ns++] = lj;
         }
     }
     while (nl > 0)
-        a->prob[large[--nl]] = 1.0;
+        a->e[large[--nl]].prob = 1.0;
     while (ns > 0)
-        a->prob[small[--ns]] = 1.0;
+        a->e[small[--ns]].prob = 1.0;
+    for (uint32_t j = 0; j < n; j++) {
+        a->e[j].o_self = o[j];
+        a->e[j].o_alias = o[a->e[j].alias];
+    }
     agora_free(small);
     agora_free(large);
     return AGORA_OK;
 }
 
-static uint32_t alias_draw(const alias_tab *a, agora_rng *r) {
-    double u = agora_rng_uniform(r) * a->n;
+static inline uint32_t alias_col(const alias_tab *a, double u01) {
+    uint32_t c = (uint32_t)(u01 * a->n);
+    return c < a->n ? c : a->n - 1;
+}
+
+/* The draw j proportional to the weights for the uniform u01, with o[j] in *oj. */
+static uint32_t alias_draw(const alias_tab *a, double u01, double *oj) {
+    double u = u01 * a->n;
     uint32_t c = (uint32_t)u;
     if (c >= a->n)
         c = a->n - 1;
-    return (u - c) < a->prob[c] ? c : a->alias[c];
+    const alias_ent *e = &a->e[c];
+    if ((u - c) < e->prob) {
+        *oj = e->o_self;
+        return c;
+    }
+    *oj = e->o_alias;
+    return e->alias;
+}
+
+/* Homophily acceptance u < exp(-x) (x = |o_i - o_j| / lambda_h) decided without exp() when u
+ * is clear of the bracket [exp(-x_hi), exp(-x_lo)] of x's 1/64 interval (widened by 1e-12
+ * relative, so the rounding of exp cannot flip a decision); exp() only near the edge. */
+enum { HOMO_STEPS = 64 };
+typedef struct homo_tab {
+    double *e; /* e[b] = exp(-b / 64) */
+    int nb;
+} homo_tab;
+
+static agora_err homo_build(homo_tab *h, double lambda) {
+    double xmax = 2.0 / lambda; /* opinions lie in [-1, 1] */
+    h->nb = xmax < 4096.0 ? (int)(xmax * HOMO_STEPS) + 2 : 0;
+    h->e = h->nb ? agora_malloc((size_t)h->nb * sizeof *h->e) : NULL;
+    if (h->nb && h->e == NULL)
+        return AGORA_ENOMEM;
+    for (int b = 0; b < h->nb; b++)
+        h->e[b] = exp(-(double)b / HOMO_STEPS);
+    return AGORA_OK;
+}
+
+static bool homo_accept(const homo_tab *h, double d, double lambda, double u) {
+    double x = fabs(d) / lambda;
+    double bx = x * HOMO_STEPS;
+    if (bx < (double)(h->nb - 1)) {
+        int b = (int)bx;
+        if (u < h->e[b + 1] * (1.0 - 1e-12))
+            return true;
+        if (u >= h->e[b] * (1.0 + 1e-12))
+            return false;
+    }
+    return u < exp(-fabs(d) / lambda);
 }
 
 /* Inserts j into the sorted array v[0..*n); false if present. */
@@ -169,6 +223,7 @@ agora_err agora__sim_generate(agora_sim *s, char err[AGORA_ERR_LEN]) {
     const int mode = p->graph_init;
     const double kmax = fmin(500.0, (double)n - 1.0);
     alias_tab at = {0};
+    homo_tab ht = {0};
     double *fit = NULL;
     agora_err rc = AGORA_OK;
     if (mode != SIM_GRAPH_ER) {
@@ -179,11 +234,15 @@ agora_err agora__sim_generate(agora_sim *s, char err[AGORA_ERR_LEN]) {
             double u = agora__sim_u01(s->seed, SIM_S_GRAPH | (1u << 16), j, 0);
             fit[j] = pow(1.0 - u, -1.0 / p->fitness_shape); /* Pareto(shape, scale 1) */
         }
-        rc = alias_build(&at, fit, n);
+        rc = alias_build(&at, fit, s->o, n);
         agora_free(fit);
         if (rc != AGORA_OK)
             goto done;
     }
+    const bool homophily =
+        mode == SIM_GRAPH_FITNESS && isfinite(p->homophily_scale) && p->homophily_scale < 1e299;
+    if (homophily && (rc = homo_build(&ht, p->homophily_scale)) != AGORA_OK)
+        goto done;
     const double mu_k = log(p->out_degree_mean) - 0.5 * 0.25;
     int failed = 0;
     int64_t short_agents = 0;
@@ -215,20 +274,46 @@ agora_err agora__sim_generate(agora_sim *s, char err[AGORA_ERR_LEN]) {
         }
         uint32_t m = 0;
         uint64_t attempts = 0, max_att = 1000u + 400u * (uint64_t)k;
-        while (m < k && attempts++ < max_att) {
-            uint32_t j = mode == SIM_GRAPH_ER ? agora_rng_below(&r, n) : alias_draw(&at, &r);
-            if (j == i)
-                continue;
-            if (mode == SIM_GRAPH_FITNESS && isfinite(p->homophily_scale) &&
-                p->homophily_scale < 1e299) {
-                double acc = exp(-fabs(s->o[i] - s->o[j]) / p->homophily_scale);
-                if (agora_rng_uniform(&r) >= acc)
-                    continue;
-            } else if (mode == SIM_GRAPH_DSBM && bloc_of(s->o[i]) != bloc_of(s->o[j])) {
-                if (agora_rng_uniform(&r) >= 1.0 / p->dsbm_ratio)
-                    continue;
+        if (mode == SIM_GRAPH_ER) {
+            while (m < k && attempts++ < max_att) {
+                uint32_t j = agora_rng_below(&r, n);
+                if (j != i)
+                    sorted_insert(v, &m, j);
             }
-            sorted_insert(v, &m, j);
+        } else {
+            /* i's stream is read LA uniforms ahead (same sequence; nothing else reads the
+             * stream after this loop), so the alias column of a proposal a few ahead can
+             * be prefetched: usually two uniforms per proposal (column, acceptance). */
+            enum { LA = 16 };
+            double ub[LA];
+            for (int q = 0; q < LA; q++)
+                ub[q] = agora_rng_uniform(&r);
+            uint32_t pos = 0;
+#define NEXT_U(u)                                                                                  \
+    do {                                                                                           \
+        (u) = ub[pos & (LA - 1)];                                                                  \
+        ub[pos & (LA - 1)] = agora_rng_uniform(&r);                                                \
+        pos++;                                                                                     \
+    } while (0)
+            while (m < k && attempts++ < max_att) {
+                __builtin_prefetch(&at.e[alias_col(&at, ub[(pos + 8) & (LA - 1)])]);
+                double u, oj;
+                NEXT_U(u);
+                uint32_t j = alias_draw(&at, u, &oj);
+                if (j == i)
+                    continue;
+                if (homophily) {
+                    NEXT_U(u);
+                    if (!homo_accept(&ht, s->o[i] - oj, p->homophily_scale, u))
+                        continue;
+                } else if (mode == SIM_GRAPH_DSBM && bloc_of(s->o[i]) != bloc_of(oj)) {
+                    NEXT_U(u);
+                    if (u >= 1.0 / p->dsbm_ratio)
+                        continue;
+                }
+                sorted_insert(v, &m, j);
+            }
+#undef NEXT_U
         }
         if (m < k)
             short_agents++;
@@ -271,8 +356,8 @@ agora_err agora__sim_generate(agora_sim *s, char err[AGORA_ERR_LEN]) {
             s->n_edges++;
         }
 done:
-    agora_free(at.prob);
-    agora_free(at.alias);
+    agora_free_aligned(at.e);
+    agora_free(ht.e);
     if (rc != AGORA_OK)
         snprintf(err, AGORA_ERR_LEN, "sim: network generation failed: %s", agora_err_str(rc));
     return rc;
