@@ -52,9 +52,12 @@ static void node_help(FILE *out) {
             "pseudo-gradients (int8-lut by default) and every node applies the same outer\n"
             "Nesterov step. The node joins at the next outer boundary and pulls the shared\n"
             "state from a peer; when peers die the survivors retry without them.\n"
-            "Writes metrics.jsonl/.csv (one record per outer step), summary.json and a final\n"
-            "checkpoint into its run directory. Keys: see `agora train --help` for [train],\n"
-            "and the [diloco] and [comm] tables in docs/diloco.md.\n\n");
+            "With diloco.overlap=true the all-reduce of one round runs while the next trains.\n"
+            "Writes metrics.jsonl/.csv (one record per outer step), summary.json, checkpoints\n"
+            "(ckpt/, ckpt-outer/: every diloco.ckpt_every outer steps, at the end, and when\n"
+            "stopped early) into its run directory; --set train.resume=true continues from\n"
+            "them. Keys: see `agora train --help` for [train], and the [diloco] and [comm]\n"
+            "tables in docs/diloco.md.\n\n");
     agora_cli_print_flags(out, k_flags, N_FLAGS);
 }
 

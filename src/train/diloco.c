@@ -215,17 +215,21 @@ static void commit(loop *L, agora_diloco_outer_stats *st) {
     st->committed++;
 }
 
-/* save_ckpt writes the trainer's checkpoint (unless final: the caller writes that one),
- * then the outer state, at this boundary. A failed write is logged and training goes on
- * (the previous checkpoint stays intact). */
-static void save_ckpt(loop *L, agora_diloco_outer_stats *st, bool final) {
+/* save_ckpt writes the trainer's checkpoint (not for the final one: the caller writes
+ * that), then the outer state: every ckpt_every outer steps at the boundary, at the end,
+ * and when the node stops early (coordinator lost, deadline, SIGTERM), so that a resume
+ * loses no committed outer step. A failed write is logged and changes nothing else (the
+ * previous checkpoint stays intact). */
+typedef enum ckpt_kind { CKPT_PERIODIC, CKPT_FINAL, CKPT_STOP } ckpt_kind;
+
+static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
     const agora_diloco_params *p = L->p;
     if (p->ckpt_root == NULL || p->ckpt_every <= 0 || L->revision <= 0 ||
-        (!final && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
+        (kind == CKPT_PERIODIC && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
         return;
     int64_t t0 = agora_now_ns();
     char err[AGORA_ERR_LEN] = "", dir[4096], path[4200], rev[32], h[32], n[32];
-    agora_err rc = final ? AGORA_OK : agora_trainer_checkpoint(L->t, NULL, 0, err);
+    agora_err rc = kind == CKPT_FINAL ? AGORA_OK : agora_trainer_checkpoint(L->t, NULL, 0, err);
     if (rc == AGORA_OK)
         rc = agora_ckpt_dir_begin(p->ckpt_root, L->revision, dir, sizeof dir);
     if (rc == AGORA_OK) {
@@ -337,7 +341,7 @@ static agora_err run_blocking(loop *L, agora_diloco_cb cb, void *user) {
         if (L->revision >= L->p->outer_steps)
             break; /* a joiner may arrive after the end */
         double boundary_s = secs_since(t0), loss = 0, tps = 0;
-        save_ckpt(L, &st, false);
+        save_ckpt(L, &st, CKPT_PERIODIC);
         int64_t t1 = agora_now_ns();
         AGORA_TRY(inner(L, &loss, &tps));
         double inner_s = secs_since(t1);
@@ -406,7 +410,7 @@ static agora_err run_overlap(loop *L, agora_diloco_cb cb, void *user) {
         need_world = 1;
         boundary_next = true;
         double boundary_s = secs_since(t3);
-        save_ckpt(L, &st, false);
+        save_ckpt(L, &st, CKPT_PERIODIC);
         if (L->revision >= p->outer_steps)
             break; /* a joiner may arrive after the end */
         int64_t t4 = agora_now_ns();
@@ -487,14 +491,18 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
     } else {
         rc = run_blocking(&L, cb, user);
     }
-    if (rc == AGORA_OK && L.revision >= p->outer_steps) {
-        agora_diloco_outer_stats fin = {0};
-        save_ckpt(&L, &fin, true);
-    }
 out:
     if (L.pending) { /* an error or a stop left a collective in flight: let it end */
         agora_comm_abort(c);
         pthread_join(L.bg, NULL);
+    }
+    if (L.outer != NULL && L.momentum != NULL) {
+        agora_diloco_outer_stats fin = {0};
+        if (rc == AGORA_OK && L.revision >= p->outer_steps)
+            save_ckpt(&L, &fin, CKPT_FINAL);
+        else if (rc == AGORA_ECLOSED || rc == AGORA_ETIMEDOUT || rc == AGORA_EABORTED ||
+                 rc == AGORA_EPEER_LOST)
+            save_ckpt(&L, &fin, CKPT_STOP);
     }
     agora_free_aligned(L.outer);
     agora_free_aligned(L.momentum);
