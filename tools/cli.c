@@ -18,6 +18,13 @@ int agora_cli_usage(const char *cmd, const char *fmt, ...) {
     return AGORA_EXIT_USAGE;
 }
 
+int agora_cli_progress(const char *cmd, const char *mode, agora_progress_mode *out) {
+    *out = AGORA_PROGRESS_AUTO;
+    if (mode == NULL || agora_progress_mode_parse(mode, out) == AGORA_OK)
+        return 0;
+    return agora_cli_usage(cmd, "--progress expects auto, tty, plain or off, got '%s'", mode);
+}
+
 int agora_cli_fail(const char *cmd, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

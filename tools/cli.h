@@ -14,6 +14,7 @@
 #include "agora/agora.h"
 #include "agora/config.h"
 #include "agora/err.h"
+#include "agora/progress.h"
 
 typedef struct agora_cli_cmd {
     const char *name;    /* as typed: "comm-bench" */
@@ -61,6 +62,15 @@ void agora_cli_print_flags(FILE *out, const agora_cli_flag *flags, size_t n_flag
 int agora_cli_usage(const char *cmd, const char *fmt, ...) AGORA_PRINTF(2, 3);
 /* Prints "agora <cmd>: error: <message>"; returns AGORA_EXIT_FAIL. */
 int agora_cli_fail(const char *cmd, const char *fmt, ...) AGORA_PRINTF(2, 3);
+/* agora_cli_progress reads a --progress MODE value (NULL: auto) into *out; returns 0, or
+ * AGORA_EXIT_USAGE after a usage message naming the accepted modes. */
+int agora_cli_progress(const char *cmd, const char *mode, agora_progress_mode *out);
+/* The --progress flag entry, the same on every long-running command. */
+#define AGORA_CLI_PROGRESS_FLAG(var)                                                               \
+    {                                                                                              \
+        "--progress", AGORA_CLI_STR, &(var), "MODE",                                               \
+            "progress display: auto (bar on a terminal, else lines), tty, plain or off"            \
+    }
 /* Exit code for a config-loading error: usage (2) for bad keys/values, else 1. */
 int agora_cli_cfg_exit(const char *cmd, agora_err rc, const char *msg);
 

@@ -42,7 +42,7 @@ const agora_cli_cmd agora_cmd_launch = {
 #define MAX_NODES 32
 
 static struct {
-    const char *config, *run_dir;
+    const char *config, *run_dir, *progress;
     agora_cli_list sets;
     int64_t nodes, kill_at, join_at, timeout_s, outer_steps;
 } o;
@@ -55,6 +55,7 @@ static const agora_cli_flag k_flags[] = {
     {"--kill-at", AGORA_CLI_INT, &o.kill_at, "K", "SIGKILL the last node at outer step K"},
     {"--join-at", AGORA_CLI_INT, &o.join_at, "K", "start one more node at outer step K"},
     {"--timeout", AGORA_CLI_INT, &o.timeout_s, "SECONDS", "give up after this long (3600)"},
+    AGORA_CLI_PROGRESS_FLAG(o.progress),
 };
 #define N_FLAGS (sizeof k_flags / sizeof k_flags[0])
 
@@ -253,6 +254,9 @@ static int launch_run(int argc, char **argv) {
         return agora_cli_usage("launch", "--nodes must be in [1, %d]", MAX_NODES - 1);
     if (o.timeout_s < 1)
         return agora_cli_usage("launch", "--timeout must be positive");
+    agora_progress_mode pmode;
+    if (agora_cli_progress("launch", o.progress, &pmode) != 0)
+        return AGORA_EXIT_USAGE;
     /* Validate the nodes' config once here, so a bad key fails before anything starts. */
     static agora_train_params tp;
     static agora_diloco_params dp;
@@ -311,7 +315,7 @@ static int launch_run(int argc, char **argv) {
             return agora_cli_fail("launch", "cannot start node %d", i);
     fprintf(stderr, "agora launch: coordinator + %d nodes in %s\n", n, root);
     agora_progress bar;
-    agora_progress_init(&bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
+    agora_progress_init(&bar, "outer", (uint64_t)dp.outer_steps, stderr, pmode);
     bool killed = false, joined = false, timed_out = false;
     int64_t last_outer = -1;
     for (;;) {

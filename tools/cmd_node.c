@@ -30,7 +30,7 @@ const agora_cli_cmd agora_cmd_node = {
 };
 
 static struct {
-    const char *config, *run_dir, *key_file, *master, *port_file;
+    const char *config, *run_dir, *key_file, *master, *port_file, *progress;
     agora_cli_list sets;
 } o;
 
@@ -42,6 +42,7 @@ static const agora_cli_flag k_flags[] = {
      "read the coordinator port from this file (its master.port), waiting for it"},
     {"--key-file", AGORA_CLI_STR, &o.key_file, "FILE", "cluster secret (= comm.key_file)"},
     {"--set", AGORA_CLI_LIST, &o.sets, "K=V", "override a config key (repeatable)"},
+    AGORA_CLI_PROGRESS_FLAG(o.progress),
 };
 #define N_FLAGS (sizeof k_flags / sizeof k_flags[0])
 
@@ -188,6 +189,9 @@ static int node_run(int argc, char **argv) {
     int pr = agora_cli_parse(&agora_cmd_node, k_flags, N_FLAGS, argc, argv, pos, 0, &n_pos);
     if (pr != 0)
         return pr < 0 ? AGORA_EXIT_OK : pr;
+    agora_progress_mode pmode;
+    if (agora_cli_progress("node", o.progress, &pmode) != 0)
+        return AGORA_EXIT_USAGE;
     agora_train_params tp;
     agora_diloco_params dp;
     agora_comm_cfg cc;
@@ -269,7 +273,7 @@ static int node_run(int argc, char **argv) {
     dp.ckpt_root = outer_root;
     dp.resume = tp.resume; /* train.resume: AdamW state and data cursor, then the outer state */
     n.h = dp.inner_steps;
-    agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, AGORA_PROGRESS_AUTO);
+    agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, pmode);
     AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s%s", host,
                    (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
                    agora_codec_name((agora_codec)cc.codec),

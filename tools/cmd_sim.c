@@ -44,13 +44,10 @@ typedef struct sim_opts {
 } sim_opts;
 
 static agora_progress_mode progress_mode(const char *s) {
-    if (s == NULL || strcmp(s, "auto") == 0)
-        return AGORA_PROGRESS_AUTO;
-    if (strcmp(s, "plain") == 0)
-        return AGORA_PROGRESS_PLAIN;
-    if (strcmp(s, "off") == 0)
-        return AGORA_PROGRESS_OFF;
-    return AGORA_PROGRESS_TTY;
+    agora_progress_mode m = AGORA_PROGRESS_AUTO;
+    if (s != NULL && agora_progress_mode_parse(s, &m) != AGORA_OK)
+        m = AGORA_PROGRESS_AUTO; /* sim_main has rejected it already */
+    return m;
 }
 
 static void write_step_record(agora_metrics *m, const agora_sim_stepstats *r, const char *policy) {
@@ -665,7 +662,7 @@ static const agora_cli_flag k_flags[] = {
      "compare: comma-separated rankers (default chrono,engagement)"},
     {"--replicates", AGORA_CLI_INT, &g_opts.replicates, "R",
      "compare: replicates (sim.replicates)"},
-    {"--progress", AGORA_CLI_STR, &g_opts.progress, "MODE", "auto, tty, plain or off"},
+    AGORA_CLI_PROGRESS_FLAG(g_opts.progress),
 };
 
 static void sim_help(FILE *out) {
@@ -694,6 +691,9 @@ static int sim_main(int argc, char **argv) {
         return AGORA_EXIT_OK;
     if (rc != 0)
         return rc;
+    agora_progress_mode pm;
+    if (agora_cli_progress("sim", g_opts.progress, &pm) != 0)
+        return AGORA_EXIT_USAGE;
     if (npos < 1)
         return agora_cli_usage("sim", "missing action (run or compare)");
     if (npos < 2)

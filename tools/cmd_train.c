@@ -41,7 +41,7 @@ static int run(int argc, char **argv);
 
 static void help(FILE *out) {
     fprintf(out, "usage: agora train [--config FILE] [--set train.KEY=VALUE]... [--run-dir DIR]\n"
-                 "                   [--resume] [--plain]\n\n"
+                 "                   [--resume] [--progress MODE]\n\n"
                  "Trains a Llama-style model on token shards (train.data, from `agora data\n"
                  "prepare`) or on a text file as bytes (train.text). Shows step, loss, lr,\n"
                  "tokens/s, MFU and ETA; writes metrics.jsonl and checkpoints to the run dir.\n"
@@ -83,7 +83,7 @@ static agora_err record_val(agora_metrics *m, int64_t step, double val) {
 }
 
 static int run(int argc, char **argv) {
-    const char *config = NULL, *run_dir_arg = NULL;
+    const char *config = NULL, *run_dir_arg = NULL, *progress = NULL;
     bool resume = false, plain = false;
     agora_cli_list sets = {0};
     agora_cli_flag flags[] = {
@@ -91,7 +91,8 @@ static int run(int argc, char **argv) {
         {"--set", AGORA_CLI_LIST, &sets, "KEY=VALUE", "override one setting (repeatable)"},
         {"--run-dir", AGORA_CLI_STR, &run_dir_arg, "DIR", "run directory (default runs/train-*)"},
         {"--resume", AGORA_CLI_SWITCH, &resume, NULL, "continue from the newest checkpoint"},
-        {"--plain", AGORA_CLI_SWITCH, &plain, NULL, "plain progress lines even on a terminal"},
+        AGORA_CLI_PROGRESS_FLAG(progress),
+        {"--plain", AGORA_CLI_SWITCH, &plain, NULL, "same as --progress plain"},
     };
     const char *pos[1];
     size_t n_pos = 0;
@@ -101,6 +102,9 @@ static int run(int argc, char **argv) {
         return prc < 0 ? AGORA_EXIT_OK : prc;
     if (n_pos > 0)
         return agora_cli_usage(k_cmd, "unexpected argument '%s'", pos[0]);
+    agora_progress_mode pmode;
+    if (agora_cli_progress(k_cmd, progress, &pmode) != 0)
+        return AGORA_EXIT_USAGE;
     agora_train_params p;
     agora_cfg_table table = {agora_train_cfg, agora_train_cfg_len, &p};
     char err[AGORA_ERR_LEN];
@@ -154,7 +158,7 @@ static int run(int argc, char **argv) {
     }
     agora_progress pr;
     agora_progress_init(&pr, "train", (uint64_t)p.steps, stderr,
-                        plain ? AGORA_PROGRESS_PLAIN : AGORA_PROGRESS_AUTO);
+                        plain ? AGORA_PROGRESS_PLAIN : pmode);
     int64_t start = agora_trainer_step_count(tr), t0 = agora_now_ns();
     agora_train_stats s = {0};
     double val = -1;

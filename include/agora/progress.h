@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "agora/agora.h"
+#include "agora/err.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,11 @@ typedef struct agora_progress {
     double plain_interval_s; /* PLAIN: time between lines inside a decile (default 30) */
     char status[160];
 } agora_progress;
+
+/* agora_progress_mode_parse reads "auto", "tty", "plain" or "off" (the `--progress MODE`
+ * flag of every long-running command). Returns AGORA_EINVAL for anything else. */
+AGORA_NODISCARD AGORA_API agora_err agora_progress_mode_parse(const char *s,
+                                                              agora_progress_mode *out);
 
 /* out NULL means stderr. total 0 means unknown (no bar, no ETA). */
 AGORA_API void agora_progress_init(agora_progress *p, const char *label, uint64_t total, FILE *out,

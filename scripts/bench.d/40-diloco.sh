@@ -32,7 +32,7 @@ common=(--set train.preset=tiny --set train.data=data/kjv/shards --set train.seq
         --set train.val_every=0 --set train.val_batches=8 --set train.log_every=1000000)
 echo "DiLoCo vs data-parallel: tiny preset, W=$W nodes x $B x $T tokens, H=$H, $OUTER outer steps"
 t0=$(date +%s.%N)
-"$agora" train --run-dir "$out/dp" --plain "${common[@]}" --set train.batch_size=$((W * B)) \
+"$agora" train --run-dir "$out/dp" --progress plain "${common[@]}" --set train.batch_size=$((W * B)) \
   --set train.steps=$STEPS >"$out/dp.log" 2>&1
 t1=$(date +%s.%N)
 "$agora" launch --nodes $W --run-dir "$out/diloco" "${common[@]}" --set train.batch_size=$B \

@@ -11,7 +11,7 @@ steps=${DEMO_TRAIN_STEPS:-100}
 AGORA_BIN="$agora" "$root/scripts/prepare_kjv.sh" "$root/data/kjv"
 run=$(mktemp -d "${TMPDIR:-/tmp}/agora-train-demo.XXXXXX")
 echo "== agora train (small preset, $steps steps, run dir $run) =="
-"$agora" train --run-dir "$run" --plain \
+"$agora" train --run-dir "$run" --progress plain \
   --set train.preset=small --set train.data="$root/data/kjv/shards" \
   --set train.seq_len=128 --set train.batch_size=8 --set train.steps="$steps" \
   --set train.lr=2e-3 --set train.warmup=20 --set train.val_every=40 --set train.val_batches=2 \

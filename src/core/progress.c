@@ -118,3 +118,13 @@ void agora_progress_finish(agora_progress *p, const char *fmt, ...) {
     }
     fflush(p->out);
 }
+
+agora_err agora_progress_mode_parse(const char *s, agora_progress_mode *out) {
+    static const char *const names[] = {"auto", "tty", "plain", "off"};
+    for (int i = 0; i < 4; i++)
+        if (s != NULL && strcmp(s, names[i]) == 0) {
+            *out = (agora_progress_mode)i;
+            return AGORA_OK;
+        }
+    return AGORA_EINVAL;
+}

@@ -81,6 +81,27 @@ static void cli_every_subcommand_rejects_unknown_flag(void **state) {
     }
 }
 
+/* Every command with a progress display takes the same --progress modes and names
+ * them when given something else. */
+static void cli_progress_flag_is_uniform(void **state) {
+    (void)state;
+    char names[64][32];
+    size_t n = list_commands(names, 64), with = 0;
+    for (size_t i = 0; i < n; i++) {
+        char a[96];
+        snprintf(a, sizeof a, "%s --help", names[i]);
+        assert_int_equal(run(a), 0);
+        if (strstr(g_out, "--progress MODE") == NULL)
+            continue;
+        with++;
+        snprintf(a, sizeof a, "%s --progress sometimes", names[i]);
+        int rc = run(a);
+        if (rc != 2 || strstr(g_out, "--progress expects auto, tty, plain or off") == NULL)
+            fail_msg("agora %s exited %d:\n%s", a, rc, g_out);
+    }
+    assert_true(with >= 4); /* train, node, launch, sim */
+}
+
 /* `agora config` applies the layers and names file:line for a bad key. */
 static void cli_config_layers_and_rejects_bad_file(void **state) {
     (void)state;
@@ -116,6 +137,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(cli_every_subcommand_has_help),
         cmocka_unit_test(cli_every_subcommand_rejects_unknown_flag),
         cmocka_unit_test(cli_config_layers_and_rejects_bad_file),
+        cmocka_unit_test(cli_progress_flag_is_uniform),
     };
     return agora_test_main(tests, argc, argv);
 }
