@@ -100,6 +100,10 @@ static pid_t spawn(const char *const *args, const char *log_path) {
         snprintf(v, sizeof v, "%ld", per > 0 ? per : 1);
         setenv("OMP_NUM_THREADS", v, 1);
         setenv("OPENBLAS_NUM_THREADS", v, 1);
+        /* More nodes than cores: threads that spin while they wait steal the core another
+         * node computes on. */
+        if (g_nodes > cores && getenv("OMP_WAIT_POLICY") == NULL)
+            setenv("OMP_WAIT_POLICY", "passive", 1);
     }
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
