@@ -356,7 +356,8 @@ static void add_rmsnorm_fwd(float *s, float *out, float *rstd, const float *a, c
 static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         const float *rstd, size_t N, size_t C) {
     AGORA_OMP("omp parallel if (N * C > SMALL)") {
-        AGORA_OMP("omp for schedule(static)")
+        /* the dw loop below does not read dx: no barrier between the two */
+        AGORA_OMP("omp for schedule(static) nowait")
         for (size_t n = 0; n < N; n++) {
             const float *xr = x + n * C, *dy = dout + n * C;
             float r = rstd[n];
@@ -377,6 +378,20 @@ static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x,
 
 // ---- RoPE ----
 
+/* Rotates the nh heads (D) of one position in place by the angles of c, s (D/2). */
+VEC_CLONES static void rope_row(float *x, const float *c, const float *s, float sgn, size_t nh,
+                                size_t D) {
+    size_t half = D / 2;
+    for (size_t h = 0; h < nh; h++) {
+        float *xv = x + h * D;
+        for (size_t i = 0; i < half; i++) {
+            float x1 = xv[i], x2 = xv[i + half], si = sgn * s[i];
+            xv[i] = x1 * c[i] - x2 * si;
+            xv[i + half] = x2 * c[i] + x1 * si;
+        }
+    }
+}
+
 static void rope(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T, size_t nh,
                  size_t D, int inverse) {
     size_t half = D / 2;
@@ -384,15 +399,20 @@ static void rope(float *x, const float *cos_t, const float *sin_t, size_t B, siz
     AGORA_OMP("omp parallel for schedule(static) if (B * T * nh * D > SMALL)")
     for (size_t bt = 0; bt < B * T; bt++) {
         size_t t = bt % T;
-        const float *c = cos_t + t * half, *s = sin_t + t * half;
-        for (size_t h = 0; h < nh; h++) {
-            float *xv = x + (bt * nh + h) * D;
-            for (size_t i = 0; i < half; i++) {
-                float x1 = xv[i], x2 = xv[i + half], si = sgn * s[i];
-                xv[i] = x1 * c[i] - x2 * si;
-                xv[i + half] = x2 * c[i] + x1 * si;
-            }
-        }
+        rope_row(x + bt * nh * D, cos_t + t * half, sin_t + t * half, sgn, nh, D);
+    }
+}
+
+/* rope on q (B,T,H,D) and k (B,T,KV,D) in one parallel region */
+static void rope_qk(float *q, float *k, const float *cos_t, const float *sin_t, size_t B, size_t T,
+                    size_t H, size_t KV, size_t D, int inverse) {
+    size_t half = D / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+    AGORA_OMP("omp parallel for schedule(static) if (B * T * (H + KV) * D > SMALL)")
+    for (size_t bt = 0; bt < B * T; bt++) {
+        size_t t = bt % T;
+        rope_row(q + bt * H * D, cos_t + t * half, sin_t + t * half, sgn, H, D);
+        rope_row(k + bt * KV * D, cos_t + t * half, sin_t + t * half, sgn, KV, D);
     }
 }
 
@@ -635,6 +655,7 @@ const agora__kernels agora__kernels_fast = {
     .add_rmsnorm_fwd = add_rmsnorm_fwd,
     .rmsnorm_bwd = rmsnorm_bwd,
     .rope = rope,
+    .rope_qk = rope_qk,
     .attn_fwd = attn_fwd,
     .attn_bwd = attn_bwd,
     .swiglu_fwd = swiglu_fwd,

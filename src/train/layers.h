@@ -58,6 +58,9 @@ typedef struct agora__kernels {
      * rotates back (the backward of a rotation is its transpose). cos/sin are (T, D/2). */
     void (*rope)(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T, size_t nh,
                  size_t D, int inverse);
+    /* rope on q (B,T,H,D) and k (B,T,KV,D) in one go. */
+    void (*rope_qk)(float *q, float *k, const float *cos_t, const float *sin_t, size_t B, size_t T,
+                    size_t H, size_t KV, size_t D, int inverse);
     /* Causal GQA attention. q (B,T,H,D), k and v (B,T,KV,D), out (B,T,H,D) set,
      * P (B,H,T,T) softmax probabilities saved (upper triangle zero). */
     void (*attn_fwd)(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
@@ -111,6 +114,8 @@ void agora__rmsnorm_bwd_ref(float *dx, float *dw, const float *dout, const float
                             const float *rstd, size_t N, size_t C);
 void agora__rope_ref(float *x, const float *cos_t, const float *sin_t, size_t B, size_t T,
                      size_t nh, size_t D, int inverse);
+void agora__rope_qk_ref(float *q, float *k, const float *cos_t, const float *sin_t, size_t B,
+                        size_t T, size_t H, size_t KV, size_t D, int inverse);
 void agora__attn_fwd_ref(float *out, float *P, const float *q, const float *k, const float *v,
                          size_t B, size_t T, size_t H, size_t KV, size_t D);
 void agora__attn_bwd_ref(float *dq, float *dk, float *dv, float *scratch, const float *dout,

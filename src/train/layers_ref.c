@@ -117,6 +117,12 @@ void agora__rope_ref(float *x, const float *cos_t, const float *sin_t, size_t B,
             }
 }
 
+void agora__rope_qk_ref(float *q, float *k, const float *cos_t, const float *sin_t, size_t B,
+                        size_t T, size_t H, size_t KV, size_t D, int inverse) {
+    agora__rope_ref(q, cos_t, sin_t, B, T, H, D, inverse);
+    agora__rope_ref(k, cos_t, sin_t, B, T, KV, D, inverse);
+}
+
 void agora__attn_fwd_ref(float *out, float *P, const float *q, const float *k, const float *v,
                          size_t B, size_t T, size_t H, size_t KV, size_t D) {
     double scale = 1.0 / sqrt((double)D);
@@ -272,6 +278,7 @@ const agora__kernels agora__kernels_ref = {
     .add_rmsnorm_fwd = agora__add_rmsnorm_fwd_ref,
     .rmsnorm_bwd = agora__rmsnorm_bwd_ref,
     .rope = agora__rope_ref,
+    .rope_qk = agora__rope_qk_ref,
     .attn_fwd = agora__attn_fwd_ref,
     .attn_bwd = agora__attn_bwd_ref,
     .swiglu_fwd = agora__swiglu_fwd_ref,

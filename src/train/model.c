@@ -369,8 +369,7 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         float *qkv_out[3] = {q, kk, v};
         const float *qkv_w[3] = {W(m, lt(l, T_Q)), W(m, lt(l, T_K)), W(m, lt(l, T_V))};
         PROF("mm_qkv_f", k->matmul_fwd_multi(qkv_out, ln1, qkv_w, qkv_m, 3, N, C));
-        PROF("rope", k->rope(q, m->cos_t, m->sin_t, (size_t)B, (size_t)T, H, D, 0));
-        PROF("rope", k->rope(kk, m->cos_t, m->sin_t, (size_t)B, (size_t)T, KV, D, 0));
+        PROF("rope", k->rope_qk(q, kk, m->cos_t, m->sin_t, (size_t)B, (size_t)T, H, KV, D, 0));
         PROF("attn_fwd",
              k->attn_fwd(att, m->P + li * BHTTmax, q, kk, v, (size_t)B, (size_t)T, H, KV, D));
         PROF("mm_o_f", k->matmul_fwd(mid, att, W(m, lt(l, T_O)), N, H * D, C));
@@ -462,8 +461,7 @@ agora_err agora_model_backward(agora_model *m, float loss_scale) {
                                      H * D, C, 0));
         PROF("attn_bwd", k->attn_bwd(m->dq, m->dk, m->dv, m->attn_scratch, m->datt,
                                      m->P + li * BHTTmax, q, kk, v, B, T, H, KV, D));
-        PROF("rope", k->rope(m->dq, m->cos_t, m->sin_t, B, T, H, D, 1));
-        PROF("rope", k->rope(m->dk, m->cos_t, m->sin_t, B, T, KV, D, 1));
+        PROF("rope", k->rope_qk(m->dq, m->dk, m->cos_t, m->sin_t, B, T, H, KV, D, 1));
         float *qkv_dw[3] = {G(m, lt(l, T_Q)), G(m, lt(l, T_K)), G(m, lt(l, T_V))};
         const float *qkv_dout[3] = {m->dq, m->dk, m->dv};
         const float *qkv_w[3] = {W(m, lt(l, T_Q)), W(m, lt(l, T_K)), W(m, lt(l, T_V))};

@@ -258,6 +258,21 @@ static void train_ops_rope_grad_matches_finite_difference(void **state) {
     agora__kernels_fast.rope(b, c.cs, c.sn, c.B, c.T, c.nh, c.D, 1);
     agora_assert_tensor_near(b, a, n, 1e-6, 1e-6);
     free(c.x), free(c.r), free(c.y), free(c.cs), free(c.sn), free(dx), free(a), free(b);
+    /* q and k together (rope_qk), big enough for the threaded path */
+    size_t B = 2, T = 64, H = 8, KV = 4, D = 64, nq = B * T * H * D, nk = B * T * KV * D;
+    float *cs = zeros(T * D / 2), *sn = zeros(T * D / 2);
+    agora__rope_table(cs, sn, T, D, 10000.0);
+    float *q0 = randn(nq, 4, 1), *k0 = randn(nk, 5, 1);
+    float *q1 = malloc(nq * sizeof *q1), *k1 = malloc(nk * sizeof *k1);
+    memcpy(q1, q0, nq * sizeof *q1);
+    memcpy(k1, k0, nk * sizeof *k1);
+    for (int inv = 0; inv <= 1; inv++) {
+        agora__rope_qk_ref(q0, k0, cs, sn, B, T, H, KV, D, inv);
+        agora__kernels_fast.rope_qk(q1, k1, cs, sn, B, T, H, KV, D, inv);
+        agora_assert_tensor_near(q1, q0, nq, 1e-6, 1e-6);
+        agora_assert_tensor_near(k1, k0, nk, 1e-6, 1e-6);
+    }
+    free(cs), free(sn), free(q0), free(k0), free(q1), free(k1);
 }
 
 // ---- attention ----
