@@ -6,10 +6,11 @@
 # tokens/s, MFU against that peak, and peak RSS: rss_MB is the whole process, train_MB
 # the part above the RSS before the model was built, compared with the analytic
 # params + grads + AdamW + activations (anal_MB; ratio = train_MB / anal_MB). Each side gets its best thread setting:
-#   agora:   OpenMP workers spinning (default) or OMP_WAIT_POLICY=passive
+#   agora:   2 OpenMP workers spinning (default) or OMP_WAIT_POLICY=passive, or one thread
 #   PyTorch: its own pool at 2 threads (OpenBLAS 1), OpenBLAS's pool at 2 (torch 1), or one
-#            thread for both (on a loaded machine that is sometimes the fastest); two pools
-#            at 2 threads each fight over 2 cores, so that mix is not offered.
+#            thread for both; two pools at 2 threads each fight over 2 cores, so that mix is
+#            not offered. One thread is sometimes the fastest on a loaded machine (no thread
+#            waits for a descheduled partner), so both sides get that option.
 # BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small.
 set -euo pipefail
 build=$1
@@ -38,7 +39,8 @@ for c in $configs; do
   IFS=: read -r preset T B steps <<<"$c"
   a1=$("$bin" "$preset" "$T" "$B" "$steps")
   a2=$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps")
-  a=$(best_of "$a1" "$a2")
+  a3=$(OMP_NUM_THREADS=1 "$bin" "$preset" "$T" "$B" "$steps")
+  a=$(best_of "$a1" "$a2" "$a3")
   ts="-"
   ratio="-"
   if [ $have_torch = 1 ]; then
