@@ -35,7 +35,8 @@ static long peak_rss_kb(void) {
 }
 
 typedef struct result {
-    double ms_step, pool_per_s, feed_per_s, pool_per_cpu_s;
+    double ms_step, pool_per_s, feed_per_s, pool_per_cpu_s, cpu_s_step;
+    double phase_ms[AGORA_SIM_NPHASE]; /* per step: post, read, commit, learner */
 } result;
 
 /* CPU seconds of the whole process (all threads): throughput per CPU-second does not
@@ -48,7 +49,9 @@ static double cpu_seconds(void) {
 
 static int measure(agora_sim *s, int steps, result *r) {
     int64_t p0, f0, p1, f1;
+    double ph0[AGORA_SIM_NPHASE], ph1[AGORA_SIM_NPHASE];
     agora_sim_work(s, &p0, &f0);
+    agora_sim_phase_seconds(s, ph0);
     int64_t t0 = agora_now_ns();
     double c0 = cpu_seconds();
     for (int i = 0; i < steps; i++)
@@ -56,6 +59,10 @@ static int measure(agora_sim *s, int steps, result *r) {
             return 1;
     double sec = (double)(agora_now_ns() - t0) * 1e-9, cpu = cpu_seconds() - c0;
     agora_sim_work(s, &p1, &f1);
+    agora_sim_phase_seconds(s, ph1);
+    for (int ph = 0; ph < AGORA_SIM_NPHASE; ph++)
+        r->phase_ms[ph] = 1e3 * (ph1[ph] - ph0[ph]) / steps;
+    r->cpu_s_step = cpu / steps;
     r->pool_per_cpu_s = (double)(p1 - p0) / cpu;
     r->ms_step = 1e3 * sec / steps;
     r->pool_per_s = (double)(p1 - p0) / sec;
@@ -88,7 +95,8 @@ static int bench_one(int64_t n, int steps, int warmup, bool baseline) {
     agora_sim *b = NULL;
     if (baseline && agora_sim_clone(s, &b) != AGORA_OK)
         return 1;
-    result fast, base = {0, 0, 0, 0};
+    result fast, base;
+    memset(&base, 0, sizeof base);
     if (measure(s, steps, &fast))
         return 1;
     if (baseline) {
@@ -110,6 +118,8 @@ static int bench_one(int64_t n, int steps, int warmup, bool baseline) {
     if (baseline)
         printf(" | 1 thread: %.1f ms/step, pool items/s %.3g | ratio %.2fx", base.ms_step,
                base.pool_per_s, fast.pool_per_s / base.pool_per_s);
+    printf("\n    per step: %.2f CPU-s; phases (wall ms): post %.0f, read %.0f, commit %.0f",
+           fast.cpu_s_step, fast.phase_ms[0], fast.phase_ms[1], fast.phase_ms[2]);
     printf("\n    memory: %.0f bytes/agent (state without graph), %.1f bytes/edge (graph), "
            "total %.1f MiB, peak RSS %.1f MiB\n",
            (double)(total - graph) / (double)n, (double)graph / (double)e,

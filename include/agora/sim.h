@@ -133,6 +133,11 @@ enum { AGORA_SIM_NFEAT = 8 };
 AGORA_API void agora_sim_learner_weights(const agora_sim *s, double w[AGORA_SIM_NFEAT]);
 /* Candidate visits and feed items processed so far (all steps). */
 AGORA_API void agora_sim_work(const agora_sim *s, int64_t *pool_items, int64_t *feed_items);
+/* Wall-clock seconds spent so far in each part of the step: [0] start of step and posting
+ * (phase A, with the emission window), [1] reading (phase B), [2] counters and rewiring
+ * (phase C), [3] the learner. For benchmarks. */
+enum { AGORA_SIM_NPHASE = 4 };
+AGORA_API void agora_sim_phase_seconds(const agora_sim *s, double sec[AGORA_SIM_NPHASE]);
 
 /* ---- metrics (spec §12) ---- */
 

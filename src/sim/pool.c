@@ -11,13 +11,9 @@
 #include "agora/alloc.h"
 #include "sim/sim_internal.h"
 
-static inline uint32_t hash32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
+/* Fibonacci hashing of a seq: one multiply; the table index takes the high bits. */
+static inline uint32_t hash_seq(uint32_t x, uint32_t mask) {
+    return (uint32_t)(((uint64_t)x * 0x9E3779B97F4A7C15ull) >> 40) & mask;
 }
 
 // ---- seen sets: a ring of the last k * A_max messages shown ----
@@ -75,7 +71,7 @@ static int cmp_emission_desc(const void *a, const void *b) {
 
 /* The hash slot of key seq: its entry, or the empty slot where it goes. */
 static inline agora__sim_hent *ht_find(agora__sim_scratch *sc, uint32_t seq) {
-    uint32_t h = hash32(seq) & sc->hmask;
+    uint32_t h = hash_seq(seq, sc->hmask);
     for (;;) {
         agora__sim_hent *he = &sc->ht[h];
         if (he->gen != sc->gen || he->key == seq)
@@ -84,19 +80,29 @@ static inline agora__sim_hent *ht_find(agora__sim_scratch *sc, uint32_t seq) {
     }
 }
 
-/* Prefetches for reader i ahead of its pool: stage 0 the followees' window offsets, stage 1
- * (run a reader later, when the offsets are cached) the start of each followee's range and
- * i's seen ring. Reading a reader or two ahead gives these misses time to land. */
+/* Prefetches for reader i ahead of its pool: stage -1 i's followee list, stage 0 the
+ * followees' window offsets, stage 1 (a reader later, when the offsets are cached) the
+ * first and last line of each followee's range and i's seen ring. Running a reader or
+ * two ahead gives these misses time to land. */
 void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage) {
     const uint32_t *out = s->out_v[i];
     const uint32_t nout = s->out_n[i];
+    if (stage < 0) {
+        for (size_t b = 0; b < nout * sizeof *out; b += 64)
+            __builtin_prefetch((const char *)out + b);
+        return;
+    }
     if (stage == 0) {
         for (uint32_t a = 0; a < nout; a++)
             __builtin_prefetch(&s->win_off[out[a]]);
         return;
     }
-    for (uint32_t a = 0; a < nout; a++)
-        __builtin_prefetch(&s->win[s->win_off[out[a]]]);
+    for (uint32_t a = 0; a < nout; a++) {
+        const uint32_t lo = s->win_off[out[a]], hi = s->win_off[out[a] + 1];
+        __builtin_prefetch(&s->win[lo]);
+        if (hi > lo + 1)
+            __builtin_prefetch(&s->win[hi - 1]);
+    }
     const char *ring = (const char *)&s->seen[(size_t)i * s->seen_cap];
     for (size_t b = 0; b < s->seen_cap * sizeof(uint32_t); b += 64)
         __builtin_prefetch(ring + b);

@@ -19,6 +19,7 @@
 #include "agora/alloc.h"
 #include "agora/hash.h"
 #include "agora/log.h"
+#include "agora/time.h"
 #include "sim/sim_internal.h"
 
 // ---- the per-agent arrays, described once for alloc, clone, free and digest ----
@@ -159,7 +160,9 @@ agora_err agora__sim_alloc(agora_sim *s, int64_t n) {
     s->D = (int)s->p.disc_size;
     s->seen_cap = (uint32_t)(s->k * s->p.msg_max_age);
     double mean_posts = s->p.activity_mean * (double)n;
-    s->mcap = pow2_at_least((uint64_t)(2.0 * (double)s->p.msg_max_age * mean_posts) + 1024);
+    /* About A_max * mean_posts messages are alive; a burst beyond the capacity re-homes them
+     * into a larger ring (phase A), so a quarter of margin is enough. */
+    s->mcap = pow2_at_least((uint64_t)(1.25 * (double)s->p.msg_max_age * mean_posts) + 1024);
     s->mmask = s->mcap - 1;
     for (size_t a = 0; a < N_ARRAYS; a++) {
         size_t c = arr_count(s, k_arrays[a].cnt);
@@ -718,6 +721,8 @@ static agora_err phase_read(agora_sim *s, const agora__sim_recsys_ops *ops) {
                 agora__sim_pool_prefetch(s, (uint32_t)lo + 1, 0);
             agora__sim_pool_prefetch(s, (uint32_t)lo, 1);
             for (int64_t i = lo; i < hi; i++) {
+                if (i + 3 < hi)
+                    agora__sim_pool_prefetch(s, (uint32_t)i + 3, -1);
                 if (i + 2 < hi)
                     agora__sim_pool_prefetch(s, (uint32_t)i + 2, 0);
                 if (i + 1 < hi)
@@ -850,16 +855,24 @@ static void start_of_step(agora_sim *s) {
 agora_err agora__sim_step_ops(agora_sim *s, const agora__sim_recsys_ops *ops) {
     if (s->t >= INT32_MAX - 1 || s->t >= 0xffffff)
         return AGORA_EOVERFLOW; /* key(m) holds t0 in 24 bits */
+    int64_t t0 = agora_now_ns(), t1, t2, t3;
     start_of_step(s);
     AGORA_TRY(phase_post(s));
+    t1 = agora_now_ns();
     AGORA_TRY(phase_read(s, ops));
+    t2 = agora_now_ns();
     commit_messages(s);
     if (!s->p.freeze_rewiring)
         AGORA_TRY(commit_rewiring(s));
     s->g_exp += s->s_exp;
     s->g_rt += s->s_rt;
+    t3 = agora_now_ns();
     if (s->p.learner)
         agora__sim_learner_update(s);
+    s->phase_ns[0] += t1 - t0;
+    s->phase_ns[1] += t2 - t1;
+    s->phase_ns[2] += t3 - t2;
+    s->phase_ns[3] += agora_now_ns() - t3;
     s->t++;
     return AGORA_OK;
 }
@@ -934,6 +947,11 @@ int64_t agora_sim_n_edges(const agora_sim *s) {
 const double *agora_sim_opinions(const agora_sim *s) {
     return s->o;
 }
+void agora_sim_phase_seconds(const agora_sim *s, double sec[AGORA_SIM_NPHASE]) {
+    for (int ph = 0; ph < AGORA_SIM_NPHASE; ph++)
+        sec[ph] = (double)s->phase_ns[ph] * 1e-9;
+}
+
 void agora_sim_work(const agora_sim *s, int64_t *pool_items, int64_t *feed_items) {
     *pool_items = s->work_pool;
     *feed_items = s->work_feed;

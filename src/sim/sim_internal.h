@@ -197,6 +197,7 @@ struct agora_sim {
     /* per-step totals, window totals */
     int64_t s_exp, s_neg, s_pool, s_negpool, s_rt;
     int64_t work_pool, work_feed;
+    int64_t phase_ns[AGORA_SIM_NPHASE];
     /* cascades: n_rt of messages that died in the window */
     int64_t casc_n, casc_sum, casc_max;
     /* imported networks: original ids (NUL-separated, by node), not carried by clones */
