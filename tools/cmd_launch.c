@@ -4,7 +4,9 @@
  *
  * Optional chaos: --kill-at K sends SIGKILL to the last node once the run reaches outer
  * step K; --join-at K starts one more node at outer step K, which joins at the next
- * boundary and pulls the shared state from a peer. Every wait has a deadline.
+ * boundary and pulls the shared state from a peer; --kill-master-at K kills the
+ * coordinator, after which every node checkpoints its outer state and stops (run the
+ * same command with --set train.resume=true to continue). Every wait has a deadline.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -44,7 +46,7 @@ const agora_cli_cmd agora_cmd_launch = {
 static struct {
     const char *config, *run_dir, *progress;
     agora_cli_list sets;
-    int64_t nodes, kill_at, join_at, timeout_s, outer_steps;
+    int64_t nodes, kill_at, join_at, kill_master_at, timeout_s, outer_steps;
 } o;
 
 static const agora_cli_flag k_flags[] = {
@@ -54,6 +56,8 @@ static const agora_cli_flag k_flags[] = {
     {"--set", AGORA_CLI_LIST, &o.sets, "K=V", "config override passed to every node"},
     {"--kill-at", AGORA_CLI_INT, &o.kill_at, "K", "SIGKILL the last node at outer step K"},
     {"--join-at", AGORA_CLI_INT, &o.join_at, "K", "start one more node at outer step K"},
+    {"--kill-master-at", AGORA_CLI_INT, &o.kill_master_at, "K",
+     "SIGKILL the coordinator at outer step K (nodes checkpoint and stop)"},
     {"--timeout", AGORA_CLI_INT, &o.timeout_s, "SECONDS", "give up after this long (3600)"},
     AGORA_CLI_PROGRESS_FLAG(o.progress),
 };
@@ -61,11 +65,13 @@ static const agora_cli_flag k_flags[] = {
 
 static void launch_help(FILE *out) {
     fprintf(out, "usage: agora launch [--nodes N] [--config FILE] [--set K=V] [--kill-at K]\n"
-                 "                    [--join-at K] [--run-dir DIR]\n\n"
+                 "                    [--join-at K] [--kill-master-at K] [--run-dir DIR]\n\n"
                  "Starts `agora master` and N `agora node` processes on 127.0.0.1 with a fresh\n"
                  "cluster key, shows the ring's progress (outer step, loss, world size), and\n"
                  "prints a summary: loss, traffic against data-parallel training, utilization.\n"
-                 "Node logs are in RUN/node-XX/log.txt, metrics in RUN/node-XX/metrics.jsonl.\n\n");
+                 "Node logs are in RUN/node-XX/log.txt, metrics in RUN/node-XX/metrics.jsonl.\n"
+                 "The same command with the same --run-dir and --set train.resume=true continues\n"
+                 "a stopped run from the nodes' checkpoints.\n\n");
     agora_cli_print_flags(out, k_flags, N_FLAGS);
 }
 
@@ -248,6 +254,7 @@ static int launch_run(int argc, char **argv) {
     o.nodes = 2;
     o.kill_at = -1;
     o.join_at = -1;
+    o.kill_master_at = -1;
     o.timeout_s = 3600;
     const char *pos[1];
     size_t n_pos = 0;
@@ -352,6 +359,13 @@ static int launch_run(int argc, char **argv) {
             fprintf(stderr, "\nagora launch: SIGKILL node-%02d at outer step %lld\n", n - 1,
                     (long long)outer);
         }
+        if (master > 0 && o.kill_master_at >= 0 && outer >= o.kill_master_at) {
+            kill(master, SIGKILL);
+            waitpid(master, NULL, 0);
+            master = -1;
+            fprintf(stderr, "\nagora launch: SIGKILL the coordinator at outer step %lld\n",
+                    (long long)outer);
+        }
         if (!joined && o.join_at >= 0 && outer >= o.join_at && n < MAX_NODES) {
             if (start_node(&nodes[n], root, n, n_workers, key, port_file) == 0) {
                 fprintf(stderr, "\nagora launch: node-%02d joins at outer step %lld\n", n,
@@ -380,9 +394,10 @@ static int launch_run(int argc, char **argv) {
             fprintf(stderr, "agora launch: node-%02d failed; see %s/log.txt\n", i, nodes[i].dir);
         }
     }
-    kill(master, SIGTERM);
-    int mst = 0;
-    waitpid(master, &mst, 0);
+    if (master > 0) {
+        kill(master, SIGTERM);
+        waitpid(master, NULL, 0);
+    }
     print_summary(root, nodes, n);
     if (timed_out)
         return agora_cli_fail("launch", "gave up after %lld s", (long long)o.timeout_s);

@@ -284,8 +284,14 @@ static int node_run(int argc, char **argv) {
     agora_progress_finish(&n.bar, NULL);
     int exit_code = AGORA_EXIT_OK;
     if (rc != AGORA_OK) {
-        exit_code = agora_cli_fail("node", "stopped at outer step %lld: %s",
-                                   (long long)n.outer_done, agora_err_str(rc));
+        bool saved = dp.ckpt_every > 0 && n.outer_done > 0 &&
+                     (rc == AGORA_ECLOSED || rc == AGORA_ETIMEDOUT || rc == AGORA_EABORTED ||
+                      rc == AGORA_EPEER_LOST);
+        exit_code = agora_cli_fail("node", "stopped at outer step %lld: %s%s",
+                                   (long long)n.outer_done, agora_err_str(rc),
+                                   saved ? " (outer state checkpointed in ckpt-outer/; "
+                                           "--set train.resume=true continues)"
+                                         : "");
     } else {
         double val = 0.0 / 0.0;
         if (agora_trainer_eval(tr, &val) != AGORA_OK)

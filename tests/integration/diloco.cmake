@@ -4,4 +4,5 @@ agora_unit_test(diloco_launch SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test
   diloco_two_nodes_end_bit_identical diloco_survives_sigkill_and_admits_joiner
   diloco_lone_survivor_wins_tie_against_joiner diloco_launch_rejects_bad_config
   diloco_overlap_two_nodes_end_bit_identical diloco_overlap_survives_sigkill_and_admits_joiner
-  diloco_resumes_from_outer_checkpoint)
+  diloco_resumes_from_outer_checkpoint
+  diloco_coordinator_death_checkpoints_then_resumes)

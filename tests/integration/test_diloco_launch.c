@@ -256,6 +256,41 @@ static void diloco_resumes_from_outer_checkpoint(void **state) {
     free(dir);
 }
 
+/* The coordinator dies: every node stops within its deadlines, checkpoints the outer state
+ * it last committed (periodic checkpoints are off here), and the same launch with
+ * train.resume continues the run to the end with identical replicas. */
+static void diloco_coordinator_death_checkpoints_then_resumes(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=6 --set diloco.ckpt_every=1000 "
+                         "--kill-master-at 2");
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(g_out, "SIGKILL the coordinator"));
+    char run[4200], f[8400];
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(f, sizeof f, "%s/node-00/log.txt", run);
+    char *log = NULL;
+    size_t len = 0;
+    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
+    assert_non_null(strstr(log, "--set train.resume=true continues"));
+    agora_free(log);
+    rc = launch(dir, "--nodes 2 --set diloco.outer_steps=6 --set diloco.ckpt_every=1000 "
+                     "--set train.resume=true");
+    if (rc != 0)
+        fail_msg("resumed launch exited %d:\n%s", rc, g_out);
+    assert_true(summary_num(run, "node-00", "outer_steps") == 6);
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    assert_true(weights_hash(run, "node-00") != 0);
+    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
+    assert_non_null(strstr(log, "resumed the outer state of step"));
+    agora_free(log);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void diloco_launch_rejects_bad_config(void **state) {
     (void)state;
     char cmd[1024];
@@ -273,6 +308,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_lone_survivor_wins_tie_against_joiner),
         cmocka_unit_test(diloco_launch_rejects_bad_config),
         cmocka_unit_test(diloco_resumes_from_outer_checkpoint),
+        cmocka_unit_test(diloco_coordinator_death_checkpoints_then_resumes),
     };
     return agora_test_main(tests, argc, argv);
 }
