@@ -81,9 +81,9 @@ static inline agora__sim_hent *ht_find(agora__sim_scratch *sc, uint32_t seq) {
 }
 
 /* Prefetches for reader i ahead of its pool: stage -1 i's followee list, stage 0 the
- * followees' window offsets, stage 1 (a reader later, when the offsets are cached) the
- * first and last line of each followee's range and i's seen ring. Running a reader or
- * two ahead gives these misses time to land. */
+ * followees' window blocks, stage 1 (a reader later, when the blocks are cached) the
+ * overflow of busy followees and i's seen ring. Running a reader or two ahead gives these
+ * misses time to land. */
 void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage) {
     const uint32_t *out = s->out_v[i];
     const uint32_t nout = s->out_n[i];
@@ -93,15 +93,19 @@ void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage) {
         return;
     }
     if (stage == 0) {
-        for (uint32_t a = 0; a < nout; a++)
-            __builtin_prefetch(&s->win_off[out[a]]);
+        for (uint32_t a = 0; a < nout; a++) {
+            const char *h = (const char *)&s->wh[out[a]];
+            __builtin_prefetch(h);
+            __builtin_prefetch(h + 64);
+        }
         return;
     }
     for (uint32_t a = 0; a < nout; a++) {
-        const uint32_t lo = s->win_off[out[a]], hi = s->win_off[out[a] + 1];
-        __builtin_prefetch(&s->win[lo]);
-        if (hi > lo + 1)
-            __builtin_prefetch(&s->win[hi - 1]);
+        const agora__sim_whead *h = &s->wh[out[a]];
+        if (h->n > SIM_WIN_INLINE) {
+            __builtin_prefetch(&s->win[h->ovf]);
+            __builtin_prefetch(&s->win[h->ovf + h->n - SIM_WIN_INLINE - 1]);
+        }
     }
     const char *ring = (const char *)&s->seen[(size_t)i * s->seen_cap];
     for (size_t b = 0; b < s->seen_cap * sizeof(uint32_t); b += 64)
@@ -111,21 +115,18 @@ void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage) {
 /* Builds C_i(t) into sc->pool; returns its size.
  *
  * Three passes, so the random reads overlap instead of queueing: (1) the followees' window
- * offsets, prefetching the start of each range, which also bounds the pool size; (2) i's
+ * counts, which bound the pool size; (2) i's
  * seen ring goes into the dedupe hash as "not a candidate" markers; (3) the ranges, merged
  * per message. The result does not depend on the visiting order (dedupe keeps the largest
  * e, ties to the smallest via). */
 size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__sim_scratch *sc) {
     const uint32_t *out = s->out_v[i];
     const uint32_t nout = s->out_n[i];
-    const uint32_t *off = s->win_off;
+    const agora__sim_whead *wh = s->wh;
     const agora__sim_went *win = s->win;
     size_t bound = 0;
-    for (uint32_t a = 0; a < nout; a++) {
-        const uint32_t f = out[a], lo = off[f], hi = off[f + 1];
-        bound += hi - lo;
-        __builtin_prefetch(&win[lo]);
-    }
+    for (uint32_t a = 0; a < nout; a++)
+        bound += wh[out[a]].n;
     const uint32_t *ring = &s->seen[(size_t)i * s->seen_cap];
     if (!scratch_reserve(sc, bound + 1, bound + s->seen_cap + 1)) {
         sc->oom = true;
@@ -148,8 +149,10 @@ size_t agora__sim_pool_build(const agora_sim *s, uint32_t i, int64_t t, agora__s
     size_t n = 0;
     for (uint32_t a = 0; a < nout; a++) {
         const uint32_t f = out[a];
-        for (uint32_t x = off[f], xe = off[f + 1]; x < xe; x++) {
-            const agora__sim_went *w = &win[x];
+        const agora__sim_whead *hd = &wh[f];
+        for (uint32_t x = 0, xe = hd->n; x < xe; x++) {
+            const agora__sim_went *w =
+                x < SIM_WIN_INLINE ? &hd->e[x] : &win[hd->ovf + x - SIM_WIN_INLINE];
             const uint32_t author = w->author_neg & ~AGORA__SIM_NEG_BIT, seq = w->seq;
             if (author == i || (int32_t)(seq - first) < 0)
                 continue; /* i's own message, or dead (only when t is past the window's step) */

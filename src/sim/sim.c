@@ -140,13 +140,23 @@ static agora_err scratch_init(agora_sim *s) {
     return AGORA_OK;
 }
 
+static agora__sim_whead *heads_alloc(size_t n, void **raw) {
+    *raw = big_alloc((n + 1) * sizeof(agora__sim_whead), true);
+    if (*raw == NULL)
+        return NULL;
+    uintptr_t a = ((uintptr_t)*raw + 127) & ~(uintptr_t)127;
+    return (agora__sim_whead *)a;
+}
+
 static agora_err window_init(agora_sim *s, size_t cap) {
+    _Static_assert(sizeof(agora__sim_whead) == 128, "one 128-byte block per emitter");
+    s->wh = heads_alloc((size_t)s->n, &s->wh_raw);
+    s->wh2 = heads_alloc((size_t)s->n, &s->wh2_raw);
     s->win_off = big_alloc(((size_t)s->n + 1) * sizeof *s->win_off, true);
-    s->win_off2 = big_alloc(((size_t)s->n + 1) * sizeof *s->win_off2, true);
     s->win_cap = s->win_cap2 = cap < 64 ? 64 : cap;
     s->win = big_alloc(s->win_cap * sizeof *s->win, false);
     s->win2 = big_alloc(s->win_cap2 * sizeof *s->win2, false);
-    if (!s->win_off || !s->win_off2 || !s->win || !s->win2)
+    if (!s->wh || !s->wh2 || !s->win_off || !s->win || !s->win2)
         return AGORA_ENOMEM;
     s->win_n = 0;
     return AGORA_OK;
@@ -185,7 +195,7 @@ agora_err agora__sim_alloc(agora_sim *s, int64_t n) {
     s->step_seq0 = agora_calloc((size_t)s->step_seq0_cap, sizeof *s->step_seq0);
     if (s->step_seq0 == NULL)
         return AGORA_ENOMEM;
-    AGORA_TRY(window_init(s, (size_t)(1.5 * (double)s->W * mean_posts) + 1024));
+    AGORA_TRY(window_init(s, (size_t)(0.5 * (double)s->W * mean_posts) + 1024));
     return scratch_init(s);
 }
 
@@ -208,8 +218,9 @@ void agora_sim_destroy(agora_sim *s) {
     agora_free(s->step_seq0);
     agora_free(s->id_names);
     agora_free(s->id_off);
+    agora_free(s->wh_raw);
+    agora_free(s->wh2_raw);
     agora_free(s->win_off);
-    agora_free(s->win_off2);
     agora_free(s->win);
     agora_free(s->win2);
     for (int t = 0; s->scr && t < s->n_threads; t++)
@@ -288,7 +299,9 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
     s->out_made = s->out_eng = NULL;
     s->in_v = NULL;
     s->step_seq0 = NULL;
-    s->win_off = s->win_off2 = NULL;
+    s->wh = s->wh2 = NULL;
+    s->wh_raw = s->wh2_raw = NULL;
+    s->win_off = NULL;
     s->win = s->win2 = NULL;
     s->scr = NULL;
     s->id_names = NULL;
@@ -330,7 +343,7 @@ agora_err agora_sim_clone(const agora_sim *src, agora_sim **out) {
     memcpy(s->step_seq0, src->step_seq0, (size_t)s->step_seq0_cap * sizeof *s->step_seq0);
     if (window_init(s, src->win_cap) != AGORA_OK)
         goto fail;
-    memcpy(s->win_off, src->win_off, (n + 1) * sizeof *s->win_off);
+    memcpy(s->wh, src->wh, n * sizeof *s->wh);
     memcpy(s->win, src->win, src->win_n * sizeof *s->win);
     s->win_n = src->win_n;
     rc = scratch_init(s);
@@ -439,25 +452,28 @@ static agora_err phase_post(agora_sim *s) {
      * new posts (e = t), then its previous entries with e > t - W; dead messages dropped. */
     const int64_t e_min = t - s->W + 1;
     const size_t k = (size_t)s->k;
-    uint32_t *noff = s->win_off2;
-    const uint32_t *ooff = s->win_off;
+    uint32_t *ooff = s->win_off; /* overflow offsets of the new window */
+    const agora__sim_whead *oh = s->wh;
     const agora__sim_went *old = s->win;
+#define OLD_ENTRY(j, x) ((x) < SIM_WIN_INLINE ? &oh[j].e[x] : &old[oh[j].ovf + (x)-SIM_WIN_INLINE])
     AGORA__SIM_OMP("omp parallel for schedule(static)")
     for (int64_t j = 0; j < n; j++) {
         uint32_t c = s->post_n[j];
         for (uint32_t r = 0; r < s->rt_n[j]; r++)
             c += (int32_t)(s->rt_buf[(size_t)j * k + r] - first) >= 0;
-        for (uint32_t x = ooff[j]; x < ooff[j + 1]; x++)
-            c += old[x].e >= e_min && (int32_t)(old[x].seq - first) >= 0;
-        noff[j + 1] = c;
+        for (uint32_t x = 0; x < oh[j].n; x++) {
+            const agora__sim_went *w = OLD_ENTRY(j, x);
+            c += w->e >= e_min && (int32_t)(w->seq - first) >= 0;
+        }
+        ooff[j + 1] = c > SIM_WIN_INLINE ? c - SIM_WIN_INLINE : 0;
     }
     uint64_t acc = 0;
-    noff[0] = 0;
+    ooff[0] = 0;
     for (int64_t j = 0; j < n; j++) {
-        acc += noff[j + 1];
+        acc += ooff[j + 1];
         if (acc > UINT32_MAX)
             return AGORA_EOVERFLOW;
-        noff[j + 1] = (uint32_t)acc;
+        ooff[j + 1] = (uint32_t)acc;
     }
     if (acc > s->win_cap2) {
         size_t cap = acc + acc / 4 + 1024;
@@ -469,6 +485,7 @@ static agora_err phase_post(agora_sim *s) {
         s->win_cap2 = cap;
     }
     agora__sim_went *win = s->win2;
+    agora__sim_whead *nh = s->wh2;
     const uint32_t seq0 = s->next_seq;
     /* The seq of post (j, q) is seq0 + (posts of agents < j) + q: a prefix sum. */
     uint32_t *pre = s->post_n; /* reused in place as exclusive prefix */
@@ -481,16 +498,19 @@ static agora_err phase_post(agora_sim *s) {
     AGORA__SIM_OMP("omp parallel for schedule(static)")
     for (int64_t j = 0; j < n; j++) {
         uint32_t np = (j + 1 < n ? pre[j + 1] : run) - pre[j];
-        agora__sim_went *dst = &win[noff[j]];
+        agora__sim_whead *h = &nh[j];
+        uint32_t idx = 0;
+        const uint32_t base = ooff[j];
+#define PUT_ENTRY() (idx < SIM_WIN_INLINE ? &h->e[idx++] : &win[base + (idx++) - SIM_WIN_INLINE])
         for (uint32_t r = 0; r < s->rt_n[j]; r++) {
             const uint32_t seq = s->rt_buf[(size_t)j * k + r], m = seq & s->mmask;
             if ((int32_t)(seq - first) < 0)
                 continue;
+            agora__sim_went *dst = PUT_ENTRY();
             dst->seq = seq;
             dst->author_neg = s->m_author[m] | (uint32_t)s->m_neg[m] << 31;
             dst->o = s->m_o[m];
             dst->e = (int32_t)t;
-            dst++;
         }
         s->rt_n[j] = 0;
         for (uint32_t q = 0; q < np; q++) {
@@ -505,18 +525,27 @@ static agora_err phase_post(agora_sim *s) {
             s->m_nrt[m] = 0;
             for (int c = 0; c < 2; c++)
                 s->m_exp[c][m] = s->m_rtc[c][m] = 0;
+            agora__sim_went *dst = PUT_ENTRY();
             dst->seq = seq;
             dst->author_neg = (uint32_t)j | (uint32_t)s->m_neg[m] << 31;
             dst->o = s->m_o[m];
             dst->e = (int32_t)t;
-            dst++;
         }
-        for (uint32_t x = ooff[j]; x < ooff[j + 1]; x++)
-            if (old[x].e >= e_min && (int32_t)(old[x].seq - first) >= 0)
-                *dst++ = old[x];
+        for (uint32_t x = 0; x < oh[j].n; x++) {
+            const agora__sim_went *w = OLD_ENTRY(j, x);
+            if (w->e >= e_min && (int32_t)(w->seq - first) >= 0)
+                *PUT_ENTRY() = *w;
+        }
+#undef PUT_ENTRY
+        h->n = idx;
+        h->ovf = base;
     }
-    s->win_off2 = s->win_off;
-    s->win_off = noff;
+#undef OLD_ENTRY
+    s->wh2 = s->wh;
+    s->wh = nh;
+    void *raw = s->wh2_raw;
+    s->wh2_raw = s->wh_raw;
+    s->wh_raw = raw;
     s->win2 = s->win;
     s->win = win;
     size_t cap = s->win_cap;
@@ -963,7 +992,8 @@ size_t agora_sim_bytes(const agora_sim *s, size_t *graph_bytes) {
         b += arr_count(s, k_arrays[a].cnt) * k_arrays[a].elem;
     for (int64_t i = 0; i < s->n; i++)
         g += (size_t)s->out_cap[i] * 12 + (size_t)s->in_cap[i] * 4 + 4 * sizeof(void *);
-    b += 2 * ((size_t)s->n + 1) * sizeof(uint32_t) + (s->win_cap + s->win_cap2) * sizeof *s->win;
+    b += 2 * ((size_t)s->n + 1) * sizeof(agora__sim_whead) + ((size_t)s->n + 1) * sizeof(uint32_t) +
+         (s->win_cap + s->win_cap2) * sizeof *s->win;
     if (graph_bytes)
         *graph_bytes = g;
     return b + g;

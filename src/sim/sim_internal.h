@@ -101,6 +101,16 @@ typedef struct agora__sim_went {
 } agora__sim_went;
 #define AGORA__SIM_NEG_BIT 0x80000000u
 
+/* An emitter's window: its first SIM_WIN_INLINE emissions inline in one 128-byte block (a
+ * 128-byte-aligned line pair, which the hardware fetches together), the rest at win[ovf..].
+ * A reader thus touches one block per followee, plus the overflow of busy emitters. */
+enum { SIM_WIN_INLINE = 7 };
+typedef struct agora__sim_whead {
+    uint32_t n, ovf;
+    agora__sim_went e[SIM_WIN_INLINE];
+    uint32_t pad[2];
+} agora__sim_whead;
+
 /* Dedupe hash entry: seq -> pool index, valid when gen matches the scratch generation. */
 typedef struct agora__sim_hent {
     uint32_t gen, key, val;
@@ -158,14 +168,16 @@ struct agora_sim {
     uint32_t *m_exp[2], *m_rtc[2];
     uint32_t *step_seq0; /* first seq posted at each step */
     int64_t step_seq0_cap;
-    /* emissions of the last W steps (e > t - W, live messages only), CSR by emitter:
-     * j's emissions are win[win_off[j] .. win_off[j + 1]), newest step first. Rebuilt in
-     * phase A from the previous window and the new emissions into win2/win_off2. */
+    /* emissions of the last W steps (e > t - W, live messages only) by emitter, newest step
+     * first: wh[j] holds j's count and first entries, win its overflow. Rebuilt in phase A
+     * from the previous window and the new emissions into wh2/win2 (then swapped). */
     int W;
-    uint32_t *win_off, *win_off2;
+    agora__sim_whead *wh, *wh2; /* n each, 128-byte aligned inside wh_raw, wh2_raw */
+    void *wh_raw, *wh2_raw;
     agora__sim_went *win, *win2;
     size_t win_n, win_cap, win_cap2;
-    uint32_t *post_n; /* posts per agent this step (scratch) */
+    uint32_t *win_off; /* n + 1, scratch: overflow offsets while rebuilding */
+    uint32_t *post_n;  /* posts per agent this step (scratch) */
     /* seen sets and discovery rings. seen: per reader, a ring of the last seen_cap = k * A_max
      * messages shown (seq + 1; 0 = empty), which holds every shown message still alive. */
     uint32_t *seen;
