@@ -420,9 +420,7 @@ static void rope_qk(float *q, float *k, const float *cos_t, const float *sin_t, 
 
 /* Query rows are processed in blocks of ATT_BLOCK: block [i0, i1) only needs keys [0, i1),
  * so the sgemms skip most of the masked upper triangle (about half of it at T = 1024). */
-#ifndef ATT_BLOCK
-#define ATT_BLOCK 64
-#endif
+#define ATT_BLOCK AGORA__ATT_BLOCK
 
 static void attn_fwd(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D) {
@@ -454,7 +452,8 @@ static void attn_fwd(float *out, float *P, const float *q, const float *k, const
 }
 
 /* One task per (batch, KV group): its query heads run one after another and accumulate
- * straight into the group's dK and dV, so no per-head copies and no summing pass. */
+ * straight into the group's dK and dV, so no per-head copies and no summing pass. Each task
+ * reuses one block of dP scratch (ATT_BLOCK x T), which stays in cache. */
 static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                      const float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D) {
@@ -468,28 +467,27 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
             memset(dv + koff + i * ldk, 0, D * sizeof *dv);
         }
         for (size_t h = g * rep; h < (g + 1) * rep; h++) {
-            size_t bh = b * H + h, qoff = (b * T * H + h) * D;
-            const float *p = P + bh * T * T;
-            float *dp = scratch + bh * T * T;
+            size_t qoff = (b * T * H + h) * D;
+            const float *p = P + (b * H + h) * T * T;
+            float *dp = scratch + bg * ATT_BLOCK * T; /* rows [i0, i1) of dP / dS */
             for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                 size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, rows = i1 - i0;
                 const float *dob = dout + qoff + i0 * ld;
                 /* dP = dO V^T and dV[0:i1] += P^T dO, over keys [0, i1) */
-                gemm1(NO_T, YES_T, rows, i1, D, dob, ld, v + koff, ldk, 0.0f, dp + i0 * T, T);
+                gemm1(NO_T, YES_T, rows, i1, D, dob, ld, v + koff, ldk, 0.0f, dp, T);
                 gemm1(YES_T, NO_T, i1, D, rows, p + i0 * T, T, dob, ld, 1.0f, dv + koff, ldk);
                 /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
                 for (size_t i = i0; i < i1; i++) {
                     const float *pr = p + i * T;
-                    float *dr = dp + i * T;
+                    float *dr = dp + (i - i0) * T;
                     float dot = dot_f(dr, pr, i + 1);
                     ds_row(dr, pr, dot, scale, i + 1);
                     memset(dr + i + 1, 0, (i1 - i - 1) * sizeof *dr);
                 }
                 /* dQ[i0:i1] = dS K[0:i1]; dK[0:i1] += dS^T Q[i0:i1] */
-                gemm1(NO_T, NO_T, rows, D, i1, dp + i0 * T, T, k + koff, ldk, 0.0f,
-                      dq + qoff + i0 * ld, ld);
-                gemm1(YES_T, NO_T, i1, D, rows, dp + i0 * T, T, q + qoff + i0 * ld, ld, 1.0f,
-                      dk + koff, ldk);
+                gemm1(NO_T, NO_T, rows, D, i1, dp, T, k + koff, ldk, 0.0f, dq + qoff + i0 * ld, ld);
+                gemm1(YES_T, NO_T, i1, D, rows, dp, T, q + qoff + i0 * ld, ld, 1.0f, dk + koff,
+                      ldk);
             }
         }
     }

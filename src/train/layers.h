@@ -25,6 +25,9 @@
 #define AGORA__VEC_CLONES
 #endif
 
+/* Query rows per block in the fast attention kernels. */
+#define AGORA__ATT_BLOCK 64
+
 /* Most matmuls matmul_*_multi takes at once. */
 #define AGORA__MULTI_MAX 3
 
@@ -65,7 +68,7 @@ typedef struct agora__kernels {
      * P (B,H,T,T) softmax probabilities saved (upper triangle zero). */
     void (*attn_fwd)(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D);
-    /* dq, dk, dv set. scratch: B*H*T*T floats for dP. */
+    /* dq, dk, dv set. scratch: B*KV*AGORA__ATT_BLOCK*T floats (dP, one block per task). */
     void (*attn_bwd)(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                      const float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D);

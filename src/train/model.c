@@ -77,7 +77,7 @@ struct agora_model {
 /* Sizes (in floats) of every activation buffer for (cfg, Bmax); one walk serves both
  * allocation and agora_model_activation_bytes. */
 typedef struct act_plan {
-    size_t N, C, HD, KVD, F, V, L, TT, BHTT;
+    size_t N, C, HD, KVD, F, V, L, TT, BHTT, ATTS;
     size_t total;
 } act_plan;
 
@@ -98,7 +98,8 @@ static act_plan plan_acts(const agora_model_config *c, int32_t max_batch) {
                        N * p.HD * 2 /* q att */ + N * p.KVD * 2 + p.BHTT + N * p.F * 3;
     size_t once = N * p.C /* final res */ + N * p.C + N /* lnf rstdf */ + N * p.V +
                   N * 3 /* loss_rows lse zmax */;
-    size_t scratch = N * p.C * 2 + N * p.HD * 2 + N * p.KVD * 2 + N * p.F * 3 + p.BHTT +
+    p.ATTS = (size_t)max_batch * (size_t)c->n_kv_heads * AGORA__ATT_BLOCK * (size_t)c->max_seq;
+    size_t scratch = N * p.C * 2 + N * p.HD * 2 + N * p.KVD * 2 + N * p.F * 3 + p.ATTS +
                      (size_t)c->max_seq * (D / 2) * 2;
     /* each buffer is rounded up to 16 floats; 64 buffers of slack covers that */
     p.total = per_layer * p.L + once + scratch + 16 * (64 + 16 * p.L);
@@ -219,7 +220,7 @@ agora_err agora_model_create(const agora_model_config *cfg, int32_t max_batch, a
     m->dh = take(&cur, N * p.F);
     m->dg = take(&cur, N * p.F);
     m->du = take(&cur, N * p.F);
-    m->attn_scratch = take(&cur, p.BHTT);
+    m->attn_scratch = take(&cur, p.ATTS);
     m->cos_t = take(&cur, (size_t)cfg->max_seq * (D / 2));
     m->sin_t = take(&cur, (size_t)cfg->max_seq * (D / 2));
     AGORA_ASSERT(cur <= m->acts + p.total);

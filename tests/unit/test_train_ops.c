@@ -326,7 +326,8 @@ static void train_ops_attention_fast_matches_ref(void **state) {
     agora_assert_tensor_near(o1, o0, nq, 1e-5, 1e-4);
     agora_assert_tensor_near(P1, P0, np, 1e-6, 1e-4);
     float *dq0 = zeros(nq), *dk0 = zeros(nk), *dv0 = zeros(nk), *s0 = zeros(T);
-    float *dq1 = zeros(nq), *dk1 = zeros(nk), *dv1 = zeros(nk), *s1 = zeros(np + 2 * nq);
+    float *dq1 = zeros(nq), *dk1 = zeros(nk), *dv1 = zeros(nk),
+          *s1 = zeros(B * KV * AGORA__ATT_BLOCK * T);
     agora__attn_bwd_ref(dq0, dk0, dv0, s0, dout, P0, q, k, v, B, T, H, KV, D);
     agora__kernels_fast.attn_bwd(dq1, dk1, dv1, s1, dout, P0, q, k, v, B, T, H, KV, D);
     agora_assert_tensor_near(dq1, dq0, nq, 1e-5, 1e-4);
