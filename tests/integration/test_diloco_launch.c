@@ -77,17 +77,21 @@ static int launch(const char *dir, const char *extra) {
     return agora_test_run(cmd, g_out, sizeof g_out);
 }
 
-/* metrics_has says whether a node's metrics.jsonl contains needle. */
-static bool metrics_has(const char *run, const char *node, const char *needle) {
+/* node_file_has says whether RUN/NODE/FILE contains needle. */
+static bool node_file_has(const char *run, const char *node, const char *file, const char *needle) {
     char m[8400];
-    snprintf(m, sizeof m, "%s/%s/metrics.jsonl", run, node);
+    snprintf(m, sizeof m, "%s/%s/%s", run, node, file);
     char *buf = NULL;
     size_t len = 0;
-    if (agora_read_file(m, 1 << 20, &buf, &len, NULL) != AGORA_OK)
+    if (agora_read_file(m, 1 << 22, &buf, &len, NULL) != AGORA_OK)
         fail_msg("%s is missing", m);
     bool found = strstr(buf, needle) != NULL;
     agora_free(buf);
     return found;
+}
+
+static bool metrics_has(const char *run, const char *node, const char *needle) {
+    return node_file_has(run, node, "metrics.jsonl", needle);
 }
 
 static void two_nodes(const char *extra, bool overlap) {
@@ -231,27 +235,16 @@ static void diloco_resumes_from_outer_checkpoint(void **state) {
     assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
     /* the resumed nodes continued at outer step 4 instead of starting over */
     assert_true(metrics_has(run, "node-00", "\"outer_step\":4,"));
-    snprintf(f, sizeof f, "%s/node-00/log.txt", run);
-    char *log = NULL;
-    size_t len = 0;
-    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
-    assert_non_null(strstr(log, "resumed the outer state of step 3"));
-    agora_free(log);
+    assert_true(node_file_has(run, "node-00", "log.txt", "resumed the outer state of step 3"));
     /* one CSV header, whatever the number of runs that appended to it */
-    snprintf(f, sizeof f, "%s/node-00/metrics.csv", run);
-    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
-    assert_null(strstr(log + 1, "\nouter_step,"));
-    agora_free(log);
+    assert_false(node_file_has(run, "node-00", "metrics.csv", "\nouter_step,"));
     /* A truncated outer state: the node stops with the file's name, nothing is trained. */
     snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000005/outer.safetensors", run);
     assert_int_equal(truncate(f, 100), 0);
     rc = launch(dir, "--nodes 2 --set diloco.outer_steps=7 --set train.resume=true "
                      "--set diloco.boundary_timeout_ms=3000");
     assert_int_not_equal(rc, 0);
-    snprintf(f, sizeof f, "%s/node-00/log.txt", run);
-    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
-    assert_non_null(strstr(log, "step_0000000005/outer.safetensors"));
-    agora_free(log);
+    assert_true(node_file_has(run, "node-00", "log.txt", "step_0000000005/outer.safetensors"));
     agora_test_rmtree(dir);
     free(dir);
 }
@@ -269,14 +262,9 @@ static void diloco_coordinator_death_checkpoints_then_resumes(void **state) {
                          "--kill-master-at 2");
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(g_out, "SIGKILL the coordinator"));
-    char run[4200], f[8400];
+    char run[4200];
     snprintf(run, sizeof run, "%s/run", dir);
-    snprintf(f, sizeof f, "%s/node-00/log.txt", run);
-    char *log = NULL;
-    size_t len = 0;
-    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
-    assert_non_null(strstr(log, "--set train.resume=true continues"));
-    agora_free(log);
+    assert_true(node_file_has(run, "node-00", "log.txt", "--set train.resume=true continues"));
     rc = launch(dir, "--nodes 2 --set diloco.outer_steps=6 --set diloco.ckpt_every=1000 "
                      "--set train.resume=true");
     if (rc != 0)
@@ -284,9 +272,7 @@ static void diloco_coordinator_death_checkpoints_then_resumes(void **state) {
     assert_true(summary_num(run, "node-00", "outer_steps") == 6);
     assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
     assert_true(weights_hash(run, "node-00") != 0);
-    agora_assert_ok(agora_read_file(f, 1 << 22, &log, &len, NULL));
-    assert_non_null(strstr(log, "resumed the outer state of step"));
-    agora_free(log);
+    assert_true(node_file_has(run, "node-00", "log.txt", "resumed the outer state of step"));
     agora_test_rmtree(dir);
     free(dir);
 }
