@@ -101,6 +101,8 @@ static int on_outer(const agora_diloco_outer_stats *st, void *user) {
     agora_metrics_i64(m, "committed", st->committed);
     agora_metrics_f64(m, "ckpt_s", st->ckpt_s);
     agora_metrics_f64(m, "tok_per_s", st->tok_per_s);
+    agora_metrics_f64(m, "mfu", st->mfu);
+    agora_metrics_f64(m, "outer_mfu", st->outer_mfu);
     if (agora_metrics_end(m) != AGORA_OK)
         AGORA_LOG_WARN(AGORA_SUB_TRAIN, "could not write a metrics record");
     n->records++;

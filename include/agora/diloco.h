@@ -90,6 +90,8 @@ typedef struct agora_diloco_outer_stats {
     uint32_t committed;          /* outer steps committed in this record (0, 1, or 2 for
                                     the last record of an overlapped run) */
     double tok_per_s;            /* inner throughput */
+    double mfu;                  /* inner MFU (spec §14): tok_per_s * flops/token / peak */
+    double outer_mfu;            /* effective MFU: mfu * utilization */
     double ckpt_s;               /* wall time of the checkpoint written at this boundary */
 } agora_diloco_outer_stats;
 

@@ -61,6 +61,7 @@ typedef struct loop {
     size_t n;
     int64_t revision;  /* committed outer steps */
     int64_t ckpt_last; /* revision of the last checkpoint written */
+    double mfu;        /* inner MFU of the last inner step */
     /* overlap: the collective in flight on the background thread */
     agora_codec codec;
     int64_t timeout_ms;
@@ -307,6 +308,8 @@ static void finish_stats(agora_diloco_outer_stats *st, const loop *L, double los
     st->boundary_s = boundary_s;
     double all = inner_s + reduce_s + boundary_s;
     st->utilization = all > 0 ? inner_s / all : 0;
+    st->mfu = inner_s > 0 ? L->mfu : 0;
+    st->outer_mfu = st->mfu * st->utilization;
     if (st->world == 0)
         st->world = agora_comm_world(L->c);
 }
@@ -323,6 +326,7 @@ static agora_err inner(loop *L, double *loss, double *tps) {
         AGORA_TRY(agora_trainer_step(L->t, &ts));
         sum += ts.loss;
         *tps = ts.tok_per_s;
+        L->mfu = ts.mfu;
     }
     *loss = sum / (double)L->p->inner_steps;
     return AGORA_OK;
