@@ -115,8 +115,9 @@ int main(int argc, char **argv) {
         if (agora_model_backward(m, 1.0f) != AGORA_OK)
             return 1;
         int64_t t1b = agora_now_ns();
-        agora_grad_clip(agora_model_grads(m), agora_model_n_params(m), 1.0);
-        agora_adamw_step(&opt, agora_model_params(m), agora_model_grads(m), &hp);
+        double norm = agora_grad_norm(agora_model_grads(m), agora_model_n_params(m));
+        agora_adamw_step_scaled(&opt, agora_model_params(m), agora_model_grads(m),
+                                agora_grad_clip_scale(norm, 1.0), &hp); /* as agora train */
         int64_t t2 = agora_now_ns();
         if (it > 0) { /* step 0 warms up */
             fwd_s += (double)(t1 - t0) / 1e9;

@@ -156,11 +156,19 @@ AGORA_API void agora_adamw_fini(agora_adamw *opt);
  *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)        */
 AGORA_API void agora_adamw_step(agora_adamw *opt, float *params, const float *grads,
                                 const agora_adamw_params *hp);
+/* agora_adamw_step on grads * grad_scale (one float multiply per element, as
+ * agora_grad_clip does in place), without writing grads: clipping folded into the update
+ * saves a pass over the gradients. Same bits as agora_grad_clip + agora_adamw_step. */
+AGORA_API void agora_adamw_step_scaled(agora_adamw *opt, float *params, const float *grads,
+                                       float grad_scale, const agora_adamw_params *hp);
 /* Global L2 norm of grads (accumulated in double). */
 AGORA_API double agora_grad_norm(const float *grads, size_t n);
 /* torch.nn.utils.clip_grad_norm_: scales grads by max_norm/(norm+1e-6) when that is below
  * 1. Returns the norm before clipping. max_norm <= 0 only measures. */
 AGORA_API double agora_grad_clip(float *grads, size_t n, double max_norm);
+/* The factor agora_grad_clip scales by for a given norm: max_norm/(norm+1e-6) in float
+ * when that is below 1, else 1 (also for max_norm <= 0). */
+AGORA_API float agora_grad_clip_scale(double norm, double max_norm);
 
 // ---- learning-rate schedules ----
 

@@ -43,7 +43,7 @@ void agora_adamw_fini(agora_adamw *opt) {
 #define OPT_CHUNK ((size_t)16384)
 
 typedef struct adamw_k {
-    float decay, b1, b2, one_m_b1, one_m_b2, step_size, bc2_sqrt, eps;
+    float decay, b1, b2, one_m_b1, one_m_b2, step_size, bc2_sqrt, eps, gscale;
 } adamw_k;
 
 /* One chunk of the update, vectorized (target clones: AVX-512, AVX2, baseline; this file
@@ -52,7 +52,7 @@ AGORA__VEC_CLONES static void adamw_chunk(float *restrict params, float *restric
                                           float *restrict v, const float *restrict grads, size_t n,
                                           adamw_k k) {
     for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
+        float g = grads[i] * k.gscale; /* exactly clip_grad_norm_'s in-place scaling */
         float p = params[i] * k.decay;
         float mi = m[i] * k.b1 + g * k.one_m_b1;
         float vi = v[i] * k.b2 + k.one_m_b2 * g * g;
@@ -65,6 +65,11 @@ AGORA__VEC_CLONES static void adamw_chunk(float *restrict params, float *restric
 
 void agora_adamw_step(agora_adamw *opt, float *params, const float *grads,
                       const agora_adamw_params *hp) {
+    agora_adamw_step_scaled(opt, params, grads, 1.0f, hp);
+}
+
+void agora_adamw_step_scaled(agora_adamw *opt, float *params, const float *grads, float grad_scale,
+                             const agora_adamw_params *hp) {
     opt->t++;
     /* torch computes these scalars in Python doubles, then each tensor op rounds to f32 */
     double bc1 = 1.0 - pow(hp->beta1, (double)opt->t);
@@ -76,7 +81,8 @@ void agora_adamw_step(agora_adamw *opt, float *params, const float *grads,
                  .one_m_b2 = (float)(1.0 - hp->beta2),
                  .step_size = (float)(hp->lr / bc1),
                  .bc2_sqrt = (float)sqrt(bc2),
-                 .eps = (float)hp->eps};
+                 .eps = (float)hp->eps,
+                 .gscale = grad_scale};
     size_t n = opt->n, nc = (n + OPT_CHUNK - 1) / OPT_CHUNK;
     float *m = opt->m, *v = opt->v;
     AGORA_OMP("omp parallel for schedule(static)")
@@ -119,13 +125,17 @@ double agora_grad_norm(const float *grads, size_t n) {
     return sqrt(ss);
 }
 
+float agora_grad_clip_scale(double norm, double max_norm) {
+    if (max_norm <= 0)
+        return 1.0f;
+    double coef = max_norm / (norm + 1e-6);
+    return coef < 1.0 ? (float)coef : 1.0f;
+}
+
 double agora_grad_clip(float *grads, size_t n, double max_norm) {
     double norm = agora_grad_norm(grads, n);
-    if (max_norm <= 0)
-        return norm;
-    double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        float c = (float)coef;
+    float c = agora_grad_clip_scale(norm, max_norm);
+    if (c != 1.0f) {
         AGORA_OMP("omp parallel for schedule(static)")
         for (size_t i = 0; i < n; i++)
             grads[i] *= c;

@@ -14,6 +14,12 @@
 #include "agora/train.h"
 #include "train/layers.h"
 
+#ifdef AGORA_HAVE_OPENMP
+#define AGORA_OMP(x) _Pragma(x)
+#else
+#define AGORA_OMP(x)
+#endif
+
 /* Per-op wall-clock totals for profiling, compiled in only with -DAGORA_TRAIN_PROF
  * (printed by agora_model_destroy). */
 #ifdef AGORA_TRAIN_PROF
@@ -284,7 +290,13 @@ void agora_model_use_ref(agora_model *m, bool use_ref) {
     m->k = use_ref ? &agora__kernels_ref : &agora__kernels_fast;
 }
 void agora_model_zero_grad(agora_model *m) {
-    memset(m->grads, 0, m->n_params * sizeof(float));
+    size_t n = m->n_params, per = (n + 63) / 64;
+    AGORA_OMP("omp parallel for schedule(static) if (n > ((size_t)1 << 20))")
+    for (int c = 0; c < 64; c++) {
+        size_t lo = (size_t)c * per, hi = lo + per < n ? lo + per : n;
+        if (lo < hi)
+            memset(m->grads + lo, 0, (hi - lo) * sizeof(float));
+    }
 }
 
 // ---- init ----

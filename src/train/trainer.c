@@ -395,14 +395,15 @@ agora_err agora_trainer_step(agora_trainer *t, agora_train_stats *st) {
     }
     float *g = agora_model_grads(t->model);
     size_t n = agora_model_n_params(t->model);
-    double norm = agora_grad_clip(g, n, p->grad_clip);
+    double norm = agora_grad_norm(g, n);
     double lr = agora_lr_at(&t->sched, t->step);
     agora_adamw_params hp = {.lr = lr,
                              .beta1 = p->beta1,
                              .beta2 = p->beta2,
                              .eps = p->eps,
                              .weight_decay = p->weight_decay};
-    agora_adamw_step(&t->opt, agora_model_params(t->model), g, &hp);
+    agora_adamw_step_scaled(&t->opt, agora_model_params(t->model), g,
+                            agora_grad_clip_scale(norm, p->grad_clip), &hp);
     t->step++;
     uint64_t toks = (uint64_t)B * (uint64_t)T * (uint64_t)p->grad_accum;
     t->tokens += toks;

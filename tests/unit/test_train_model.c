@@ -217,6 +217,40 @@ static void train_model_adamw_matches_torch_formula(void **state) {
     agora_adamw_fini(&opt);
 }
 
+/* Clipping folded into the update (what agora train does) gives the same bits as clipping
+ * the gradients in place and then stepping, and leaves the gradients untouched. */
+static void train_model_adamw_scaled_equals_clip_then_step(void **state) {
+    (void)state;
+    enum { N = 100003 }; /* several chunks, a tail */
+    float *p0 = malloc(N * sizeof *p0), *p1 = malloc(N * sizeof *p1);
+    float *g0 = malloc(N * sizeof *g0), *g1 = malloc(N * sizeof *g1);
+    assert_non_null(p0), assert_non_null(p1), assert_non_null(g0), assert_non_null(g1);
+    agora_test_fill_normal(p0, N, 1);
+    memcpy(p1, p0, N * sizeof *p1);
+    agora_adamw o0, o1;
+    agora_assert_ok(agora_adamw_init(&o0, N));
+    agora_assert_ok(agora_adamw_init(&o1, N));
+    agora_adamw_params hp = {
+        .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
+    for (int step = 0; step < 3; step++) {
+        agora_test_fill_normal(g0, N, 10 + (uint64_t)step);
+        memcpy(g1, g0, N * sizeof *g1);
+        double max_norm = step == 1 ? 1e9 : 1.0; /* step 1 does not clip */
+        agora_grad_clip(g0, N, max_norm);
+        agora_adamw_step(&o0, p0, g0, &hp);
+        double norm = agora_grad_norm(g1, N);
+        float before = g1[7];
+        agora_adamw_step_scaled(&o1, p1, g1, agora_grad_clip_scale(norm, max_norm), &hp);
+        assert_memory_equal(p1, p0, N * sizeof *p0);
+        assert_memory_equal(o1.m, o0.m, N * sizeof *o0.m);
+        assert_memory_equal(o1.v, o0.v, N * sizeof *o0.v);
+        agora_assert_near(g1[7], before, 0);
+    }
+    agora_adamw_fini(&o0);
+    agora_adamw_fini(&o1);
+    free(p0), free(p1), free(g0), free(g1);
+}
+
 static void train_model_grad_clip_scales_to_max_norm(void **state) {
     (void)state;
     float g[4] = {3, 4, 0, 0};
@@ -377,6 +411,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(train_model_grad_accumulation_equals_big_batch),
         cmocka_unit_test(train_model_rejects_bad_tokens_and_shapes),
         cmocka_unit_test(train_model_adamw_matches_torch_formula),
+        cmocka_unit_test(train_model_adamw_scaled_equals_clip_then_step),
         cmocka_unit_test(train_model_grad_clip_scales_to_max_norm),
         cmocka_unit_test(train_model_schedules_follow_their_formulas),
         cmocka_unit_test(train_model_presets_have_expected_sizes),
