@@ -124,6 +124,9 @@ AGORA_API void agora_diloco_outer_nesterov(float *theta_outer, float *momentum, 
 AGORA_API void agora_diloco_outer_estimate(float *dst, const float *theta_outer,
                                            const float *momentum, const float *g, size_t n,
                                            float lr, float mu);
+/* agora_diloco_utilization is the spec's compute utilization (§2, §14): the fraction of
+ * wall time not spent communicating, inner_s / (inner_s + comm_s); 0 when both are 0. */
+AGORA_API double agora_diloco_utilization(double inner_s, double comm_s);
 /* agora_diloco_pseudo_grad writes delta = theta_outer - theta_inner. */
 AGORA_API void agora_diloco_pseudo_grad(float *delta, const float *theta_outer,
                                         const float *theta_inner, size_t n);

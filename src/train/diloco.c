@@ -306,8 +306,7 @@ static void finish_stats(agora_diloco_outer_stats *st, const loop *L, double los
     st->inner_s = inner_s;
     st->allreduce_s = reduce_s;
     st->boundary_s = boundary_s;
-    double all = inner_s + reduce_s + boundary_s;
-    st->utilization = all > 0 ? inner_s / all : 0;
+    st->utilization = agora_diloco_utilization(inner_s, reduce_s + boundary_s);
     st->mfu = inner_s > 0 ? L->mfu : 0;
     st->outer_mfu = st->mfu * st->utilization;
     if (st->world == 0)

@@ -26,3 +26,8 @@ void agora_diloco_outer_estimate(float *dst, const float *theta_outer, const flo
         dst[i] = theta_outer[i] - lr * (g[i] + mu * b);
     }
 }
+
+double agora_diloco_utilization(double inner_s, double comm_s) {
+    double all = inner_s + comm_s;
+    return all > 0 ? inner_s / all : 0.0;
+}
