@@ -6,6 +6,10 @@
  * lists from an edge array. Self-loops and duplicates are never stored.
  * Does not: decide who follows whom (rewire logic in sim.c, generators in gen.c).
  */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "agora/alloc.h"
 #include "sim/sim_internal.h"
 
@@ -22,6 +26,27 @@ static int64_t find_out(const agora_sim *s, uint32_t i, uint32_t j) {
             hi = mid - 1;
     }
     return -(lo + 1);
+}
+
+/* The first index of x in v[0..n), or n. A hub's follower list can hold 1e5 ids, so with
+ * SSE2 it compares 16 ids per iteration. */
+static uint32_t find_u32(const uint32_t *v, uint32_t n, uint32_t x) {
+    uint32_t a = 0;
+#if defined(__SSE2__)
+    const __m128i key = _mm_set1_epi32((int)x);
+    for (; a + 16 <= n; a += 16) {
+        const __m128i *p = (const __m128i *)(v + a);
+        __m128i m0 = _mm_cmpeq_epi32(_mm_loadu_si128(p), key);
+        __m128i m1 = _mm_cmpeq_epi32(_mm_loadu_si128(p + 1), key);
+        __m128i m2 = _mm_cmpeq_epi32(_mm_loadu_si128(p + 2), key);
+        __m128i m3 = _mm_cmpeq_epi32(_mm_loadu_si128(p + 3), key);
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(m0, m1), _mm_or_si128(m2, m3))))
+            break;
+    }
+#endif
+    while (a < n && v[a] != x)
+        a++;
+    return a;
 }
 
 bool agora__sim_follows(const agora_sim *s, uint32_t i, uint32_t j) {
@@ -93,11 +118,9 @@ bool agora__sim_unfollow(agora_sim *s, uint32_t i, uint32_t j) {
     memmove(&s->out_eng[i][at], &s->out_eng[i][at + 1], tail * sizeof(int32_t));
     s->out_n[i]--;
     uint32_t *in = s->in_v[j];
-    for (uint32_t a = 0; a < s->in_n[j]; a++)
-        if (in[a] == i) {
-            in[a] = in[--s->in_n[j]];
-            break;
-        }
+    uint32_t a = find_u32(in, s->in_n[j], i);
+    if (a < s->in_n[j])
+        in[a] = in[--s->in_n[j]];
     s->n_edges--;
     return true;
 }

@@ -660,6 +660,10 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
     /* Exposures and impressions are counted from these in phase C (no shared writes here). */
     s->fd_n[i] = (uint8_t)nf;
     s->fd_camp[i] = (uint8_t)camp_i;
+    for (size_t r = 0; r < nf; r++) { /* the message keys' t0 and index */
+        __builtin_prefetch(&s->m_t0[sc->feed[r].seq & s->mmask]);
+        __builtin_prefetch(&s->m_idx[sc->feed[r].seq & s->mmask]);
+    }
     for (size_t r = 0; r < nf; r++) {
         const agora__sim_cand *c = &sc->feed[r];
         const uint32_t m = c->seq & s->mmask;
