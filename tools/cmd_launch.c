@@ -26,6 +26,7 @@
 #include "agora/json.h"
 #include "agora/progress.h"
 #include "agora/rundir.h"
+#include "agora/svg.h"
 #include "agora/stream.h"
 #include "agora/time.h"
 #include "cli.h"
@@ -193,6 +194,55 @@ static bool last_record(const char *dir, int64_t *outer, double *loss, int64_t *
     return ok;
 }
 
+/* write_loss_plot draws every node's mean inner loss per round against the inner step
+ * into ROOT/loss.svg, with the chaos events as marks. */
+static void write_loss_plot(const char *root, const proc *nodes, int n, const agora_svg_mark *marks,
+                            size_t n_marks) {
+    agora_svg_series s[MAX_NODES];
+    double *xy[MAX_NODES] = {0};
+    size_t ns = 0;
+    for (int i = 0; i < n; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", nodes[i].dir);
+        char *buf = NULL;
+        size_t len = 0;
+        if (agora_read_file(path, 64u << 20, &buf, &len, NULL) != AGORA_OK)
+            continue;
+        size_t lines = 0;
+        for (size_t k = 0; k < len; k++)
+            lines += buf[k] == '\n';
+        xy[ns] = agora_malloc((2 * lines + 2) * sizeof(double));
+        if (xy[ns] == NULL) {
+            agora_free(buf);
+            continue;
+        }
+        size_t m = 0;
+        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line != NULL && m <= lines;
+             line = strtok_r(NULL, "\n", &save)) {
+            cJSON *j = cJSON_Parse(line);
+            cJSON *x = cJSON_GetObjectItem(j, "inner_step"), *l = cJSON_GetObjectItem(j, "loss");
+            cJSON *t = cJSON_GetObjectItem(j, "inner_s");
+            if (cJSON_IsNumber(x) && cJSON_IsNumber(l) && cJSON_IsNumber(t) &&
+                t->valuedouble > 0) { /* records without training carry no loss */
+                xy[ns][m] = x->valuedouble;
+                xy[ns][lines + 1 + m] = l->valuedouble;
+                m++;
+            }
+            cJSON_Delete(j);
+        }
+        agora_free(buf);
+        s[ns] = (agora_svg_series){strrchr(nodes[i].dir, '/') + 1, xy[ns], xy[ns] + lines + 1, m};
+        ns++;
+    }
+    char path[1100], err[AGORA_ERR_LEN];
+    snprintf(path, sizeof path, "%s/loss.svg", root);
+    if (agora_svg_line_chart(path, "DiLoCo: mean inner loss of each round, per node", "inner step",
+                             "training loss", s, ns, marks, n_marks, err) == AGORA_OK)
+        fprintf(stderr, "  plot: %s\n", path);
+    for (size_t k = 0; k < ns; k++)
+        agora_free(xy[k]);
+}
+
 static int write_key(const char *path) {
     unsigned char key[32];
     FILE *r = fopen("/dev/urandom", "rb");
@@ -328,6 +378,8 @@ static int launch_run(int argc, char **argv) {
     agora_progress bar;
     agora_progress_init(&bar, "outer", (uint64_t)dp.outer_steps, stderr, pmode);
     bool killed = false, joined = false, timed_out = false;
+    agora_svg_mark marks[3];
+    size_t n_marks = 0;
     int64_t last_outer = -1;
     for (;;) {
         int running = 0;
@@ -358,6 +410,7 @@ static int launch_run(int argc, char **argv) {
             killed = true;
             fprintf(stderr, "\nagora launch: SIGKILL node-%02d at outer step %lld\n", n - 1,
                     (long long)outer);
+            marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps), "kill"};
         }
         if (master > 0 && o.kill_master_at >= 0 && outer >= o.kill_master_at) {
             kill(master, SIGKILL);
@@ -365,11 +418,13 @@ static int launch_run(int argc, char **argv) {
             master = -1;
             fprintf(stderr, "\nagora launch: SIGKILL the coordinator at outer step %lld\n",
                     (long long)outer);
+            marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps), "master killed"};
         }
         if (!joined && o.join_at >= 0 && outer >= o.join_at && n < MAX_NODES) {
             if (start_node(&nodes[n], root, n, n_workers, key, port_file) == 0) {
                 fprintf(stderr, "\nagora launch: node-%02d joins at outer step %lld\n", n,
                         (long long)outer);
+                marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps), "join"};
                 n++;
             }
             joined = true;
@@ -399,6 +454,7 @@ static int launch_run(int argc, char **argv) {
         waitpid(master, NULL, 0);
     }
     print_summary(root, nodes, n);
+    write_loss_plot(root, nodes, n, marks, n_marks);
     if (timed_out)
         return agora_cli_fail("launch", "gave up after %lld s", (long long)o.timeout_s);
     return failures ? AGORA_EXIT_FAIL : AGORA_EXIT_OK;

@@ -17,6 +17,7 @@
 
 #include "agora/alloc.h"
 #include "agora/hash.h"
+#include "agora/strbuf.h"
 #include "agora/stream.h"
 
 /* Files larger than this are not configs. */
@@ -453,40 +454,8 @@ void agora_cfg_value_str(const agora_cfg_entry *e, const void *base, char *buf, 
     }
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) AGORA_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0)
-        return;
-    if (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)need;
-        char *np = agora_realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
-
 /* Keys without a section come first: after a [section] line they would belong to it. */
-static void format_into(const agora_cfg_table *t, size_t nt, sbuf *b, bool comments) {
+static void format_into(const agora_cfg_table *t, size_t nt, agora_sbuf *b, bool comments) {
     char section[128] = "";
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < nt; i++)
@@ -502,32 +471,27 @@ static void format_into(const agora_cfg_table *t, size_t nt, sbuf *b, bool comme
                     memcpy(section, e->key, sl);
                     section[sl] = '\0';
                     if (sl > 0)
-                        sb_printf(b, "%s[%s]\n", b->len ? "\n" : "", section);
+                        agora_sbuf_printf(b, "%s[%s]\n", b->len ? "\n" : "", section);
                 }
                 char v[AGORA_CFG_STR_LEN + 8];
                 agora_cfg_value_str(e, t[i].base, v, sizeof v);
                 if (comments)
-                    sb_printf(b, "# %s\n", e->help);
-                sb_printf(b, "%s = %s\n", dot ? dot + 1 : e->key, v);
+                    agora_sbuf_printf(b, "# %s\n", e->help);
+                agora_sbuf_printf(b, "%s = %s\n", dot ? dot + 1 : e->key, v);
             }
 }
 
 agora_err agora_cfg_format(const agora_cfg_table *t, size_t nt, char **text_out) {
-    sbuf b = {0};
+    agora_sbuf b = {0};
     format_into(t, nt, &b, true);
-    if (b.oom || b.p == NULL) {
-        agora_free(b.p);
-        return AGORA_ENOMEM;
-    }
-    *text_out = b.p;
-    return AGORA_OK;
+    return agora_sbuf_take(&b, text_out);
 }
 
 uint64_t agora_cfg_hash(const agora_cfg_table *t, size_t nt) {
-    sbuf b = {0};
+    agora_sbuf b = {0};
     format_into(t, nt, &b, false);
     uint64_t h = agora_hash64(b.p ? b.p : "", b.len);
-    agora_free(b.p);
+    agora_sbuf_free(&b);
     return h;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +16,8 @@
 #include "agora/metrics.h"
 #include "agora/progress.h"
 #include "agora/stream.h"
+#include "agora/svg.h"
+#include "agora/strbuf.h"
 
 static char *slurp(const char *path) {
     char *buf = NULL;
@@ -188,6 +191,58 @@ static void io_metrics_write_jsonl_and_csv(void **state) {
     free(dir);
 }
 
+/* The text buffer grows past its first block, hands its text over, and turns a failed
+ * allocation into AGORA_ENOMEM at the end without writing a partial file. */
+static void io_sbuf_grows_and_reports_oom(void **state) {
+    (void)state;
+    agora_sbuf b = {0};
+    for (int i = 0; i < 500; i++)
+        agora_sbuf_printf(&b, "%04d,", i);
+    assert_int_equal(b.len, 2500);
+    char *t = NULL;
+    agora_assert_ok(agora_sbuf_take(&b, &t));
+    assert_int_equal(strncmp(t, "0000,0001,", 10), 0);
+    assert_int_equal(strlen(t), 2500);
+    agora_free(t);
+    assert_null(b.p);
+    char *dir = agora_test_tmpdir();
+    char path[4200], err[AGORA_ERR_LEN];
+    snprintf(path, sizeof path, "%s/x.txt", dir);
+    agora_sbuf_printf(&b, "small");
+    agora_alloc_fail_after(0);
+    for (int i = 0; i < 300; i++)
+        agora_sbuf_printf(&b, "%04d,", i);
+    agora_alloc_fail_after(-1);
+    assert_true(b.oom);
+    assert_int_equal(agora_sbuf_write(&b, path, err), AGORA_ENOMEM);
+    assert_int_not_equal(access(path, F_OK), 0);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
+/* A line chart: one polyline per unbroken run of points, a legend, escaped text, marks. */
+static void io_svg_line_chart(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char path[4200], err[AGORA_ERR_LEN];
+    snprintf(path, sizeof path, "%s/c.svg", dir);
+    const double x[4] = {1, 2, 3, 4}, y1[4] = {5, 4, NAN, 3}, y2[4] = {6, 5, 4, 3.5};
+    agora_svg_series s[2] = {{"node <0>", x, y1, 4}, {"node 1", x, y2, 4}};
+    agora_svg_mark mk[1] = {{2.5, "kill & join"}};
+    agora_assert_ok(agora_svg_line_chart(path, "loss", "outer step", "loss", s, 2, mk, 1, err));
+    char *t = slurp(path);
+    int polylines = 0;
+    for (const char *q = t; (q = strstr(q, "<polyline")) != NULL; q++)
+        polylines++;
+    assert_int_equal(polylines, 3); /* the NaN splits the first series */
+    assert_non_null(strstr(t, "node &lt;0&gt;"));
+    assert_non_null(strstr(t, "kill &amp; join"));
+    assert_non_null(strstr(t, "</svg>"));
+    agora_free(t);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void io_progress_plain_mode_prints_deciles(void **state) {
     (void)state;
     char *buf = NULL;
@@ -228,6 +283,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(io_oom_at_each_allocation_is_clean),
         cmocka_unit_test(io_json_writer_output_is_exact),
         cmocka_unit_test(io_metrics_write_jsonl_and_csv),
+        cmocka_unit_test(io_sbuf_grows_and_reports_oom),
+        cmocka_unit_test(io_svg_line_chart),
         cmocka_unit_test(io_progress_plain_mode_prints_deciles),
         cmocka_unit_test(io_progress_auto_on_a_file_is_plain),
     };
