@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +137,27 @@ int agora_cli_parse(const agora_cli_cmd *cmd, const agora_cli_flag *flags, size_
             return rc;
     }
     return 0;
+}
+
+int agora_cli_host_port(const char *cmd, const char *flag, const char *s, char *host, size_t hlen,
+                        uint16_t *port) {
+    const char *colon = s != NULL ? strrchr(s, ':') : NULL;
+    char *end = NULL;
+    long v = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == s || end == colon + 1 || *end != '\0' || v <= 0 || v > 65535 ||
+        (size_t)(colon - s) >= hlen)
+        return agora_cli_usage(cmd, "%s expects HOST:PORT, got '%s'", flag, s ? s : "");
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+}
+
+void agora_cli_on_stop(void (*fn)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }

@@ -71,6 +71,13 @@ int agora_cli_progress(const char *cmd, const char *mode, agora_progress_mode *o
         "--progress", AGORA_CLI_STR, &(var), "MODE",                                               \
             "progress display: auto (bar on a terminal, else lines), tty, plain or off"            \
     }
+/* agora_cli_host_port splits "HOST:PORT" (port 1..65535, nothing after it) into host
+ * (hlen bytes) and *port; returns 0, or AGORA_EXIT_USAGE after a message naming flag. */
+int agora_cli_host_port(const char *cmd, const char *flag, const char *s, char *host, size_t hlen,
+                        uint16_t *port);
+/* agora_cli_on_stop runs fn on SIGINT and SIGTERM (fn must be async-signal-safe) and
+ * ignores SIGPIPE, so a closed socket is an error return, not a dead process. */
+void agora_cli_on_stop(void (*fn)(int));
 /* Exit code for a config-loading error: usage (2) for bad keys/values, else 1. */
 int agora_cli_cfg_exit(const char *cmd, agora_err rc, const char *msg);
 

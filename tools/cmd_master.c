@@ -105,12 +105,7 @@ static int master_run(int argc, char **argv) {
     AGORA_LOG_INFO(AGORA_SUB_COORD, "listening on %s:%u (run dir %s)", cfg.bind,
                    (unsigned)agora_master_port(m), dir);
     g_master = m;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    agora_cli_on_stop(on_signal);
     rc = agora_master_run(m);
     g_master = NULL;
     uint64_t ok = 0, failed = 0, epoch = 0;

@@ -211,15 +211,9 @@ static int node_run(int argc, char **argv) {
     char host[256];
     snprintf(host, sizeof host, "%s", cc.master);
     uint16_t port = (uint16_t)cc.port;
-    if (o.master != NULL) {
-        const char *colon = strrchr(o.master, ':');
-        char *end = NULL;
-        long v = colon ? strtol(colon + 1, &end, 10) : 0;
-        if (colon == NULL || end == colon + 1 || *end != '\0' || v <= 0 || v > 65535)
-            return agora_cli_usage("node", "--master expects HOST:PORT, got '%s'", o.master);
-        snprintf(host, sizeof host, "%.*s", (int)(colon - o.master), o.master);
-        port = (uint16_t)v;
-    }
+    if (o.master != NULL &&
+        agora_cli_host_port("node", "--master", o.master, host, sizeof host, &port) != 0)
+        return AGORA_EXIT_USAGE;
     if (o.port_file != NULL &&
         read_port(o.port_file, agora_deadline_in_ms(cc.connect_timeout_ms), &port) != 0)
         return agora_cli_fail("node", "%s: no coordinator port within %lld ms", o.port_file,
@@ -255,12 +249,7 @@ static int node_run(int argc, char **argv) {
                               (unsigned)port, agora_err_str(rc));
     }
     g_comm = c;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    agora_cli_on_stop(on_signal);
 
     node_ctx n;
     memset(&n, 0, sizeof n);
