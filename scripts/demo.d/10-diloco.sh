@@ -13,4 +13,4 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/agora-diloco-demo.XXXXXX")
 echo "== agora launch (3 DiLoCo nodes, tiny preset, kill at outer step 3, join at 4) =="
 "$agora" launch --nodes 3 --config examples/diloco/kjv.ini --kill-at 3 --join-at 4 \
   --set diloco.outer_steps="${DEMO_DILOCO_OUTER:-8}" --run-dir "$run"
-echo "(per-node metrics: $run/node-XX/metrics.jsonl; logs: $run/node-XX/log.txt)"
+echo "(loss plot: $run/loss.svg; per-node metrics: $run/node-XX/metrics.jsonl; logs: $run/node-XX/log.txt)"
