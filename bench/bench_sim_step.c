@@ -109,6 +109,11 @@ static int bench_one(int64_t n, int steps, int warmup, bool baseline) {
         omp_set_num_threads(threads);
 #endif
     }
+    /* `sim run` records the per-step metrics every sim.metrics_every (10) steps. */
+    agora_sim_stepstats st;
+    int64_t tm = agora_now_ns();
+    agora_sim_stepstats_compute(s, &st);
+    double metrics_ms = (double)(agora_now_ns() - tm) * 1e-6;
     size_t graph = 0, total = agora_sim_bytes(s, &graph);
     int64_t e = agora_sim_n_edges(s);
     printf("N=%-8lld edges=%-10lld create %.1f s | %d threads: %8.1f ms/step  pool items/s "
@@ -118,8 +123,10 @@ static int bench_one(int64_t n, int steps, int warmup, bool baseline) {
     if (baseline)
         printf(" | 1 thread: %.1f ms/step, pool items/s %.3g | ratio %.2fx", base.ms_step,
                base.pool_per_s, fast.pool_per_s / base.pool_per_s);
-    printf("\n    per step: %.2f CPU-s; phases (wall ms): post %.0f, read %.0f, commit %.0f",
-           fast.cpu_s_step, fast.phase_ms[0], fast.phase_ms[1], fast.phase_ms[2]);
+    printf("\n    per step: %.2f CPU-s; phases (wall ms): post %.0f, read %.0f, commit %.0f; one "
+           "metrics record %.0f ms (sim run: every %d steps)",
+           fast.cpu_s_step, fast.phase_ms[0], fast.phase_ms[1], fast.phase_ms[2], metrics_ms,
+           (int)p.metrics_every);
     printf("\n    memory: %.0f bytes/agent (state without graph), %.1f bytes/edge (graph), "
            "total %.1f MiB, peak RSS %.1f MiB\n",
            (double)(total - graph) / (double)n, (double)graph / (double)e,

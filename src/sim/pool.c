@@ -93,15 +93,14 @@ void agora__sim_pool_prefetch(const agora_sim *s, uint32_t i, int stage) {
         return;
     }
     if (stage == 0) {
-        for (uint32_t a = 0; a < nout; a++) {
-            const char *h = (const char *)&s->wh[out[a]];
-            __builtin_prefetch(h);
-            __builtin_prefetch(h + 64);
-        }
+        for (uint32_t a = 0; a < nout; a++) /* the buddy line comes with it (L2 pairs) */
+            __builtin_prefetch(&s->wh[out[a]]);
         return;
     }
     for (uint32_t a = 0; a < nout; a++) {
         const agora__sim_whead *h = &s->wh[out[a]];
+        if (h->n > 3) /* entries 3.. are in the block's second line */
+            __builtin_prefetch((const char *)h + 64);
         if (h->n > SIM_WIN_INLINE) {
             __builtin_prefetch(&s->win[h->ovf]);
             __builtin_prefetch(&s->win[h->ovf + h->n - SIM_WIN_INLINE - 1]);
