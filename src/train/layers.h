@@ -18,7 +18,9 @@
 /* Hot loops are compiled three times (AVX-512, AVX2, baseline x86-64) and the best one is
  * picked at load time (GCC target_clones), so one binary runs everywhere. ISO C mode keeps
  * FMA contraction off, so every clone computes the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under TSan: the clones' ifunc resolvers run during relocation, before the TSan
+ * runtime is up, and the instrumented resolver crashes the process at load. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define AGORA__VEC_CLONES                                                                          \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
