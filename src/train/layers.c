@@ -178,6 +178,7 @@ typedef struct gemm_op {
     size_t ldc;
 } gemm_op;
 
+#ifdef AGORA_HAVE_OPENMP
 /* Block t of nt of op: C split along its longer side (blocks a multiple of 16 wide). The
  * split depends only on C's shape, so ops writing the same C split it the same way. */
 static void gemm_block(const gemm_op *g, int t, int nt) {
@@ -198,6 +199,7 @@ static void gemm_block(const gemm_op *g, int t, int nt) {
               g->ldc);
     }
 }
+#endif
 
 /* Runs ops[0..n) in order inside one parallel region: each thread computes its block of every
  * op in turn, with no barrier between ops. Ops that write the same C (accumulating into it)
