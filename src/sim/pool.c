@@ -195,6 +195,19 @@ static inline bool above(const agora__sim_cand *a, const agora__sim_cand *b) {
  * that does not beat the worst kept one costs one comparison (the usual case once the
  * array is full), one that does is inserted by shifting. Then the kept candidates are
  * copied out in order. Same total order as the _ref twin, so the same feed. */
+static inline void topk_insert(double *ks, uint32_t *kq, uint32_t *ki, size_t b, double sc,
+                               uint32_t q, uint32_t j) {
+    while (b > 0 && (sc > ks[b - 1] || (sc == ks[b - 1] && q > kq[b - 1]))) {
+        ks[b] = ks[b - 1];
+        kq[b] = kq[b - 1];
+        ki[b] = ki[b - 1];
+        b--;
+    }
+    ks[b] = sc;
+    kq[b] = q;
+    ki[b] = j;
+}
+
 size_t agora__sim_topk(const agora__sim_cand *cand, size_t n, size_t k, agora__sim_cand *feed) {
     enum { KMAX = 128 }; /* sim.feed_k is at most 100 */
     if (k == 0)
@@ -203,22 +216,19 @@ size_t agora__sim_topk(const agora__sim_cand *cand, size_t n, size_t k, agora__s
         return agora__sim_topk_ref(cand, n, k, feed);
     double ks[KMAX];
     uint32_t kq[KMAX], ki[KMAX];
-    size_t m = 0;
-    for (size_t j = 0; j < n; j++) {
+    size_t m = n < k ? n : k, j = 0;
+    for (; j < m; j++)
+        topk_insert(ks, kq, ki, j, cand[j].score, cand[j].seq, (uint32_t)j);
+    double thr = m ? ks[m - 1] : 0;
+    for (; j < n; j++) {
         const double sc = cand[j].score;
-        const uint32_t q = cand[j].seq;
-        if (m == k && !(sc > ks[m - 1] || (sc == ks[m - 1] && q > kq[m - 1])))
+        if (!(sc >= thr)) /* the usual case: below the worst kept */
             continue;
-        size_t b = m < k ? m++ : m - 1;
-        while (b > 0 && (sc > ks[b - 1] || (sc == ks[b - 1] && q > kq[b - 1]))) {
-            ks[b] = ks[b - 1];
-            kq[b] = kq[b - 1];
-            ki[b] = ki[b - 1];
-            b--;
-        }
-        ks[b] = sc;
-        kq[b] = q;
-        ki[b] = (uint32_t)j;
+        const uint32_t q = cand[j].seq;
+        if (sc == thr && q <= kq[k - 1])
+            continue;
+        topk_insert(ks, kq, ki, k - 1, sc, q, (uint32_t)j);
+        thr = ks[k - 1];
     }
     for (size_t a = 0; a < m; a++)
         feed[a] = cand[ki[a]];
