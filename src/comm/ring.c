@@ -16,8 +16,12 @@
  * its own codec meta, so streams never wait on each other.
  * Every step is one poll(2) loop over the 2*pool sockets, the master link (for ABORT) and
  * the abort pipe, bounded by the caller's deadline.
+ * F32 with chunks of >= 1 MiB runs all 2(W-1) steps pipelined instead (f32_pipelined): one
+ * sender thread sends piece i of step t as soon as piece i of step t-1 has been received,
+ * while the caller's thread receives every step in order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -95,6 +99,11 @@ typedef struct ring {
      * (pre[step & 1]); pre_ok[b][i] says piece i's header is ready */
     uint8_t (*pre[2])[AGORA_WIRE_HDR];
     uint8_t *pre_ok[2];
+    /* pipelined F32 schedule (run_pipelined): set by pump_send when the next piece waits
+     * for its receive; the receiver writes wake_w when the sender sleeps (*waiting) */
+    bool tx_blocked;
+    int wake_w;
+    _Atomic int *waiting;
 } ring;
 
 // ---- geometry ----
@@ -147,6 +156,10 @@ typedef struct step {
     uint8_t (*pre_next)[AGORA_WIRE_HDR];
     uint8_t *pre_next_ok;
     float div; /* F32 last reduce-scatter step with AVG: divide each sum by it (else 0) */
+    /* pipelined F32 schedule: piece i may be sent once dep[i] is set (it was received in
+     * the step before), and done[i] is set when piece i of this step is received */
+    _Atomic uint8_t *dep;
+    _Atomic uint8_t *done;
 } step;
 
 // ---- stream progress ----
@@ -191,6 +204,11 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         size_t pe0, pn, off;
         piece(R, g, s->s_piece, &pe0, &pn, &off);
         size_t body = R->msz + pn * R->esz, total = AGORA_WIRE_HDR + body;
+        if (S->dep && s->s_off == 0 &&
+            !atomic_load_explicit(&S->dep[s->s_piece], memory_order_acquire)) {
+            R->tx_blocked = true; /* not received yet */
+            return AGORA_OK;
+        }
         if (S->prep != PREP_NONE && s->s_off == 0 && !s->s_ready) {
             if (S->pre_send_ok && S->pre_send_ok[s->s_piece])
                 memcpy(S->send_hdr[s->s_piece], S->pre_send[s->s_piece], AGORA_WIRE_HDR);
@@ -440,6 +458,13 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
                 agora__decode_set(&d, S->recv_store + off + R->msz, pn, R->job->buf + g->e0 + pe0);
             }
             memcpy(S->recv_hdr[s->r_piece], s->r_hdr, AGORA_WIRE_HDR);
+            if (S->done) { /* the sender may forward this piece now */
+                atomic_store_explicit(&S->done[s->r_piece], 1, memory_order_seq_cst);
+                if (atomic_load_explicit(R->waiting, memory_order_seq_cst)) {
+                    ssize_t w = write(R->wake_w, "w", 1);
+                    (void)w;
+                }
+            }
             s->r_piece += R->P;
             s->r_off = 0;
         }
@@ -744,6 +769,302 @@ static agora_err finalize_and_gather(ring *R) {
     return AGORA_OK;
 }
 
+// ---- F32, large chunks: all 2(W-1) steps pipelined piece by piece ----
+
+/* One sender thread walks every step of the schedule while the caller's thread receives.
+ * Piece i of step t is sent as soon as piece i of step t-1 has been received (the chunk
+ * sent in step t is the one received in step t-1), so pieces go out while their sums are
+ * still in cache and no step waits for the slowest piece of the one before. Each stream
+ * carries its pieces of every step in order, so the streams never wait on each other. */
+typedef struct pipeline {
+    ring *R;
+    uint32_t T; /* steps: W-1 reduce-scatter, then W-1 all-gather */
+    step *S;
+    chunk_geo *gs, *gr;
+    _Atomic int stop; /* set by the receiver on its own failure */
+    _Atomic int waiting;
+    int wake[2]; /* receiver -> sender: a piece became sendable */
+    int fin[2];  /* sender -> receiver: finished (pl->rc says how) */
+    /* sent[t * P + j]: the sender is past step t on stream j. All-gather step s writes the
+     * chunk that reduce-scatter step s sent, so a stream receives it only after that
+     * (always true on the wire, since the data coming back contains ours; the flag makes
+     * the order visible to the threads, and to TSan); swake tells the receiver */
+    _Atomic uint8_t *sent;
+    int swake[2];
+    agora_err rc;
+} pipeline;
+
+static void *pipe_sender(void *arg) {
+    pipeline *pl = arg;
+    ring *R = pl->R;
+    uint32_t ts[64] = {0};
+    agora_err rc = AGORA_OK;
+    struct pollfd pf[64 + 1];
+    for (;;) {
+        bool progress = false, done = true, blocked_any = false;
+        R->tx_wait_ms = 0;
+        for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
+            while (ts[j] < pl->T) {
+                stream_st *st = &R->st[j];
+                R->tx_blocked = false;
+                rc = pump_send(R, &pl->S[ts[j]], &pl->gs[ts[j]], j, &progress);
+                if (rc != AGORA_OK || st->s_piece < pl->gs[ts[j]].k) {
+                    blocked_any = blocked_any || R->tx_blocked;
+                    break;
+                }
+                atomic_store_explicit(&pl->sent[(size_t)ts[j] * R->P + j], 1, memory_order_release);
+                ssize_t sw = write(pl->swake[1], "s", 1);
+                (void)sw;
+                ts[j]++; /* this stream's pieces of the step are out: the next step */
+                st->s_piece = j;
+                st->s_off = 0;
+                st->s_ready = false;
+            }
+            done = done && ts[j] >= pl->T;
+        }
+        if (rc != AGORA_OK || done)
+            break;
+        if (atomic_load(&pl->stop)) {
+            rc = AGORA_EABORTED;
+            break;
+        }
+        if (progress)
+            continue;
+        if (agora_deadline_passed(R->job->deadline)) {
+            rc = AGORA_ETIMEDOUT;
+            break;
+        }
+        if (blocked_any) { /* sleep until the receiver completes a piece (no lost wakeup:
+                              it sets the piece's flag before it reads `waiting`) */
+            atomic_store_explicit(&pl->waiting, 1, memory_order_seq_cst);
+            bool ready = false;
+            for (uint32_t j = 0; j < R->P && !ready; j++) {
+                stream_st *st = &R->st[j];
+                if (ts[j] < pl->T && st->s_off == 0 && st->s_piece < pl->gs[ts[j]].k &&
+                    pl->S[ts[j]].dep &&
+                    atomic_load_explicit(&pl->S[ts[j]].dep[st->s_piece], memory_order_seq_cst))
+                    ready = true;
+            }
+            if (ready) {
+                atomic_store(&pl->waiting, 0);
+                continue;
+            }
+        }
+        nfds_t n = 0;
+        for (uint32_t j = 0; j < R->P && R->tx_wait_ms == 0; j++) {
+            stream_st *st = &R->st[j];
+            bool dep_wait =
+                ts[j] < pl->T && st->s_off == 0 && st->s_piece < pl->gs[ts[j]].k &&
+                pl->S[ts[j]].dep &&
+                !atomic_load_explicit(&pl->S[ts[j]].dep[st->s_piece], memory_order_acquire);
+            if (ts[j] < pl->T && !dep_wait)
+                pf[n++] = (struct pollfd){R->c->tx[j], POLLOUT, 0};
+        }
+        pf[n++] = (struct pollfd){pl->wake[0], POLLIN, 0};
+        /* short: the stop flag is checked between waits */
+        (void)poll(pf, n, R->tx_wait_ms > 0 && R->tx_wait_ms < 20 ? R->tx_wait_ms : 20);
+        char b[64];
+        while (read(pl->wake[0], b, sizeof b) > 0) {
+        }
+        atomic_store(&pl->waiting, 0);
+    }
+    pl->rc = rc;
+    ssize_t w = write(pl->fin[1], "x", 1);
+    (void)w;
+    return NULL;
+}
+
+static agora_err run_pipelined(ring *R, pipeline *pl) {
+    if (pipe(pl->wake) != 0)
+        return AGORA_EIO;
+    if (pipe(pl->fin) != 0) {
+        close(pl->wake[0]);
+        close(pl->wake[1]);
+        return AGORA_EIO;
+    }
+    if (pipe(pl->swake) != 0) {
+        close(pl->wake[0]);
+        close(pl->wake[1]);
+        close(pl->fin[0]);
+        close(pl->fin[1]);
+        return AGORA_EIO;
+    }
+    for (int k = 0; k < 2; k++) {
+        (void)fcntl(pl->wake[k], F_SETFL, O_NONBLOCK);
+        (void)fcntl(pl->fin[k], F_SETFL, O_NONBLOCK);
+        (void)fcntl(pl->swake[k], F_SETFL, O_NONBLOCK);
+    }
+    atomic_init(&pl->stop, 0);
+    atomic_init(&pl->waiting, 0);
+    pl->rc = AGORA_OK;
+    R->wake_w = pl->wake[1];
+    R->waiting = &pl->waiting;
+    for (uint32_t j = 0; j < R->P; j++) {
+        R->st[j].s_piece = R->st[j].r_piece = j;
+        R->st[j].s_off = R->st[j].r_off = 0;
+        R->st[j].s_ready = false;
+    }
+    agora_err rc = AGORA_OK;
+    pthread_t th;
+    if (pthread_create(&th, NULL, pipe_sender, pl) != 0) {
+        rc = AGORA_EIO;
+        goto out;
+    }
+    uint32_t tr[64] = {0};
+    bool sender_done = false;
+    struct pollfd pf[64 + 4];
+    for (;;) {
+        bool progress = false, done = true;
+        for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
+            while (tr[j] < pl->T) {
+                stream_st *st = &R->st[j];
+                uint32_t ag = tr[j] + 1 >= R->W ? tr[j] + 1 - R->W : UINT32_MAX;
+                if (ag != UINT32_MAX && st->r_piece == j && st->r_off == 0 &&
+                    !atomic_load_explicit(&pl->sent[(size_t)ag * R->P + j], memory_order_acquire))
+                    break; /* its reduce-scatter sends are not through yet (swake) */
+                rc = pump_recv(R, &pl->S[tr[j]], &pl->gr[tr[j]], j, &progress);
+                if (rc != AGORA_OK || st->r_piece < pl->gr[tr[j]].k)
+                    break;
+                tr[j]++;
+                st->r_piece = j;
+                st->r_off = 0;
+            }
+            done = done && tr[j] >= pl->T;
+        }
+        if (rc != AGORA_OK || (done && sender_done))
+            break;
+        if (progress)
+            continue;
+        nfds_t n = 0;
+        for (uint32_t j = 0; j < R->P; j++)
+            if (tr[j] < pl->T)
+                pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
+        nfds_t base = n;
+        pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
+        pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+        pf[n++] = (struct pollfd){pl->fin[0], sender_done ? 0 : POLLIN, 0};
+        pf[n++] = (struct pollfd){pl->swake[0], POLLIN, 0};
+        if (agora_deadline_passed(R->job->deadline)) {
+            rc = AGORA_ETIMEDOUT;
+            break;
+        }
+        int32_t ms = agora_deadline_left_ms(R->job->deadline);
+        int r = poll(pf, n, ms > 0 ? ms : 1);
+        if (r > 0 && (pf[base + 3].revents & POLLIN)) {
+            char b[256];
+            while (read(pl->swake[0], b, sizeof b) > 0) {
+            }
+        }
+        if (r < 0 && errno != EINTR)
+            rc = AGORA_EIO;
+        else if (r > 0 && pf[base + 1].revents)
+            rc = AGORA_EABORTED;
+        else if (r > 0 && pf[base].revents)
+            rc = on_master(R);
+        if (r > 0 && (pf[base + 2].revents & POLLIN)) {
+            sender_done = true;
+            char b;
+            ssize_t k = read(pl->fin[0], &b, 1);
+            (void)k;
+            if (pl->rc != AGORA_OK && rc == AGORA_OK)
+                rc = pl->rc; /* the sender failed: stop receiving */
+        }
+    }
+    atomic_store(&pl->stop, 1);
+    {
+        ssize_t w = write(pl->wake[1], "s", 1);
+        (void)w;
+    }
+    pthread_join(th, NULL);
+    if (rc == AGORA_OK)
+        rc = pl->rc;
+out:
+    R->waiting = NULL;
+    R->wake_w = -1;
+    close(pl->wake[0]);
+    close(pl->wake[1]);
+    close(pl->fin[0]);
+    close(pl->fin[1]);
+    close(pl->swake[0]);
+    close(pl->swake[1]);
+    return rc;
+}
+
+/* Builds the 2(W-1) steps of the F32 schedule with their own header arrays and flags. */
+static agora_err f32_pipelined(ring *R) {
+    uint32_t r = R->c->rank, W = R->W, T = 2 * (W - 1);
+    size_t kmax = R->kmax;
+    pipeline pl;
+    memset(&pl, 0, sizeof pl);
+    pl.R = R;
+    pl.T = T;
+    pl.S = agora_calloc(T, sizeof *pl.S);
+    pl.gs = agora_calloc(T, sizeof *pl.gs);
+    pl.gr = agora_calloc(T, sizeof *pl.gr);
+    uint8_t(*hdr)[AGORA_WIRE_HDR] = agora_malloc((size_t)T * 2 * kmax * AGORA_WIRE_HDR);
+    _Atomic uint8_t *flags = agora_calloc((size_t)T * kmax, sizeof *flags);
+    uint8_t *pre_ok = agora_calloc((size_t)T * kmax, 1);
+    pl.sent = agora_calloc((size_t)T * R->P, sizeof *pl.sent);
+    agora_err rc = AGORA_ENOMEM;
+    if (!pl.S || !pl.gs || !pl.gr || !hdr || !flags || !pre_ok || !pl.sent)
+        goto out;
+    for (size_t i = 0; i < (size_t)T * kmax; i++)
+        atomic_init(&flags[i], 0);
+    for (size_t i = 0; i < (size_t)T * R->P; i++)
+        atomic_init(&pl.sent[i], 0);
+    /* hdr[(2t) * kmax ...]: headers sent in step t (built here), hdr[(2t+1) * kmax ...]:
+     * headers received in step t (forwarded in step t+1 of the all-gather) or, in the
+     * reduce-scatter, the headers hashed for step t+1 while the sums were made */
+    for (uint32_t t = 0; t < T; t++) {
+        step *S = &pl.S[t];
+        uint8_t(*mine)[AGORA_WIRE_HDR] = hdr + (size_t)(2 * t) * kmax;
+        uint8_t(*recvd)[AGORA_WIRE_HDR] = hdr + (size_t)(2 * t + 1) * kmax;
+        bool rs = t + 1 < W;
+        uint32_t s = rs ? t : t - (W - 1);
+        S->mode = rs ? MODE_ADD : MODE_SET;
+        S->c_send = rs ? mod((int64_t)r - s, W) : mod((int64_t)r + 1 - s, W);
+        S->c_recv = rs ? mod((int64_t)r - s - 1, W) : mod((int64_t)r - s, W);
+        pl.gs[t] = geo(R, S->c_send);
+        pl.gr[t] = geo(R, S->c_recv);
+        S->send_base = (const uint8_t *)(R->job->buf + pl.gs[t].e0);
+        S->recv_store = (uint8_t *)(R->job->buf + pl.gr[t].e0);
+        S->done = flags + (size_t)t * kmax;
+        S->dep = t > 0 ? flags + (size_t)(t - 1) * kmax : NULL;
+        S->recv_hdr = recvd;
+        if (rs) {
+            S->prep = PREP_RS;
+            S->send_hdr = mine;
+        } else { /* step 0 sends the owned sums; later steps forward what step t-1 got */
+            S->prep = s == 0 ? PREP_FINAL : PREP_NONE;
+            S->send_hdr = s == 0 ? mine : hdr + (size_t)(2 * (t - 1) + 1) * kmax;
+        }
+    }
+    /* the sums received in reduce-scatter step t go out in step t+1 with headers hashed
+     * while they were made: those live in a third array per step (pre, pre_ok) */
+    uint8_t(*pre)[AGORA_WIRE_HDR] = agora_malloc((size_t)T * kmax * AGORA_WIRE_HDR);
+    if (pre == NULL)
+        goto out;
+    for (uint32_t t = 0; t + 1 < W; t++) {
+        pl.S[t].pre_next = pre + (size_t)t * kmax;
+        pl.S[t].pre_next_ok = pre_ok + (size_t)t * kmax;
+        pl.S[t + 1].pre_send = pre + (size_t)t * kmax;
+        pl.S[t + 1].pre_send_ok = pre_ok + (size_t)t * kmax;
+        if (t + 2 == W && R->job->op == AGORA_REDUCE_AVG)
+            pl.S[t].div = R->job->contributors ? (float)R->job->contributors : 1.0f;
+    }
+    rc = run_pipelined(R, &pl);
+    agora_free(pre);
+out:
+    agora_free(pl.S);
+    agora_free(pl.gs);
+    agora_free(pl.gr);
+    agora_free(hdr);
+    agora_free((void *)(uintptr_t)flags);
+    agora_free((void *)(uintptr_t)pl.sent);
+    agora_free(pre_ok);
+    return rc;
+}
+
 void agora__ring_restore(const agora__ring_job *job, uint32_t world) {
     if (job->all_backed) {
         memcpy(job->buf, job->backup, job->count * sizeof(float));
@@ -824,9 +1145,14 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         if (!R.st[j].stage || !R.st[j].xs || !R.st[j].xo)
             goto out;
     }
-    rc = reduce_scatter(&R);
-    if (rc == AGORA_OK)
-        rc = finalize_and_gather(&R);
+    R.wake_w = -1;
+    if (job->codec == AGORA_CODEC_F32 && g0.n * sizeof(float) >= THREAD_MIN_BYTES) {
+        rc = f32_pipelined(&R);
+    } else {
+        rc = reduce_scatter(&R);
+        if (rc == AGORA_OK)
+            rc = finalize_and_gather(&R);
+    }
 out:
     agora_free(R.st);
     for (int b = 0; b < 2; b++) {

@@ -296,11 +296,12 @@ static int scenario_reference(const cluster *cl, int idx) {
     agora_comm *c = peer_connect(cl, "key");
     if (c == NULL || join_until(c, (uint32_t)cl->world, 30000) != AGORA_OK)
         return 10;
-    static const size_t counts[] = {1, 7, 1001, 65537};
-    size_t maxn = 65537;
+    /* the last size gives chunks of >= 1 MiB up to 5 peers: the pipelined F32 schedule */
+    static const size_t counts[] = {1, 7, 1001, 65537, 1500007};
+    size_t maxn = 1500007, nc = cl->world <= 5 ? 5 : 4;
     float *x = agora_malloc(maxn * sizeof(float)), *ref = agora_malloc(maxn * sizeof(float));
     int bad = 0, iter = 0;
-    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+    for (size_t ci = 0; ci < nc; ci++) {
         size_t n = counts[ci];
         for (int codec = 0; codec < AGORA__CODEC_COUNT; codec++)
             for (int op = 0; op < 2; op++, iter++) {
