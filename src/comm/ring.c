@@ -913,15 +913,20 @@ static agora_err run_pipelined(ring *R, pipeline *pl) {
     uint32_t tr[64] = {0};
     bool sender_done = false;
     struct pollfd pf[64 + 4];
+    bool held[64];
     for (;;) {
         bool progress = false, done = true;
         for (uint32_t j = 0; j < R->P && rc == AGORA_OK; j++) {
+            held[j] = false;
             while (tr[j] < pl->T) {
                 stream_st *st = &R->st[j];
                 uint32_t ag = tr[j] + 1 >= R->W ? tr[j] + 1 - R->W : UINT32_MAX;
                 if (ag != UINT32_MAX && st->r_piece == j && st->r_off == 0 &&
-                    !atomic_load_explicit(&pl->sent[(size_t)ag * R->P + j], memory_order_acquire))
-                    break; /* its reduce-scatter sends are not through yet (swake) */
+                    !atomic_load_explicit(&pl->sent[(size_t)ag * R->P + j], memory_order_acquire)) {
+                    held[j] = true; /* its reduce-scatter sends are not through yet: wait
+                                       for swake, not on the socket (no busy loop) */
+                    break;
+                }
                 rc = pump_recv(R, &pl->S[tr[j]], &pl->gr[tr[j]], j, &progress);
                 if (rc != AGORA_OK || st->r_piece < pl->gr[tr[j]].k)
                     break;
@@ -937,7 +942,7 @@ static agora_err run_pipelined(ring *R, pipeline *pl) {
             continue;
         nfds_t n = 0;
         for (uint32_t j = 0; j < R->P; j++)
-            if (tr[j] < pl->T)
+            if (tr[j] < pl->T && !held[j])
                 pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
         nfds_t base = n;
         pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
