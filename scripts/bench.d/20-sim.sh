@@ -21,5 +21,5 @@ for n in 10000 100000; do
 done
 if [ "${AGORA_BENCH_BIG:-0}" = 1 ]; then
   /usr/bin/time -v "$bench" --n 1000000 --steps "${AGORA_BENCH_BIG_STEPS:-100}" --warmup 6 --no-baseline 2>&1 |
-    grep -E "^N=|memory|Elapsed|Maximum resident"
+    grep -E "^N=|per step|memory|Elapsed|Maximum resident"
 fi

@@ -11,9 +11,9 @@
 #include "agora/alloc.h"
 #include "sim/sim_internal.h"
 
-/* Fibonacci hashing of a seq: one multiply; the table index takes the high bits. */
+/* Fibonacci hashing of a seq: one multiply; the index takes bits 32 and up. */
 static inline uint32_t hash_seq(uint32_t x, uint32_t mask) {
-    return (uint32_t)(((uint64_t)x * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+    return (uint32_t)(((uint64_t)x * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
 // ---- seen sets: a ring of the last k * A_max messages shown ----

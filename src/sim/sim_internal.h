@@ -132,7 +132,6 @@ typedef struct agora__sim_scratch {
     size_t pool_cap;
     agora__sim_hent *ht; /* dedupe hash, stamped by generation (never cleared per reader) */
     uint32_t hmask, gen;
-    size_t hused;
     agora__sim_cand *feed; /* k entries */
     double *om;            /* k message opinions (HK) */
     bool oom;              /* a scratch allocation failed during the step */
