@@ -834,19 +834,12 @@ static agora_err commit_rewiring(agora_sim *s) {
     return AGORA_OK;
 }
 
-/* Folds this step's retweets, exposures and impressions into the counters scores read.
- * Exposures and impressions: each thread scans every feed and counts the messages and
- * authors of its own share of the ring and of the agents, so no counter is shared and the
- * integer sums do not depend on the thread count. */
+/* Folds this step's retweets, exposures and impressions into the counters scores read:
+ * each thread scans every retweet and feed buffer and counts the messages and authors of
+ * its own share of the ring and of the agents, so no counter is shared and the integer
+ * sums do not depend on the thread count. */
 static void commit_messages(agora_sim *s) {
     const size_t k = (size_t)s->k;
-    for (int64_t i = 0; i < s->n; i++)
-        for (uint32_t r = 0; r < s->rt_n[i]; r++) {
-            uint32_t m = s->rt_buf[(size_t)i * k + r] & s->mmask;
-            s->m_nrt[m]++;
-            s->m_rtc[s->fd_camp[i]][m]++;
-            s->rt_recv[s->m_author[m]]++;
-        }
     const int64_t n = s->n;
     AGORA__SIM_OMP("omp parallel") {
         uint32_t tid = 0, nt = 1;
@@ -858,6 +851,19 @@ static void commit_messages(agora_sim *s) {
         const uint32_t m_hi = (uint32_t)((uint64_t)s->mcap * (tid + 1) / nt);
         const uint32_t a_lo = (uint32_t)((uint64_t)n * tid / nt);
         const uint32_t a_hi = (uint32_t)((uint64_t)n * (tid + 1) / nt);
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t *rtc_c = s->m_rtc[s->fd_camp[i]];
+            for (uint32_t r = 0; r < s->rt_n[i]; r++) {
+                const uint32_t m = s->rt_buf[(size_t)i * k + r] & s->mmask;
+                const uint32_t a = s->m_author[m];
+                if (m >= m_lo && m < m_hi) {
+                    s->m_nrt[m]++;
+                    rtc_c[m]++;
+                }
+                if (a >= a_lo && a < a_hi)
+                    s->rt_recv[a]++;
+            }
+        }
         for (int64_t i = 0; i < n; i++) {
             uint32_t *exp_c = s->m_exp[s->fd_camp[i]];
             for (uint32_t r = 0; r < s->fd_n[i]; r++) {
