@@ -1017,9 +1017,8 @@ static agora_err f32_pipelined(ring *R) {
         atomic_init(&flags[i], 0);
     for (size_t i = 0; i < (size_t)T * R->P; i++)
         atomic_init(&pl.sent[i], 0);
-    /* hdr[(2t) * kmax ...]: headers sent in step t (built here), hdr[(2t+1) * kmax ...]:
-     * headers received in step t (forwarded in step t+1 of the all-gather) or, in the
-     * reduce-scatter, the headers hashed for step t+1 while the sums were made */
+    /* hdr[(2t) * kmax ...]: headers built for the frames of step t; hdr[(2t+1) * kmax ...]:
+     * headers received in step t (the all-gather forwards them in step t+1) */
     for (uint32_t t = 0; t < T; t++) {
         step *S = &pl.S[t];
         uint8_t(*mine)[AGORA_WIRE_HDR] = hdr + (size_t)(2 * t) * kmax;
