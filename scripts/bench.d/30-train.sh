@@ -33,16 +33,17 @@ have_torch=1
 /usr/bin/python3 -c 'import torch' 2>/dev/null || have_torch=0
 configs="tiny:256:8:20 small:256:8:4 base:256:8:2 tiny:1024:2:10 small:1024:2:3 base:1024:2:2"
 [ "${BENCH_TRAIN_QUICK:-0}" = 1 ] && configs="tiny:256:8:20 small:256:8:4"
-printf '%-6s %5s %3s %11s %8s %7s %11s %9s %8s %8s %8s %8s\n' preset T B agora_tok/s MFU \
-  peakGF torch_tok/s vs_torch rss_MB train_MB anal_MB ratio
+printf '%-6s %5s %3s %11s %8s %7s %11s %9s %8s %8s %8s %8s  %s\n' preset T B agora_tok/s MFU \
+  peakGF torch_tok/s vs_torch rss_MB train_MB anal_MB ratio 'best settings (agora, torch)' 
 for c in $configs; do
   IFS=: read -r preset T B steps <<<"$c"
-  a1=$("$bin" "$preset" "$T" "$B" "$steps")
-  a2=$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps")
-  a3=$(OMP_NUM_THREADS=1 "$bin" "$preset" "$T" "$B" "$steps")
+  a1="$("$bin" "$preset" "$T" "$B" "$steps") set=omp2"
+  a2="$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps") set=omp2-passive"
+  a3="$(OMP_NUM_THREADS=1 "$bin" "$preset" "$T" "$B" "$steps") set=1thread"
   a=$(best_of "$a1" "$a2" "$a3")
   ts="-"
   ratio="-"
+  tset="-"
   if [ $have_torch = 1 ]; then
     t1=$(TORCH_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
       "$preset" "$T" "$B" "$steps")
@@ -52,10 +53,11 @@ for c in $configs; do
       "$preset" "$T" "$B" "$steps")
     t=$(best_of "$t1" "$t2" "$t3")
     ts=$(field tok_s "$t")
+    tset="torch$(field torch_threads "$t")/blas$(field openblas_threads "$t")"
     ratio=$(awk -v a="$(field tok_s "$a")" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
   fi
-  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %8s %8s %8s %8s\n' "$preset" "$T" "$B" \
+  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %8s %8s %8s %8s  %s %s\n' "$preset" "$T" "$B" \
     "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
     "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field train_mb "$a")" \
-    "$(field analytic_mb "$a")" "$(field rss_ratio "$a")"
+    "$(field analytic_mb "$a")" "$(field rss_ratio "$a")" "$(field set "$a")" "$tset"
 done
