@@ -8,7 +8,8 @@ agora_unit_test(comm_cluster SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_
   initiate_timeout_withdraws_and_cluster_recovers measure_links_then_reduce_exact
   abort_unblocks_a_waiting_allreduce master_death_never_hangs_peers
   proxy_reset_fails_one_collective_then_recovers deathrattle_removes_a_leaver_at_once
-  rate_limit_bounds_allreduce_time_from_below churn_soak_short)
-# The full churn soak: 120 s by default, AGORA_SOAK_S=<seconds> for longer (nightly).
+  rate_limit_bounds_allreduce_time_from_below)
+# The churn soak (issue 4: about 2 minutes in CI): 120 s in every `make test`;
+# AGORA_SOAK_S=<seconds> runs it longer (nightly, e.g. AGORA_SOAK_S=3600).
 agora_unit_test(comm_soak SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_comm_cluster.c
-  LIBS agora_comm LABEL slow TIMEOUT 3600 CASES churn_soak)
+  LIBS agora_comm LABEL integration TIMEOUT 3600 CASES churn_soak)

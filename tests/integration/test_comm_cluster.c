@@ -1340,11 +1340,6 @@ static void run_churn(int seconds) {
     cluster_free(cl, ok);
 }
 
-static void churn_soak_short(void **state) {
-    (void)state;
-    run_churn(20);
-}
-
 static void churn_soak(void **state) {
     (void)state;
     const char *s = getenv("AGORA_SOAK_S");
@@ -1369,7 +1364,6 @@ int main(int argc, char **argv) {
         cmocka_unit_test(proxy_reset_fails_one_collective_then_recovers),
         cmocka_unit_test(deathrattle_removes_a_leaver_at_once),
         cmocka_unit_test(rate_limit_bounds_allreduce_time_from_below),
-        cmocka_unit_test(churn_soak_short),
         cmocka_unit_test(churn_soak),
     };
     return agora_test_main(tests, argc, argv);
