@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agora/time.h"
+#include "agora/stream.h"
 #include "cli.h"
 #include "comm/net.h"
 #include "comm/proxy.h"
@@ -69,12 +70,9 @@ static int proxy_run(int argc, char **argv) {
     if (o.to == NULL)
         return agora_cli_usage("fault-proxy", "needs --to HOST:PORT");
     char host[256];
-    const char *colon = strrchr(o.to, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    if (colon == NULL || port <= 0 || port > 65535 || (size_t)(colon - o.to) >= sizeof host)
-        return agora_cli_usage("fault-proxy", "--to must be HOST:PORT, got '%s'", o.to);
-    memcpy(host, o.to, (size_t)(colon - o.to));
-    host[colon - o.to] = '\0';
+    uint16_t port = 0;
+    if (agora_cli_host_port("fault-proxy", "--to", o.to, host, sizeof host, &port) != 0)
+        return AGORA_EXIT_USAGE;
     if (o.listen < 0 || o.listen > 65535 || o.mbps < 0 || o.latency_ms < 0 ||
         o.latency_ms > 60000 || o.stall_ms < 0)
         return agora_cli_usage("fault-proxy", "a value is out of range");
@@ -92,25 +90,19 @@ static int proxy_run(int argc, char **argv) {
     agora_proxy *p = NULL;
     if (agora__proxy_create(&po, &p) != AGORA_OK)
         return agora_cli_fail("fault-proxy", "cannot listen on port %lld", (long long)o.listen);
-    if (o.port_file) {
-        FILE *f = fopen(o.port_file, "w");
-        if (f == NULL) {
+    if (o.port_file) { /* atomic: a reader polling for the file never sees half a number */
+        char txt[16], err[AGORA_ERR_LEN];
+        int n = snprintf(txt, sizeof txt, "%u\n", (unsigned)agora__proxy_port(p));
+        if (agora_write_file_atomic(o.port_file, txt, (size_t)n, err) != AGORA_OK) {
             agora__proxy_destroy(p);
-            return agora_cli_fail("fault-proxy", "cannot write %s", o.port_file);
+            return agora_cli_fail("fault-proxy", "%s", err);
         }
-        fprintf(f, "%u\n", (unsigned)agora__proxy_port(p));
-        fclose(f);
     } else {
         printf("%u\n", (unsigned)agora__proxy_port(p));
         fflush(stdout);
     }
     g_proxy = p;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    agora_cli_on_stop(on_signal);
     agora_err rc = agora__proxy_run(p);
     g_proxy = NULL;
     fprintf(stderr, "fault-proxy: forwarded %llu bytes\n",
