@@ -1,9 +1,10 @@
 /* layers.c: the fast training kernels.
  *
  * Implements: matmuls through cblas_sgemm, split over OpenMP threads by output rows or
- * columns (OpenBLAS itself is pinned to one thread, so there is one pool); attention as
- * two sgemms per (batch, head) with the causal softmax between them; element-wise
- * kernels as OpenMP loops over rows, written so gcc vectorizes the inner loops.
+ * columns (OpenBLAS itself is pinned to one thread, so there is one pool), several
+ * independent products per parallel region; attention as sgemms over 64-row query blocks
+ * with the causal softmax between them; element-wise kernels as OpenMP loops over rows
+ * whose row functions are vectorized (our own exp, target clones for AVX-512/AVX2).
  * Does not: own memory (the model passes every buffer), or decide shapes.
  * Every kernel here has a twin in layers_ref.c with the same contract.
  */
