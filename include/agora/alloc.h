@@ -37,6 +37,11 @@ AGORA_API char *agora_strdup(const char *s);
 /* 64-byte-aligned slabs for tensors and agent arrays. Free with agora_free_aligned. */
 AGORA_API void *agora_malloc_aligned(size_t size);
 AGORA_API void agora_free_aligned(void *p); /* NULL-safe */
+/* agora_advise_huge asks the kernel to back the 2 MiB-aligned part of [p, p + bytes) with
+ * huge pages (Linux transparent huge pages; a no-op elsewhere). A hint for big arrays
+ * read at random, where TLB misses cost more than the reads: call it before the first
+ * write, since pages already touched stay small. */
+AGORA_API void agora_advise_huge(void *p, size_t bytes);
 
 /* agora_alloc_fail_after(n): allocation number n from now (0-based) and all after it
  * fail. n < 0 disables injection. Only effective in AGORA_TESTING builds.

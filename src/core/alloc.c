@@ -1,9 +1,15 @@
 /* alloc.c: the replaceable allocator and the OOM-injection hook. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
+#endif
 #include "agora/alloc.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 static void *libc_malloc(size_t size, void *user) {
     (void)user;
@@ -102,4 +108,17 @@ void *agora_malloc_aligned(size_t size) {
 void agora_free_aligned(void *p) {
     if (p != NULL)
         agora_free(((void **)p)[-1]);
+}
+
+void agora_advise_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (p != NULL && hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }

@@ -7,14 +7,8 @@
  * metrics (sim_metrics.c). Nothing here branches on the ranker: the step receives an ops
  * struct and calls its score function through agora__sim_feed_build.
  */
-#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
-#define _DEFAULT_SOURCE /* MADV_HUGEPAGE (a hint; see big_alloc) */
-#endif
 #include <stddef.h>
 #include <stdint.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "agora/alloc.h"
 #include "agora/hash.h"
@@ -91,13 +85,7 @@ static void *big_alloc(size_t bytes, bool zero) {
     void *p = agora_malloc(bytes);
     if (p == NULL)
         return NULL;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#endif
+    agora_advise_huge(p, bytes);
     if (zero)
         memset(p, 0, bytes);
     return p;
