@@ -490,6 +490,31 @@ static agora_err on_master(ring *R) {
     return AGORA_OK; /* stale or unrelated: skip */
 }
 
+/* ring_wait polls the caller's n fds in pf[0..n) plus the master and the abort fd, which
+ * it appends (pf needs room for n + 2), until one is ready or the job deadline passes; a
+ * positive cap_ms shortens the wait (a rate-limited sender asks its bucket again then). It
+ * handles the two it appended: an abort gives AGORA_EABORTED, a master message what
+ * on_master says. *ready is poll's count; the caller reads its own revents in pf[0..n). */
+static agora_err ring_wait(ring *R, struct pollfd *pf, nfds_t n, int32_t cap_ms, int *ready) {
+    *ready = 0;
+    pf[n] = (struct pollfd){R->c->mfd, POLLIN, 0};
+    pf[n + 1] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+    if (agora_deadline_passed(R->job->deadline))
+        return AGORA_ETIMEDOUT;
+    int32_t ms = agora_deadline_left_ms(R->job->deadline);
+    if (cap_ms > 0 && cap_ms < ms)
+        ms = cap_ms;
+    int r = poll(pf, n + 2, ms > 0 ? ms : 1);
+    if (r < 0)
+        return errno == EINTR ? AGORA_OK : AGORA_EIO;
+    *ready = r;
+    if (r > 0 && pf[n + 1].revents)
+        return AGORA_EABORTED;
+    if (r > 0 && pf[n].revents)
+        return on_master(R);
+    return AGORA_OK;
+}
+
 /* One step on one thread: sends and receives interleaved (small steps). */
 static agora_err run_step_single(ring *R, const step *S, const chunk_geo *gs, const chunk_geo *gr) {
     struct pollfd pf[2 * 64 + 2];
@@ -512,21 +537,8 @@ static agora_err run_step_single(ring *R, const step *S, const chunk_geo *gs, co
             if (R->st[j].r_piece < gr->k)
                 pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
         }
-        nfds_t base = n;
-        pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
-        pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
-        int32_t ms = agora_deadline_left_ms(R->job->deadline);
-        if (R->tx_wait_ms > 0 && R->tx_wait_ms < ms)
-            ms = R->tx_wait_ms; /* rate limited: ask the bucket again then */
-        if (agora_deadline_passed(R->job->deadline))
-            return AGORA_ETIMEDOUT;
-        int r = poll(pf, n, ms > 0 ? ms : 1);
-        if (r < 0 && errno != EINTR)
-            return AGORA_EIO;
-        if (r > 0 && pf[base + 1].revents)
-            return AGORA_EABORTED;
-        if (r > 0 && pf[base].revents)
-            AGORA_TRY(on_master(R));
+        int ready;
+        AGORA_TRY(ring_wait(R, pf, n, R->tx_wait_ms, &ready));
     }
 }
 
@@ -610,23 +622,13 @@ static agora_err run_step_threaded(ring *R, const step *S, const chunk_geo *gs,
         for (uint32_t j = 0; j < R->P && !done; j++)
             if (R->st[j].r_piece < gr->k)
                 pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
-        nfds_t base = n;
-        pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
-        pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+        nfds_t xw = n;
         pf[n++] = (struct pollfd){wake[0], sender_done ? 0 : POLLIN, 0};
-        if (agora_deadline_passed(R->job->deadline)) {
-            rc = AGORA_ETIMEDOUT;
+        int r;
+        rc = ring_wait(R, pf, n, 0, &r);
+        if (rc == AGORA_ETIMEDOUT)
             break;
-        }
-        int32_t ms = agora_deadline_left_ms(R->job->deadline);
-        int r = poll(pf, n, ms > 0 ? ms : 1);
-        if (r < 0 && errno != EINTR)
-            rc = AGORA_EIO;
-        else if (r > 0 && pf[base + 1].revents)
-            rc = AGORA_EABORTED;
-        else if (r > 0 && pf[base].revents)
-            rc = on_master(R);
-        if (r > 0 && (pf[base + 2].revents & POLLIN)) {
+        if (r > 0 && (pf[xw].revents & POLLIN)) {
             sender_done = true; /* sd.rc is read after the join below */
             char b;
             ssize_t k = read(wake[0], &b, 1);
@@ -655,21 +657,8 @@ static agora_err run_step_threaded(ring *R, const step *S, const chunk_geo *gs,
                 for (uint32_t j = 0; j < R->P; j++)
                     if (R->st[j].r_piece < gr->k)
                         pf[m++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
-                nfds_t b2 = m;
-                pf[m++] = (struct pollfd){R->c->mfd, POLLIN, 0};
-                pf[m++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
-                if (agora_deadline_passed(R->job->deadline)) {
-                    rc = AGORA_ETIMEDOUT;
-                    break;
-                }
-                int32_t ms2 = agora_deadline_left_ms(R->job->deadline);
-                int r2 = poll(pf, m, ms2 > 0 ? ms2 : 1);
-                if (r2 < 0 && errno != EINTR)
-                    rc = AGORA_EIO;
-                else if (r2 > 0 && pf[b2 + 1].revents)
-                    rc = AGORA_EABORTED;
-                else if (r2 > 0 && pf[b2].revents)
-                    rc = on_master(R);
+                int r2;
+                rc = ring_wait(R, pf, m, 0, &r2);
             }
             close(wake[0]);
             close(wake[1]);
@@ -944,29 +933,19 @@ static agora_err run_pipelined(ring *R, pipeline *pl) {
         for (uint32_t j = 0; j < R->P; j++)
             if (tr[j] < pl->T && !held[j])
                 pf[n++] = (struct pollfd){R->c->rx[j], POLLIN, 0};
-        nfds_t base = n;
-        pf[n++] = (struct pollfd){R->c->mfd, POLLIN, 0};
-        pf[n++] = (struct pollfd){agora__peer_wake_fd(R->c), POLLIN, 0};
+        nfds_t xf = n;
         pf[n++] = (struct pollfd){pl->fin[0], sender_done ? 0 : POLLIN, 0};
         pf[n++] = (struct pollfd){pl->swake[0], POLLIN, 0};
-        if (agora_deadline_passed(R->job->deadline)) {
-            rc = AGORA_ETIMEDOUT;
+        int r;
+        rc = ring_wait(R, pf, n, 0, &r);
+        if (rc == AGORA_ETIMEDOUT)
             break;
-        }
-        int32_t ms = agora_deadline_left_ms(R->job->deadline);
-        int r = poll(pf, n, ms > 0 ? ms : 1);
-        if (r > 0 && (pf[base + 3].revents & POLLIN)) {
+        if (r > 0 && (pf[xf + 1].revents & POLLIN)) {
             char b[256];
             while (read(pl->swake[0], b, sizeof b) > 0) {
             }
         }
-        if (r < 0 && errno != EINTR)
-            rc = AGORA_EIO;
-        else if (r > 0 && pf[base + 1].revents)
-            rc = AGORA_EABORTED;
-        else if (r > 0 && pf[base].revents)
-            rc = on_master(R);
-        if (r > 0 && (pf[base + 2].revents & POLLIN)) {
+        if (r > 0 && (pf[xf].revents & POLLIN)) {
             sender_done = true;
             char b;
             ssize_t k = read(pl->fin[0], &b, 1);
