@@ -122,6 +122,9 @@ static void two_nodes(const char *extra, bool overlap) {
     double dp = summary_num(run, "node-00", "dp_equivalent_tx_bytes");
     assert_true(tx > 0 && dp / tx > 15); /* H=5 and int8: about 4*5 = 20x */
     assert_non_null(strstr(g_out, "summary"));
+    /* The launch draws every node's loss per round. */
+    assert_true(node_file_has(run, ".", "loss.svg", "<polyline"));
+    assert_true(node_file_has(run, ".", "loss.svg", "node-01"));
     /* Blocking: one commit per record. Overlap: none in the first, two in the last. */
     assert_true(metrics_has(run, "node-00", "\"committed\":0,") == overlap);
     assert_true(metrics_has(run, "node-00", "\"committed\":2,") == overlap);
