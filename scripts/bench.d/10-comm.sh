@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Elastic collectives benchmark ($1 = build directory). In one run, beside each other:
 #   - q8 codecs: quantize + dequantize throughput against memcpy (one core);
-#   - the loopback TCP ceiling for the same ring shape (bench_allreduce_tcp);
+#   - the loopback TCP ceiling for the same ring shape (bench_allreduce_tcp), twice: blasting
+#     from and into 1 MiB buffers that stay in L2 ("cached"), and from and into buffers of
+#     the collective's own size, so the bytes come from and go to DRAM as an all-reduce's
+#     bytes must ("sized"); the all-reduce is reported against both;
 #   - `agora comm-bench` (f32 and int8-lut, sum) and torch.distributed gloo (sum) on the same sizes;
 #   - the 4-byte latency (2 peers), and int8-lut vs f32 behind a 1 Gbit/s cap per peer.
 # Sizes: COMM_BENCH_SIZES (default 4M,64M,256M), iterations: COMM_BENCH_ITERS (3).
@@ -26,21 +29,31 @@ else
 fi
 
 for W in 2 4; do
-  ceiling=$("$btcp" "$W" 1 3 | awk '{print $4}')
-  echo "-- $W peers: loopback TCP ceiling ($W processes in a ring, 1 stream each): $ceiling GB/s"
+  ceiling=$("$btcp" "$W" 1 3 | sed -n 's/.*: \([0-9.]*\) GB\/s.*/\1/p')
+  echo "-- $W peers: loopback TCP ceiling ($W processes in a ring, 1 stream each), 1 MiB buffers: $ceiling GB/s"
+  declare -A sized=()
+  for b in $(tr , ' ' <<<"$sizes"); do
+    bytes=$(numfmt --from=iec "$b")
+    sized[$bytes]=$("$btcp" "$W" 1 3 "$bytes" | sed -n 's/.*: \([0-9.]*\) GB\/s.*/\1/p')
+  done
   ours=$("$agora" comm-bench --peers "$W" --sizes "$sizes" --codecs f32,int8-lut --op sum --iters "$iters" \
     2>/dev/null | awk 'NR > 1')
   gloo=""
   if [ $have_torch = 1 ]; then
     gloo=$(/usr/bin/python3 "$root/bench/bench_allreduce_gloo.py" "$W" "$sizes" "$iters" 2>/dev/null || true)
   fi
-  printf "%12s %10s %12s %12s %12s %10s %10s\n" bytes codec time_us busbw_GB/s gloo_GB/s vs_gloo vs_tcp
+  printf "%12s %10s %12s %12s %12s %10s %11s %10s %10s\n" bytes codec time_us busbw_GB/s gloo_GB/s \
+    vs_gloo tcp_sized vs_tcp_sz vs_tcp_1M
   while read -r bytes codec peers t algbw busbw; do
     g=$(echo "$gloo" | awk -v b="$bytes" '$2 == b {print $5}')
-    awk -v b="$bytes" -v c="$codec" -v t="$t" -v bw="$busbw" -v g="${g:-0}" -v tc="$ceiling" 'BEGIN {
+    awk -v b="$bytes" -v c="$codec" -v t="$t" -v bw="$busbw" -v g="${g:-0}" -v tc="$ceiling" \
+      -v ts="${sized[$bytes]:-0}" 'BEGIN {
       vg = g > 0 ? sprintf("%.2fx", bw / g) : "-"; vt = tc > 0 ? sprintf("%.0f%%", 100 * bw / tc) : "-";
-      printf "%12s %10s %12s %12s %12s %10s %10s\n", b, c, t, bw, (g > 0 ? g : "-"), vg, vt }'
+      vs = ts > 0 ? sprintf("%.0f%%", 100 * bw / ts) : "-";
+      printf "%12s %10s %12s %12s %12s %10s %11s %10s %10s\n", b, c, t, bw, (g > 0 ? g : "-"), vg,
+        (ts > 0 ? ts : "-"), vs, vt }'
   done <<< "$ours"
+  unset sized
 done
 
 echo "-- latency: 4-byte all-reduce, 2 peers (median of 200)"
