@@ -32,6 +32,12 @@
  * theta_outer (a round that was not yet averaged is dropped), the LR schedule continues
  * at outer step * H, and the boundary then pulls newer state if the ring has moved on.
  * The outer state of the last step is written too (the caller checkpoints the trainer).
+ * With diloco.ckpt_async (the default) a periodic checkpoint costs the loop only a copy
+ * (spec §12): the trainer's state and the outer state are copied into a staging arena
+ * (5 x params of memory) and written on a background thread while training goes on; a
+ * new checkpoint first waits for the previous write (back-pressure), and the last one
+ * (end of run, or an early stop) is written before agora_diloco_run returns.
+ * outer.safetensors carries the XXH3-64 of each tensor in its metadata, checked on resume.
  */
 #ifndef AGORA_DILOCO_H
 #define AGORA_DILOCO_H
@@ -62,6 +68,7 @@ typedef struct agora_diloco_params {
     bool overlap;                /* one-step-delayed outer update, see below */
     int64_t ckpt_every;          /* outer-state checkpoint every this many outer steps (0: off) */
     int64_t ckpt_keep;           /* outer-state checkpoints kept */
+    bool ckpt_async;             /* periodic checkpoints written on a background thread */
     /* Not config keys: set by the caller. */
     const char *ckpt_root; /* where outer-state checkpoints go (NULL: none) */
     bool resume;           /* start from the newest outer-state checkpoint under ckpt_root */
@@ -92,7 +99,8 @@ typedef struct agora_diloco_outer_stats {
     double tok_per_s;            /* inner throughput */
     double mfu;                  /* inner MFU (spec §14): tok_per_s * flops/token / peak */
     double outer_mfu;            /* effective MFU: mfu * utilization */
-    double ckpt_s;               /* wall time of the checkpoint written at this boundary */
+    double ckpt_s;               /* wall time the checkpoint taken at this boundary cost the
+                                    loop (async: waiting for the previous write + copying) */
 } agora_diloco_outer_stats;
 
 /* Called after every outer step (committed or skipped); return nonzero to stop. */

@@ -209,6 +209,24 @@ AGORA_NODISCARD AGORA_API agora_err agora_ckpt_save(const char *root, int64_t st
                                                     const char *tokenizer_path, size_t keep,
                                                     char *dir_out, size_t dir_len,
                                                     char err[AGORA_ERR_LEN]);
+/* A checkpoint step captured in memory, to be written later, possibly on another thread
+ * while training goes on (DiLoCo's background checkpoints, spec §12: copy at the
+ * boundary, write tmp -> fsync -> rename in the background).
+ * agora_ckpt_snapshot_take copies the weights, the AdamW moments and the strings that
+ * agora_ckpt_save would write; *snap is created on first use and its memory (3 x params)
+ * reused by later takes. The model's layout (tensor table, config) is read again when
+ * writing, so m must outlive the snapshot; its weights may change freely. Only one thread
+ * may use a snapshot at a time.
+ * agora_ckpt_snapshot_write writes it exactly as agora_ckpt_save would have at take time. */
+typedef struct agora_ckpt_snapshot agora_ckpt_snapshot;
+AGORA_NODISCARD AGORA_API agora_err agora_ckpt_snapshot_take(
+    const char *root, int64_t step, const agora_model *m, const agora_adamw *opt,
+    const char *state_json, const char *tokenizer_path, size_t keep, agora_ckpt_snapshot **snap);
+AGORA_NODISCARD AGORA_API agora_err agora_ckpt_snapshot_write(const agora_ckpt_snapshot *s,
+                                                              char *dir_out, size_t dir_len,
+                                                              char err[AGORA_ERR_LEN]);
+AGORA_API int64_t agora_ckpt_snapshot_step(const agora_ckpt_snapshot *s);
+AGORA_API void agora_ckpt_snapshot_free(agora_ckpt_snapshot *s); /* NULL-safe */
 /* agora_ckpt_load_weights fills m's parameters from DIR/model.safetensors. Every tensor
  * must be present, F32 and of m's shape (AGORA_ESHAPE names the tensor and both shapes). */
 AGORA_NODISCARD AGORA_API agora_err agora_ckpt_load_weights(const char *dir, agora_model *m,
@@ -273,6 +291,10 @@ AGORA_NODISCARD AGORA_API agora_err agora_trainer_eval(agora_trainer *t, double 
 /* Writes a checkpoint for the current step; its directory goes to dir_out. */
 AGORA_NODISCARD AGORA_API agora_err agora_trainer_checkpoint(agora_trainer *t, char *dir_out,
                                                              size_t len, char err[AGORA_ERR_LEN]);
+/* Captures what agora_trainer_checkpoint would write now into *snap (see
+ * agora_ckpt_snapshot_take), for agora_ckpt_snapshot_write to write later. */
+AGORA_NODISCARD AGORA_API agora_err agora_trainer_snapshot(agora_trainer *t,
+                                                           agora_ckpt_snapshot **snap);
 AGORA_API int64_t agora_trainer_step_count(const agora_trainer *t);
 /* agora_trainer_set_step moves the step counter (the LR schedule position), for a DiLoCo
  * node that joins a run at outer step k and continues at inner step k*H. */

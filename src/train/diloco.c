@@ -14,6 +14,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "agora/alloc.h"
 #include "agora/ckpt_dir.h"
 #include "agora/diloco.h"
+#include "agora/hash.h"
 #include "agora/log.h"
 #include "agora/safetensors.h"
 #include "agora/time.h"
@@ -43,11 +45,23 @@ const agora_cfg_entry agora_diloco_cfg[] = {
     D_INT("diloco.ckpt_every", ckpt_every, 10, 0, INT64_C(1) << 40,
           "checkpoint the outer state every this many outer steps (0: off)"),
     D_INT("diloco.ckpt_keep", ckpt_keep, 3, 1, 100000, "outer-state checkpoints kept"),
+    AGORA_CFG_BOOL(agora_diloco_params, "diloco.ckpt_async", ckpt_async, true,
+                   "copy periodic checkpoints aside and write them on a background thread"),
     AGORA_CFG_BOOL(agora_diloco_params, "diloco.overlap", overlap, false,
                    "reduce delta_t in the background while round t+1 trains (delayed outer "
                    "update with an eager local estimate)"),
 };
 const size_t agora_diloco_cfg_len = sizeof agora_diloco_cfg / sizeof agora_diloco_cfg[0];
+
+/* One checkpoint: the trainer's (live, or a snapshot) and the outer state. */
+typedef struct ckpt_job {
+    const float *outer, *momentum;
+    int64_t revision;
+    bool trainer;                    /* write the trainer's checkpoint first */
+    const agora_ckpt_snapshot *snap; /* ... from this snapshot (NULL: the live trainer) */
+    agora_err rc;
+    char err[AGORA_ERR_LEN];
+} ckpt_job;
 
 typedef struct loop {
     const agora_diloco_params *p;
@@ -72,6 +86,14 @@ typedef struct loop {
     pthread_t bg;
     agora_err bg_rc;
     agora_reduce_info bg_info;
+    /* diloco.ckpt_async: the staging arena and the write in flight */
+    agora_ckpt_snapshot *snap;
+    float *ck_outer, *ck_momentum;
+    ckpt_job ck;
+    bool ck_running;
+    int64_t ck_prev_last; /* ckpt_last before the write in flight (restored if it fails) */
+    pthread_t ck_th;
+    _Atomic bool ck_done;
 } loop;
 
 static bool retryable(agora_err rc) {
@@ -216,45 +238,147 @@ static void commit(loop *L, agora_diloco_outer_stats *st) {
     st->committed++;
 }
 
-/* save_ckpt writes the trainer's checkpoint (not for the final one: the caller writes
- * that), then the outer state: every ckpt_every outer steps at the boundary, at the end,
- * and when the node stops early (coordinator lost, deadline, SIGTERM), so that a resume
- * loses no committed outer step. A failed write is logged and changes nothing else (the
- * previous checkpoint stays intact). */
-typedef enum ckpt_kind { CKPT_PERIODIC, CKPT_FINAL, CKPT_STOP } ckpt_kind;
-
-static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
+/* ckpt_write writes one checkpoint: the trainer's (not for the final one: the caller
+ * writes that), then CKPT_ROOT/step_<revision>/outer.safetensors with the XXH3-64 of both
+ * tensors in its metadata, then DONE, then prunes. Reads only the job, L->p and L->n (and
+ * the live trainer when the job has no snapshot), so it may run on the writer thread. */
+static void ckpt_write(const loop *L, ckpt_job *j) {
     const agora_diloco_params *p = L->p;
-    if (p->ckpt_root == NULL || p->ckpt_every <= 0 || L->revision <= 0 ||
-        (kind == CKPT_PERIODIC && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
-        return;
-    int64_t t0 = agora_now_ns();
-    char err[AGORA_ERR_LEN] = "", dir[4096], path[4200], rev[32], h[32], n[32];
-    agora_err rc = kind == CKPT_FINAL ? AGORA_OK : agora_trainer_checkpoint(L->t, NULL, 0, err);
+    char dir[4096], path[4200], rev[32], h[32], n[32], hx[2][24];
+    j->err[0] = '\0';
+    agora_err rc = AGORA_OK;
+    if (j->trainer)
+        rc = j->snap != NULL ? agora_ckpt_snapshot_write(j->snap, NULL, 0, j->err)
+                             : agora_trainer_checkpoint(L->t, NULL, 0, j->err);
     if (rc == AGORA_OK)
-        rc = agora_ckpt_dir_begin(p->ckpt_root, L->revision, dir, sizeof dir);
+        rc = agora_ckpt_dir_begin(p->ckpt_root, j->revision, dir, sizeof dir);
     if (rc == AGORA_OK) {
         snprintf(path, sizeof path, "%s/outer.safetensors", dir);
-        snprintf(rev, sizeof rev, "%" PRId64, L->revision);
+        snprintf(rev, sizeof rev, "%" PRId64, j->revision);
         snprintf(h, sizeof h, "%" PRId64, p->inner_steps);
         snprintf(n, sizeof n, "%zu", L->n);
-        const char *meta[] = {
-            "format", "agora-diloco-outer", "outer_step", rev, "inner_steps", h, "n_params", n};
-        agora_st_entry e[2] = {{"theta_outer", AGORA_ST_F32, 1, {(int64_t)L->n}, L->outer},
-                               {"outer_momentum", AGORA_ST_F32, 1, {(int64_t)L->n}, L->momentum}};
-        rc = agora_st_save(path, e, 2, meta, 4, err);
+        snprintf(hx[0], sizeof hx[0], "%016" PRIx64, agora_hash64(j->outer, L->n * sizeof(float)));
+        snprintf(hx[1], sizeof hx[1], "%016" PRIx64,
+                 agora_hash64(j->momentum, L->n * sizeof(float)));
+        const char *meta[] = {"format",
+                              "agora-diloco-outer",
+                              "outer_step",
+                              rev,
+                              "inner_steps",
+                              h,
+                              "n_params",
+                              n,
+                              "theta_outer.xxh3",
+                              hx[0],
+                              "outer_momentum.xxh3",
+                              hx[1]};
+        agora_st_entry e[2] = {{"theta_outer", AGORA_ST_F32, 1, {(int64_t)L->n}, j->outer},
+                               {"outer_momentum", AGORA_ST_F32, 1, {(int64_t)L->n}, j->momentum}};
+        rc = agora_st_save(path, e, 2, meta, 6, j->err);
     }
     if (rc == AGORA_OK)
         rc = agora_ckpt_dir_commit(dir);
     if (rc == AGORA_OK)
         rc = agora_ckpt_dir_prune(p->ckpt_root, (size_t)p->ckpt_keep);
-    if (rc != AGORA_OK) {
+    j->rc = rc;
+}
+
+static void *ckpt_thread(void *arg) {
+    loop *L = arg;
+    ckpt_write(L, &L->ck);
+    atomic_store(&L->ck_done, true);
+    return NULL;
+}
+
+/* ckpt_finish reports the write in flight once it is done; with wait, waits for it. A
+ * failed write is logged and changes nothing else (the previous checkpoint stays). */
+static void ckpt_finish(loop *L, bool wait) {
+    if (!L->ck_running || (!wait && !atomic_load(&L->ck_done)))
+        return;
+    pthread_join(L->ck_th, NULL);
+    L->ck_running = false;
+    if (L->ck.rc != AGORA_OK) {
         AGORA_LOG_WARN(AGORA_SUB_TRAIN, "checkpoint at outer step %" PRId64 " failed: %s %s",
-                       L->revision, agora_err_name(rc), err);
+                       L->ck.revision, agora_err_name(L->ck.rc), L->ck.err);
+        if (L->ckpt_last == L->ck.revision)
+            L->ckpt_last = L->ck_prev_last; /* a final or stop checkpoint tries again */
+    }
+}
+
+/* ckpt_stage copies the trainer's and the outer state into the staging arena. */
+static agora_err ckpt_stage(loop *L) {
+    if (L->ck_outer == NULL) {
+        L->ck_outer = agora_malloc_aligned(L->n * sizeof(float));
+        L->ck_momentum = agora_malloc_aligned(L->n * sizeof(float));
+        if (L->ck_outer == NULL || L->ck_momentum == NULL)
+            return AGORA_ENOMEM;
+    }
+    AGORA_TRY(agora_trainer_snapshot(L->t, &L->snap));
+    memcpy(L->ck_outer, L->outer, L->n * sizeof(float));
+    memcpy(L->ck_momentum, L->momentum, L->n * sizeof(float));
+    return AGORA_OK;
+}
+
+/* save_ckpt checkpoints every ckpt_every outer steps at the boundary, at the end, and
+ * when the node stops early (coordinator lost, deadline, SIGTERM), so that a resume
+ * loses no committed outer step. Periodic checkpoints go to the writer thread when
+ * diloco.ckpt_async is set (falling back to writing here if staging fails); the final
+ * and stop ones are written here, after any write in flight. */
+typedef enum ckpt_kind { CKPT_PERIODIC, CKPT_FINAL, CKPT_STOP } ckpt_kind;
+
+static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
+    const agora_diloco_params *p = L->p;
+    ckpt_finish(L, false);
+    if (p->ckpt_root == NULL || p->ckpt_every <= 0 || L->revision <= 0 ||
+        (kind == CKPT_PERIODIC && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
+        return;
+    int64_t t0 = agora_now_ns();
+    ckpt_finish(L, true); /* back-pressure: one write at a time, in order */
+    ckpt_job j = {L->outer, L->momentum, L->revision, kind != CKPT_FINAL, NULL, AGORA_OK, ""};
+    if (kind == CKPT_PERIODIC && p->ckpt_async) {
+        agora_err rc = ckpt_stage(L);
+        if (rc == AGORA_OK) {
+            L->ck =
+                (ckpt_job){L->ck_outer, L->ck_momentum, L->revision, true, L->snap, AGORA_OK, ""};
+            L->ck_prev_last = L->ckpt_last;
+            L->ckpt_last = L->revision;
+            atomic_store(&L->ck_done, false);
+            if (pthread_create(&L->ck_th, NULL, ckpt_thread, L) == 0) {
+                L->ck_running = true;
+                st->ckpt_s = (double)(agora_now_ns() - t0) / 1e9;
+                return;
+            }
+            L->ckpt_last = L->ck_prev_last;
+        }
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "background checkpoint unavailable (%s): writing it now",
+                       agora_err_name(rc == AGORA_OK ? AGORA_ENOMEM : rc));
+    }
+    ckpt_write(L, &j);
+    if (j.rc != AGORA_OK) {
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "checkpoint at outer step %" PRId64 " failed: %s %s",
+                       L->revision, agora_err_name(j.rc), j.err);
         return;
     }
     L->ckpt_last = L->revision;
     st->ckpt_s = (double)(agora_now_ns() - t0) / 1e9;
+}
+
+/* check_hash compares a loaded tensor with the XXH3-64 in the file's metadata
+ * ("<name>.xxh3"; files written before the hashes existed have none and pass). */
+static agora_err check_hash(const agora_st_file *f, const char *name, const float *x, size_t n,
+                            const char *path, char err[AGORA_ERR_LEN]) {
+    char key[64], got[24];
+    snprintf(key, sizeof key, "%s.xxh3", name);
+    const char *want = agora_st_meta(f, key);
+    if (want == NULL)
+        return AGORA_OK;
+    snprintf(got, sizeof got, "%016" PRIx64, agora_hash64(x, n * sizeof(float)));
+    if (strcmp(want, got) != 0) {
+        snprintf(err, AGORA_ERR_LEN, "%.300s: tensor %s hashes to %s, the manifest says %.20s",
+                 path, name, got, want);
+        return AGORA_EHASH;
+    }
+    return AGORA_OK;
 }
 
 /* load_ckpt starts from the newest complete outer state under ckpt_root, if any. */
@@ -286,6 +410,10 @@ static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
         rc = agora_st_read_f32(f, "theta_outer", L->outer, 1, shape, err);
     if (rc == AGORA_OK)
         rc = agora_st_read_f32(f, "outer_momentum", L->momentum, 1, shape, err);
+    if (rc == AGORA_OK)
+        rc = check_hash(f, "theta_outer", L->outer, L->n, path, err);
+    if (rc == AGORA_OK)
+        rc = check_hash(f, "outer_momentum", L->momentum, L->n, path, err);
     agora_st_close(f);
     AGORA_TRY(rc);
     L->revision = step;
@@ -507,6 +635,10 @@ out:
                  rc == AGORA_EPEER_LOST)
             save_ckpt(&L, &fin, CKPT_STOP);
     }
+    ckpt_finish(&L, true);
+    agora_ckpt_snapshot_free(L.snap);
+    agora_free_aligned(L.ck_outer);
+    agora_free_aligned(L.ck_momentum);
     agora_free_aligned(L.outer);
     agora_free_aligned(L.momentum);
     agora_free_aligned(L.delta);

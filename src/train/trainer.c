@@ -456,23 +456,34 @@ agora_err agora_trainer_eval(agora_trainer *t, double *val_loss) {
     return AGORA_OK;
 }
 
+/* The tokenizer travels with the weights, so `agora generate --ckpt` needs nothing else. */
+static const char *ckpt_tokenizer(const agora_trainer *t) {
+    struct stat sb;
+    return t->tokenizer_path[0] != '\0' && stat(t->tokenizer_path, &sb) == 0 ? t->tokenizer_path
+                                                                             : NULL;
+}
+
 agora_err agora_trainer_checkpoint(agora_trainer *t, char *dir_out, size_t len,
                                    char err[AGORA_ERR_LEN]) {
     char *js = NULL;
     AGORA_TRY(state_json(t, &js));
     char dir[4096];
-    struct stat sb;
-    /* the tokenizer travels with the weights, so `agora generate --ckpt` needs nothing else */
-    const char *tok = t->tokenizer_path[0] != '\0' && stat(t->tokenizer_path, &sb) == 0
-                          ? t->tokenizer_path
-                          : NULL;
-    agora_err rc = agora_ckpt_save(t->ckpt_root, t->step, t->model, &t->opt, js, tok,
+    agora_err rc = agora_ckpt_save(t->ckpt_root, t->step, t->model, &t->opt, js, ckpt_tokenizer(t),
                                    (size_t)t->p.ckpt_keep, dir, sizeof dir, err);
     agora_free(js);
     AGORA_TRY(rc);
     if (dir_out != NULL)
         snprintf(dir_out, len, "%s", dir);
     return AGORA_OK;
+}
+
+agora_err agora_trainer_snapshot(agora_trainer *t, agora_ckpt_snapshot **snap) {
+    char *js = NULL;
+    AGORA_TRY(state_json(t, &js));
+    agora_err rc = agora_ckpt_snapshot_take(t->ckpt_root, t->step, t->model, &t->opt, js,
+                                            ckpt_tokenizer(t), (size_t)t->p.ckpt_keep, snap);
+    agora_free(js);
+    return rc;
 }
 
 void agora_trainer_set_step(agora_trainer *t, int64_t step) {

@@ -243,13 +243,24 @@ static void diloco_resumes_from_outer_checkpoint(void **state) {
     assert_true(node_file_has(run, "node-00", "log.txt", "resumed the outer state of step 3"));
     /* one CSV header, whatever the number of runs that appended to it */
     assert_false(node_file_has(run, "node-00", "metrics.csv", "\nouter_step,"));
-    /* A truncated outer state: the node stops with the file's name, nothing is trained. */
+    /* A truncated outer state (node 0) or one with a flipped bit in the last tensor's data
+     * (node 1, caught by the manifest's XXH3): the node stops with the file's name,
+     * nothing is trained. */
     snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000005/outer.safetensors", run);
     assert_int_equal(truncate(f, 100), 0);
+    snprintf(f, sizeof f, "%s/node-01/ckpt-outer/step_0000000005/outer.safetensors", run);
+    FILE *fp = fopen(f, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, -3, SEEK_END), 0);
+    int byte = fgetc(fp);
+    assert_int_equal(fseek(fp, -3, SEEK_END), 0);
+    fputc(byte ^ 0x10, fp);
+    fclose(fp);
     rc = launch(dir, "--nodes 2 --set diloco.outer_steps=7 --set train.resume=true "
                      "--set diloco.boundary_timeout_ms=3000");
     assert_int_not_equal(rc, 0);
     assert_true(node_file_has(run, "node-00", "log.txt", "step_0000000005/outer.safetensors"));
+    assert_true(node_file_has(run, "node-01", "log.txt", " hashes to "));
     agora_test_rmtree(dir);
     free(dir);
 }

@@ -205,12 +205,68 @@ static void ckpt_round_trips_weights_and_optimizer(void **state) {
     free(root);
 }
 
+/* Reads a whole file for byte comparisons (the test's buffer; free it). */
+static char *slurp(const char *dir, const char *name, size_t *n) {
+    char p[8192], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *buf = NULL;
+    agora_assert_ok(agora_read_file(p, (size_t)1 << 30, &buf, n, err));
+    return buf;
+}
+
+/* A snapshot written after the model and optimizer moved on holds exactly what
+ * agora_ckpt_save wrote at take time; refilling it reuses it for the next step. */
+static void ckpt_snapshot_writes_what_save_wrote_at_take_time(void **state) {
+    (void)state;
+    char *r1 = agora_test_tmpdir(), *r2 = agora_test_tmpdir();
+    agora_model *a = tiny_model(1, 2);
+    size_t n = agora_model_n_params(a);
+    agora_adamw oa;
+    agora_assert_ok(agora_adamw_init(&oa, n));
+    agora_test_fill_normal(oa.m, n, 3);
+    agora_test_fill_normal(oa.v, n, 4);
+    oa.t = 5;
+    char d1[4096], d2[4096], err[AGORA_ERR_LEN];
+    agora_ckpt_snapshot *snap = NULL;
+    for (int64_t step = 5; step <= 6; step++) {
+        agora_assert_ok(
+            agora_ckpt_save(r1, step, a, &oa, "{\"step\": 5}", NULL, 3, d1, sizeof d1, err));
+        agora_assert_ok(
+            agora_ckpt_snapshot_take(r2, step, a, &oa, "{\"step\": 5}", NULL, 3, &snap));
+        assert_int_equal(agora_ckpt_snapshot_step(snap), step);
+        /* training goes on before the write */
+        agora_test_fill_normal(agora_model_params(a), n, 10 + (uint64_t)step);
+        agora_test_fill_normal(oa.m, n, 20 + (uint64_t)step);
+        oa.t++;
+        agora_assert_ok(agora_ckpt_snapshot_write(snap, d2, sizeof d2, err));
+        assert_true(agora_ckpt_dir_is_done(d2));
+        static const char *const files[] = {"model.safetensors", "optim.safetensors", "config.json",
+                                            "state.json"};
+        for (size_t i = 0; i < 4; i++) {
+            size_t n1, n2;
+            char *b1 = slurp(d1, files[i], &n1), *b2 = slurp(d2, files[i], &n2);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(b1, b2, n1);
+            agora_free(b1);
+            agora_free(b2);
+        }
+    }
+    agora_ckpt_snapshot_free(snap);
+    agora_adamw_fini(&oa);
+    agora_model_destroy(a);
+    agora_test_rmtree(r1);
+    agora_test_rmtree(r2);
+    free(r1);
+    free(r2);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(safetensors_round_trips),
         cmocka_unit_test(safetensors_rejects_truncated_and_corrupt_input),
         cmocka_unit_test(ckpt_dir_done_marker_and_retention),
         cmocka_unit_test(ckpt_round_trips_weights_and_optimizer),
+        cmocka_unit_test(ckpt_snapshot_writes_what_save_wrote_at_take_time),
     };
     return agora_test_main(tests, argc, argv);
 }

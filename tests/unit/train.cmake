@@ -37,7 +37,8 @@ agora_train_tests(train_model unit ${TRAIN_MODEL_CASES})
 
 set(SAFETENSORS_CASES
   safetensors_round_trips safetensors_rejects_truncated_and_corrupt_input
-  ckpt_dir_done_marker_and_retention ckpt_round_trips_weights_and_optimizer)
+  ckpt_dir_done_marker_and_retention ckpt_round_trips_weights_and_optimizer
+  ckpt_snapshot_writes_what_save_wrote_at_take_time)
 agora_unit_test(safetensors SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_safetensors.c
   LIBS agora_train CASES ${SAFETENSORS_CASES})
 agora_train_tests(safetensors unit ${SAFETENSORS_CASES})
