@@ -22,6 +22,7 @@
 #ifndef AGORA_COMM_H
 #define AGORA_COMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -225,11 +226,16 @@ AGORA_API agora_err agora_comm_async_error(const agora_comm *c);
 /* ---- shared state ---- */
 
 /* A named fp32 tensor owned by the caller. The pointer must stay valid and its contents
- * are updated in place by a sync. Names are 1..63 bytes. */
+ * are updated in place by a sync. Names are 1..63 bytes.
+ * local: the content may differ between members (a node's own optimizer moments). It is
+ * left out of the vote and not hashed; a member whose revision differs from the elected
+ * one (a joiner, a node resumed from an old checkpoint) pulls it from its donor, checked
+ * by the frame checksum only; members at the elected revision keep their own. */
 typedef struct agora_shared_tensor {
     const char *name;
     float *data;
     size_t count;
+    bool local;
 } agora_shared_tensor;
 
 typedef struct agora_sync_info {

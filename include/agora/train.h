@@ -300,6 +300,8 @@ AGORA_API int64_t agora_trainer_step_count(const agora_trainer *t);
  * node that joins a run at outer step k and continues at inner step k*H. */
 AGORA_API void agora_trainer_set_step(agora_trainer *t, int64_t step);
 AGORA_API agora_model *agora_trainer_model(agora_trainer *t);
+/* The AdamW state (moments and step count), e.g. for a DiLoCo joiner that takes a peer's. */
+AGORA_API agora_adamw *agora_trainer_optimizer(agora_trainer *t);
 /* Peak FLOP/s used for MFU (measured at create unless train.peak_gflops is set). */
 AGORA_API double agora_trainer_peak_flops(const agora_trainer *t);
 

@@ -16,7 +16,8 @@
 typedef struct agora__ss_entry {
     char name[64];
     uint64_t count;
-    uint64_t hash;
+    uint64_t hash; /* 0 for local entries */
+    bool local;
 } agora__ss_entry;
 
 typedef struct agora__ss_vote {

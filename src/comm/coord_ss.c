@@ -1,10 +1,11 @@
 /* coord_ss.c: the coordinator's side of shared-state sync (spec §9).
  *
- * Every member reports (revision, [name, count, XXH3-64]). When all have reported, the most
- * common report is elected (ties: the highest revision, then the lowest ring rank), each outdated
- * member is told which tensors to pull and from which up-to-date member (round-robin over
- * the up-to-date ones), and each donor how many pullers to expect. A verdict follows once
- * every member reported done. Tensor bytes never pass through here.
+ * Every member reports (revision, [name, count, XXH3-64, flags]). When all have reported,
+ * the most common report is elected (ties: the highest revision, then the lowest ring
+ * rank; local entries are left out of the comparison), each outdated member is told which
+ * tensors to pull and from which up-to-date member (round-robin over the up-to-date ones),
+ * and each donor how many pullers to expect. A verdict follows once every member reported
+ * done. Tensor bytes never pass through here.
  */
 #include <string.h>
 
@@ -37,6 +38,10 @@ agora_err agora__coord_ss_on_sync(agora_master *m, uint64_t peer_id, agora_rbuf 
         agora__r_str(r, p->ss.e[i].name, sizeof p->ss.e[i].name);
         p->ss.e[i].count = agora__r_u64(r);
         p->ss.e[i].hash = agora__r_u64(r);
+        uint8_t flags = agora__r_u8(r);
+        if (flags & ~AGORA__SS_LOCAL)
+            return AGORA_EPROTO;
+        p->ss.e[i].local = (flags & AGORA__SS_LOCAL) != 0;
     }
     AGORA_TRY(agora__r_done(r));
     p->ss.revision = rev;
@@ -62,7 +67,8 @@ static bool same_names(const agora__ss_vote *a, const agora__ss_vote *b) {
     if (a->n != b->n)
         return false;
     for (uint32_t i = 0; i < a->n; i++)
-        if (strcmp(a->e[i].name, b->e[i].name) != 0 || a->e[i].count != b->e[i].count)
+        if (strcmp(a->e[i].name, b->e[i].name) != 0 || a->e[i].count != b->e[i].count ||
+            a->e[i].local != b->e[i].local)
             return false;
     return true;
 }
@@ -71,9 +77,15 @@ static bool same_vote(const agora__ss_vote *a, const agora__ss_vote *b) {
     if (a->revision != b->revision || !same_names(a, b))
         return false;
     for (uint32_t i = 0; i < a->n; i++)
-        if (a->e[i].hash != b->e[i].hash)
+        if (!a->e[i].local && a->e[i].hash != b->e[i].hash)
             return false;
     return true;
+}
+
+/* What member p pulls from an up-to-date donor: the shared entries whose hash differs from
+ * the elected one, and, when p's revision differs, every local entry. */
+static bool must_pull(const agora__ss_vote *p, const agora__ss_vote *el, uint32_t i) {
+    return el->e[i].local ? p->revision != el->revision : p->e[i].hash != el->e[i].hash;
 }
 
 static void send_plan(agora_master *m, mpeer *p, uint32_t err, const agora__ss_vote *el,
@@ -96,7 +108,7 @@ static void send_plan(agora_master *m, mpeer *p, uint32_t err, const agora__ss_v
     agora__w_u32(&w, 0);
     if (err == AGORA_OK && donor != NULL) {
         for (uint32_t i = 0; i < el->n; i++)
-            if (p->ss.e[i].hash != el->e[i].hash) {
+            if (must_pull(&p->ss, el, i)) {
                 agora__w_str(&w, el->e[i].name);
                 agora__w_u64(&w, el->e[i].hash);
                 n_pull++;
@@ -148,7 +160,7 @@ static void start_sync(agora_master *m) {
             continue;
         bool need_data = false;
         for (uint32_t k = 0; k < el->n; k++)
-            need_data |= mem[i]->ss.e[k].hash != el->e[k].hash;
+            need_data |= must_pull(&mem[i]->ss, el, k);
         if (!need_data)
             continue; /* only the revision differs */
         for (;; rr = (rr + 1) % nm)

@@ -3,7 +3,9 @@
  * Implements: hashing each named tensor (XXH3-64), reporting (revision, names, counts,
  * hashes) to the master, and then either serving the elected tensors to the pullers the
  * master assigned, or pulling the differing tensors from the assigned donor and checking
- * each against its elected hash before it overwrites the caller's tensor.
+ * each against its elected hash before it overwrites the caller's tensor (local tensors,
+ * which differ between members by design, are neither hashed nor voted on: an outdated
+ * member pulls them with the rest, covered by the frame checksum).
  * Does not: elect (coord_ss.c). In steady state no tensor byte moves.
  */
 #include <poll.h>
@@ -45,7 +47,7 @@ static agora_shared_tensor *find(agora_shared_tensor *t, size_t n, const char *n
 
 static agora_err report(agora_comm *c, agora_shared_tensor *t, size_t n, uint64_t rev,
                         int64_t deadline) {
-    size_t cap = 16 + n * (2 + 63 + 16);
+    size_t cap = 16 + n * (2 + 63 + 16 + 1);
     uint8_t *buf = agora_malloc(cap);
     if (buf == NULL)
         return AGORA_ENOMEM;
@@ -55,7 +57,8 @@ static agora_err report(agora_comm *c, agora_shared_tensor *t, size_t n, uint64_
     for (size_t i = 0; i < n; i++) {
         agora__w_str(&w, t[i].name);
         agora__w_u64(&w, (uint64_t)t[i].count);
-        agora__w_u64(&w, agora_hash64(t[i].data, t[i].count * sizeof(float)));
+        agora__w_u64(&w, t[i].local ? 0 : agora_hash64(t[i].data, t[i].count * sizeof(float)));
+        agora__w_u8(&w, t[i].local ? AGORA__SS_LOCAL : 0);
     }
     agora_err rc = agora__peer_send(c, AGORA_MSG_P2C_SS_SYNC, &w, deadline);
     agora_free(buf);
@@ -206,7 +209,7 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
             const uint8_t *data = msg + r.off;
             if (r.bad || strcmp(nm, names[i]) != 0 || cnt != x->count)
                 rc = AGORA_EPROTO;
-            else if (agora_hash64(data, x->count * sizeof(float)) != hashes[i])
+            else if (!x->local && agora_hash64(data, x->count * sizeof(float)) != hashes[i])
                 rc = AGORA_EHASH;
             else {
                 memcpy(x->data, data, x->count * sizeof(float));

@@ -31,7 +31,10 @@
 #endif
 
 #define AGORA_WIRE_MAGIC 0x41524741u
-#define AGORA_WIRE_VERSION 1u
+#define AGORA_WIRE_VERSION 2u
+/* Flag bits of a P2C_SS_SYNC entry: the content may differ between members
+ * (agora_shared_tensor.local). */
+#define AGORA__SS_LOCAL 1u
 #define AGORA_WIRE_HDR 32u
 #define AGORA_FRAME_F_HDR_ONLY 0x1u
 /* No frame is larger; data senders split pieces at AGORA_WIRE_PIECE_MAX. */

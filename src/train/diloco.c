@@ -100,13 +100,19 @@ static bool retryable(agora_err rc) {
     return rc == AGORA_EPEER_LOST || rc == AGORA_ETIMEDOUT || rc == AGORA_ECHECKSUM;
 }
 
-/* sync_state makes this node hold the elected {theta_outer, momentum, revision}. */
+/* sync_state makes this node hold the elected {theta_outer, momentum, revision}. A node
+ * at another revision (a joiner, or one resumed from an older checkpoint) also takes its
+ * donor's AdamW moments (spec §10.3), so its first inner steps do not start from zero
+ * moments at full learning rate; nodes at the elected revision keep their own. */
 static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats *st) {
-    agora_shared_tensor ts[2] = {{"theta_outer", L->outer, L->n},
-                                 {"outer_momentum", L->momentum, L->n}};
+    agora_adamw *opt = agora_trainer_optimizer(L->t);
+    agora_shared_tensor ts[4] = {{"theta_outer", L->outer, L->n, false},
+                                 {"outer_momentum", L->momentum, L->n, false},
+                                 {"adamw.exp_avg", opt->m, opt->n, true},
+                                 {"adamw.exp_avg_sq", opt->v, opt->n, true}};
     agora_sync_info info;
     int64_t shared = L->revision + L->rev_bias;
-    AGORA_TRY(agora_comm_sync_shared_state(L->c, ts, 2, (uint64_t)shared, deadline, &info));
+    AGORA_TRY(agora_comm_sync_shared_state(L->c, ts, 4, (uint64_t)shared, deadline, &info));
     if (info.tensors_pulled > 0 || (int64_t)info.revision != shared) {
         /* Recovered from a peer: train from the elected outer parameters. */
         int64_t elected = (int64_t)info.revision;
@@ -119,6 +125,8 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
         }
         memcpy(L->inner, L->outer, L->n * sizeof(float));
         agora_trainer_set_step(L->t, elected * L->p->inner_steps);
+        if (elected != shared) /* the moments came with the state: so does their step count */
+            opt->t = elected * L->p->inner_steps;
         st->joined = 1;
         st->sync_rx_bytes += info.rx_bytes;
         AGORA_LOG_INFO(AGORA_SUB_TRAIN,

@@ -496,6 +496,9 @@ int64_t agora_trainer_step_count(const agora_trainer *t) {
 agora_model *agora_trainer_model(agora_trainer *t) {
     return t->model;
 }
+agora_adamw *agora_trainer_optimizer(agora_trainer *t) {
+    return &t->opt;
+}
 double agora_trainer_peak_flops(const agora_trainer *t) {
     return t->peak_flops;
 }

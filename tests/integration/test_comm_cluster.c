@@ -534,10 +534,12 @@ static void sigstop_peer_is_evicted_and_others_go_on(void **state) {
 
 // ---- scenario: join mid-run with shared state ----
 
-/* Each step: update_topology, sync shared state {theta, step}, all-reduce AVG of a delta,
- * theta += delta. Two peers start; a third joins after step 2 and must receive the
- * shared state (rx bytes > 0), while the others pull nothing in steady state. */
-enum { THETA_N = 5000, STEPS = 8 };
+/* Each step: update_topology, sync shared state {theta, step, mom}, all-reduce AVG of a
+ * delta, theta += delta. Two peers start; a third joins after step 2 and must receive the
+ * shared state (rx bytes > 0), while the others pull nothing in steady state. mom is a
+ * local tensor, different on every peer (1000 * idx + step): the founders never pull it
+ * although theirs differ, and the joiner ends up with a founder's. */
+enum { THETA_N = 5000, STEPS = 8, MOM_N = 300 };
 
 static int scenario_join(const cluster *cl, int idx) {
     agora_comm *c = peer_connect(cl, "key");
@@ -545,8 +547,11 @@ static int scenario_join(const cluster *cl, int idx) {
         return 10;
     float *theta = agora_calloc(THETA_N, sizeof(float));
     float *delta = agora_malloc(THETA_N * sizeof(float));
-    float step = 0;
-    agora_shared_tensor t[2] = {{"theta", theta, THETA_N}, {"step", &step, 1}};
+    float step = 0, mom[MOM_N];
+    for (size_t j = 0; j < MOM_N; j++)
+        mom[j] = 1000.0f * (float)idx;
+    agora_shared_tensor t[3] = {
+        {"theta", theta, THETA_N, false}, {"step", &step, 1, false}, {"mom", mom, MOM_N, true}};
     bool joiner = idx == 2;
     uint64_t pulled = 0, steady_rx = 0;
     int64_t stop = agora_deadline_in_ms(90000);
@@ -561,13 +566,21 @@ static int scenario_join(const cluster *cl, int idx) {
         if (!joiner && agora_comm_world(c) < 2)
             continue; /* wait for the second founder */
         agora_sync_info si;
+        float before = step;
         rc =
-            agora_comm_sync_shared_state(c, t, 2, (uint64_t)step, agora_deadline_in_ms(30000), &si);
+            agora_comm_sync_shared_state(c, t, 3, (uint64_t)step, agora_deadline_in_ms(30000), &si);
         if (rc == AGORA_EPEER_LOST)
             continue;
         if (rc != AGORA_OK) {
             fprintf(stderr, "sync: %s\n", agora_err_name(rc));
             return 22;
+        }
+        if (joiner && step != before) { /* took the ring's state: mom is a founder's */
+            if (si.tensors_pulled != 3 || (mom[0] != step && mom[0] != 1000.0f + step))
+                return 27;
+            for (size_t j = 1; j < MOM_N; j++)
+                if (mom[j] != mom[0])
+                    return 28;
         }
         if (si.rx_bytes > 0)
             pulled += si.rx_bytes;
@@ -585,6 +598,8 @@ static int scenario_join(const cluster *cl, int idx) {
         for (size_t j = 0; j < THETA_N; j++)
             theta[j] += delta[j];
         step += 1;
+        for (size_t j = 0; j < MOM_N; j++) /* a joiner keeps the founder's offset */
+            mom[j] += 1.0f;
         append_line(cl, "progress", idx, "x");
         if (step >= 3 && !joiner) { /* hold the founders until the joiner is in */
             uint32_t pending = 0;

@@ -172,8 +172,10 @@ static void kill_and_join(const char *extra) {
     assert_true(summary_num(run, "node-03", "outer_steps") == 10);
     assert_true(v0 > 0 && v0 == summary_num(run, "node-01", "val_loss"));
     assert_true(v0 == summary_num(run, "node-03", "val_loss"));
-    /* The joiner pulled the shared state (theta_outer, momentum) from a peer. */
+    /* The joiner pulled the shared state (theta_outer, momentum) and its donor's AdamW
+     * moments from a peer: 4 tensors. */
     assert_true(metrics_has(run, "node-03", "\"joined\":1"));
+    assert_true(node_file_has(run, "node-03", "log.txt", "(4 tensors,"));
     agora_test_rmtree(dir);
     free(dir);
 }

@@ -47,7 +47,7 @@ static void wire_rejects_bad_magic_version_flags(void **state) {
     f[0] ^= 1;
     agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EPROTO);
     f[0] ^= 1;
-    f[4] = 2;
+    f[4] = AGORA_WIRE_VERSION + 1;
     agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EVERSION);
     f[4] = AGORA_WIRE_VERSION;
     f[6] = 1;
