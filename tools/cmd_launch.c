@@ -6,7 +6,9 @@
  * step K; --join-at K starts one more node at outer step K, which joins at the next
  * boundary and pulls the shared state from a peer; --kill-master-at K kills the
  * coordinator, after which every node checkpoints its outer state and stops (run the
- * same command with --set train.resume=true to continue). Every wait has a deadline.
+ * same command with --set train.resume=true to continue); --poison-at K makes node 0's
+ * delta of outer step K a million times too large, which the others must leave out of
+ * the average (diloco.delta_max_ratio). Every wait has a deadline.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -47,7 +49,7 @@ const agora_cli_cmd agora_cmd_launch = {
 static struct {
     const char *config, *run_dir, *progress;
     agora_cli_list sets;
-    int64_t nodes, kill_at, join_at, kill_master_at, timeout_s, outer_steps;
+    int64_t nodes, kill_at, join_at, kill_master_at, poison_at, timeout_s, outer_steps;
 } o;
 
 static const agora_cli_flag k_flags[] = {
@@ -59,6 +61,8 @@ static const agora_cli_flag k_flags[] = {
     {"--join-at", AGORA_CLI_INT, &o.join_at, "K", "start one more node at outer step K"},
     {"--kill-master-at", AGORA_CLI_INT, &o.kill_master_at, "K",
      "SIGKILL the coordinator at outer step K (nodes checkpoint and stop)"},
+    {"--poison-at", AGORA_CLI_INT, &o.poison_at, "K",
+     "scale node 0's delta of outer step K by 1e6 (the ring must leave it out)"},
     {"--timeout", AGORA_CLI_INT, &o.timeout_s, "SECONDS", "give up after this long (3600)"},
     AGORA_CLI_PROGRESS_FLAG(o.progress),
 };
@@ -66,7 +70,8 @@ static const agora_cli_flag k_flags[] = {
 
 static void launch_help(FILE *out) {
     fprintf(out, "usage: agora launch [--nodes N] [--config FILE] [--set K=V] [--kill-at K]\n"
-                 "                    [--join-at K] [--kill-master-at K] [--run-dir DIR]\n\n"
+                 "                    [--join-at K] [--kill-master-at K] [--poison-at K]\n"
+                 "                    [--run-dir DIR]\n\n"
                  "Starts `agora master` and N `agora node` processes on 127.0.0.1 with a fresh\n"
                  "cluster key, shows the ring's progress (outer step, loss, world size), and\n"
                  "prints a summary: loss, traffic against data-parallel training, utilization.\n"
@@ -127,11 +132,11 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
     snprintf(p->dir, sizeof p->dir, "%s/node-%02d", root, idx);
     if (agora_mkdir_p(p->dir) != AGORA_OK)
         return -1;
-    char log[1100], setw[64], setn[64];
+    char log[1100], setw[64], setn[64], chaos[64];
     snprintf(log, sizeof log, "%s/log.txt", p->dir);
     snprintf(setw, sizeof setw, "train.worker=%d", idx);
     snprintf(setn, sizeof setn, "train.n_workers=%d", n_workers);
-    const char *args[16 + 2 * AGORA_CLI_LIST_MAX];
+    const char *args[24 + 2 * AGORA_CLI_LIST_MAX];
     int k = 0;
     args[k++] = g_self;
     args[k++] = "node";
@@ -156,6 +161,13 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
     args[k++] = setw;
     args[k++] = "--set";
     args[k++] = setn;
+    if (idx == 0 && o.poison_at > 0) {
+        snprintf(chaos, sizeof chaos, "diloco.chaos_at=%lld", (long long)o.poison_at);
+        args[k++] = "--set";
+        args[k++] = chaos;
+        args[k++] = "--set";
+        args[k++] = "diloco.chaos_delta_scale=1e6";
+    }
     if (idx >= o.nodes) { /* a late joiner enters a running ring: no waiting for a quorum */
         args[k++] = "--set";
         args[k++] = "diloco.min_world=1";
@@ -304,6 +316,7 @@ static int launch_run(int argc, char **argv) {
     o.nodes = 2;
     o.kill_at = -1;
     o.join_at = -1;
+    o.poison_at = -1;
     o.kill_master_at = -1;
     o.timeout_s = 3600;
     const char *pos[1];
@@ -377,8 +390,8 @@ static int launch_run(int argc, char **argv) {
     fprintf(stderr, "agora launch: coordinator + %d nodes in %s\n", n, root);
     agora_progress bar;
     agora_progress_init(&bar, "outer", (uint64_t)dp.outer_steps, stderr, pmode);
-    bool killed = false, joined = false, timed_out = false;
-    agora_svg_mark marks[3];
+    bool killed = false, joined = false, poisoned = false, timed_out = false;
+    agora_svg_mark marks[4];
     size_t n_marks = 0;
     int64_t last_outer = -1;
     for (;;) {
@@ -411,6 +424,11 @@ static int launch_run(int argc, char **argv) {
             fprintf(stderr, "\nagora launch: SIGKILL node-%02d at outer step %lld\n", n - 1,
                     (long long)outer);
             marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps), "kill"};
+        }
+        if (!poisoned && o.poison_at > 0 && outer >= o.poison_at) {
+            poisoned = true;
+            marks[n_marks++] =
+                (agora_svg_mark){(double)(o.poison_at * dp.inner_steps), "poisoned delta"};
         }
         if (master > 0 && o.kill_master_at >= 0 && outer >= o.kill_master_at) {
             kill(master, SIGKILL);

@@ -38,6 +38,14 @@
  * new checkpoint first waits for the previous write (back-pressure), and the last one
  * (end of run, or an early stop) is written before agora_diloco_run returns.
  * outer.safetensors carries the XXH3-64 of each tensor in its metadata, checked on resume.
+ *
+ * Screening (spec §17): before each outer all-reduce the members exchange the norms of
+ * their deltas (a census: a W-float SUM in which each member fills its own slot, exact and
+ * identical everywhere). A delta that is not finite, or whose norm exceeds
+ * diloco.delta_max_ratio times the lower median, is left out of the average
+ * (contributes = 0, so it is not counted in the divisor either): a node whose numerics blew
+ * up cannot drag the others with it. With delta_max_ratio = 0 there is no census and a node
+ * only leaves out its own non-finite delta.
  */
 #ifndef AGORA_DILOCO_H
 #define AGORA_DILOCO_H
@@ -69,6 +77,10 @@ typedef struct agora_diloco_params {
     int64_t ckpt_every;          /* outer-state checkpoint every this many outer steps (0: off) */
     int64_t ckpt_keep;           /* outer-state checkpoints kept */
     bool ckpt_async;             /* periodic checkpoints written on a background thread */
+    double delta_max_ratio;      /* leave out a delta whose norm exceeds this times the lower
+                                    median of the round's delta norms (0: no norm census) */
+    int64_t chaos_at;            /* testing: at this outer step (0: never) ... */
+    double chaos_delta_scale;    /* ... this node's delta is multiplied by this */
     /* Not config keys: set by the caller. */
     const char *ckpt_root; /* where outer-state checkpoints go (NULL: none) */
     bool resume;           /* start from the newest outer-state checkpoint under ckpt_root */
@@ -99,6 +111,8 @@ typedef struct agora_diloco_outer_stats {
     double tok_per_s;            /* inner throughput */
     double mfu;                  /* inner MFU (spec §14): tok_per_s * flops/token / peak */
     double outer_mfu;            /* effective MFU: mfu * utilization */
+    uint32_t excluded;           /* deltas left out of this outer step's average: not finite,
+                                    or an outlier norm (see agora_diloco_screen) */
     double ckpt_s;               /* wall time the checkpoint taken at this boundary cost the
                                     loop (async: waiting for the previous write + copying) */
 } agora_diloco_outer_stats;
@@ -135,6 +149,19 @@ AGORA_API void agora_diloco_outer_estimate(float *dst, const float *theta_outer,
 /* agora_diloco_utilization is the spec's compute utilization (§2, §14): the fraction of
  * wall time not spent communicating, inner_s / (inner_s + comm_s); 0 when both are 0. */
 AGORA_API double agora_diloco_utilization(double inner_s, double comm_s);
+/* agora_diloco_delta_norm is the L2 norm of delta (accumulated in double), or -1 when delta
+ * holds a NaN or an infinity or the norm overflows a float. */
+AGORA_API float agora_diloco_delta_norm(const float *delta, size_t n);
+/* Most members agora_diloco_screen takes. */
+#define AGORA_DILOCO_SCREEN_MAX 4096u
+/* agora_diloco_screen decides which deltas of a round are averaged (spec §17: norm sanity
+ * bounds against poisoned contributions). norms[i] is member i's agora_diloco_delta_norm,
+ * 0 when it contributes nothing (a joiner). keep[i] is set to 1 for the deltas to
+ * average: finite, nonzero, and, when max_ratio > 0, at most max_ratio times the lower
+ * median of the nonzero finite norms. Returns how many contributions were left out. Every
+ * member runs it on the same norms (a census all-reduce), so all decide alike. */
+AGORA_API uint32_t agora_diloco_screen(const float *norms, uint32_t n, double max_ratio,
+                                       uint8_t *keep);
 /* agora_diloco_pseudo_grad writes delta = theta_outer - theta_inner. */
 AGORA_API void agora_diloco_pseudo_grad(float *delta, const float *theta_outer,
                                         const float *theta_inner, size_t n);

@@ -47,6 +47,12 @@ const agora_cfg_entry agora_diloco_cfg[] = {
     D_INT("diloco.ckpt_keep", ckpt_keep, 3, 1, 100000, "outer-state checkpoints kept"),
     AGORA_CFG_BOOL(agora_diloco_params, "diloco.ckpt_async", ckpt_async, true,
                    "copy periodic checkpoints aside and write them on a background thread"),
+    D_DBL("diloco.delta_max_ratio", delta_max_ratio, 10.0, 0.0, 1e30,
+          "leave out a delta whose norm exceeds this times the lower median norm (0: off)"),
+    D_INT("diloco.chaos_at", chaos_at, 0, 0, INT64_C(1) << 40,
+          "testing: scale this node's delta at this outer step (0: never)"),
+    D_DBL("diloco.chaos_delta_scale", chaos_delta_scale, 1.0, -1e30, 1e30,
+          "testing: the factor diloco.chaos_at applies"),
     AGORA_CFG_BOOL(agora_diloco_params, "diloco.overlap", overlap, false,
                    "reduce delta_t in the background while round t+1 trains (delayed outer "
                    "update with an eager local estimate)"),
@@ -86,6 +92,7 @@ typedef struct loop {
     pthread_t bg;
     agora_err bg_rc;
     agora_reduce_info bg_info;
+    uint32_t excluded; /* deltas left out by the last collective's screening */
     /* diloco.ckpt_async: the staging arena and the write in flight */
     agora_ckpt_snapshot *snap;
     float *ck_outer, *ck_momentum;
@@ -162,13 +169,58 @@ static agora_err boundary(loop *L, uint32_t need_world, agora_diloco_outer_stats
     }
 }
 
-static agora_reduce_desc reduce_desc(const loop *L) {
-    return (agora_reduce_desc){.buf = L->delta,
-                               .count = L->n,
-                               .op = AGORA_REDUCE_AVG,
-                               .codec = L->codec,
-                               .contributes = L->contributes,
-                               .deadline_ns = agora_deadline_in_ms(L->timeout_ms)};
+/* screen decides whether this node's delta goes into the average (spec §17). With
+ * delta_max_ratio > 0 every member learns every member's norm through a census (a SUM of
+ * W floats in which each fills its own slot: exact, and the same bytes everywhere, so all
+ * members leave out the same deltas); without it a node leaves out only its own
+ * non-finite delta. Sets *contributes and L->excluded. */
+static agora_err screen(loop *L, int *contributes) {
+    float norm = L->contributes ? agora_diloco_delta_norm(L->delta, L->n) : 0.0f;
+    *contributes = L->contributes;
+    L->excluded = 0;
+    uint32_t W = agora_comm_world(L->c), r = agora_comm_rank(L->c);
+    if (L->p->delta_max_ratio <= 0 || W < 2 || W > AGORA_DILOCO_SCREEN_MAX || r >= W) {
+        if (norm < 0) {
+            *contributes = 0;
+            L->excluded = 1;
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN, "this node's delta is not finite: left out");
+        }
+        return AGORA_OK;
+    }
+    float norms[AGORA_DILOCO_SCREEN_MAX];
+    uint8_t keep[AGORA_DILOCO_SCREEN_MAX];
+    memset(norms, 0, W * sizeof *norms);
+    norms[r] = norm;
+    agora_reduce_desc d = {.buf = norms,
+                           .count = W,
+                           .op = AGORA_REDUCE_SUM,
+                           .codec = AGORA_CODEC_F32,
+                           .contributes = 1,
+                           .deadline_ns = agora_deadline_in_ms(L->timeout_ms)};
+    AGORA_TRY(agora_comm_allreduce(L->c, &d, NULL));
+    L->excluded = agora_diloco_screen(norms, W, L->p->delta_max_ratio, keep);
+    if (L->excluded > 0)
+        for (uint32_t i = 0; i < W; i++)
+            if (norms[i] != 0 && !keep[i])
+                AGORA_LOG_WARN(AGORA_SUB_TRAIN,
+                               "rank %u's delta (norm %g) left out of outer step %" PRId64 "%s", i,
+                               (double)norms[i], L->revision + 1, i == r ? " (this node)" : "");
+    if (!keep[r])
+        *contributes = 0;
+    return AGORA_OK;
+}
+
+/* reduce_once: screening, then the average of the kept deltas. */
+static agora_err reduce_once(loop *L, agora_reduce_info *info) {
+    int contributes = 0;
+    AGORA_TRY(screen(L, &contributes));
+    agora_reduce_desc d = {.buf = L->delta,
+                           .count = L->n,
+                           .op = AGORA_REDUCE_AVG,
+                           .codec = L->codec,
+                           .contributes = contributes,
+                           .deadline_ns = agora_deadline_in_ms(L->timeout_ms)};
+    return agora_comm_allreduce(L->c, &d, info);
 }
 
 /* finish_reduce books a collective's outcome: done (AGORA_OK, st->skipped when alone),
@@ -178,6 +230,7 @@ static agora_err finish_reduce(loop *L, agora_err rc, const agora_reduce_info *i
     if (rc == AGORA_OK) {
         st->world = info->world;
         st->contributors = info->contributors;
+        st->excluded = L->excluded;
         st->tx_bytes += info->tx_bytes;
         st->rx_bytes += info->rx_bytes;
         return AGORA_OK;
@@ -199,9 +252,8 @@ static agora_err outer_reduce(loop *L, agora_diloco_outer_stats *st) {
             st->skipped = 1;
             return AGORA_OK;
         }
-        agora_reduce_desc d = reduce_desc(L);
         agora_reduce_info info;
-        agora_err rc = finish_reduce(L, agora_comm_allreduce(L->c, &d, &info), &info, st);
+        agora_err rc = finish_reduce(L, reduce_once(L, &info), &info, st);
         if (rc != AGORA_EAGAIN)
             return rc;
     }
@@ -212,8 +264,7 @@ static agora_err outer_reduce(loop *L, agora_diloco_outer_stats *st) {
  * (comm.h's rule); create/join order the memory accesses. */
 static void *bg_reduce(void *arg) {
     loop *L = arg;
-    agora_reduce_desc d = reduce_desc(L);
-    L->bg_rc = agora_comm_allreduce(L->c, &d, &L->bg_info);
+    L->bg_rc = reduce_once(L, &L->bg_info);
     return NULL;
 }
 
@@ -453,6 +504,18 @@ static double secs_since(int64_t t0) {
     return (double)(agora_now_ns() - t0) / 1e9;
 }
 
+/* chaos (testing, diloco.chaos_at): a node whose numerics went wrong, simulated by
+ * scaling its delta for the outer step about to be made. */
+static void chaos(loop *L) {
+    if (L->p->chaos_at <= 0 || L->revision + 1 != L->p->chaos_at)
+        return;
+    float s = (float)L->p->chaos_delta_scale;
+    for (size_t i = 0; i < L->n; i++)
+        L->delta[i] *= s;
+    AGORA_LOG_WARN(AGORA_SUB_TRAIN, "chaos: delta of outer step %" PRId64 " scaled by %g",
+                   L->revision + 1, (double)s);
+}
+
 /* inner runs H inner steps; *loss gets their mean. */
 static agora_err inner(loop *L, double *loss, double *tps) {
     double sum = 0;
@@ -486,6 +549,7 @@ static agora_err run_blocking(loop *L, agora_diloco_cb cb, void *user) {
         double inner_s = secs_since(t1);
         int64_t t2 = agora_now_ns();
         agora_diloco_pseudo_grad(L->delta, L->outer, L->inner, L->n);
+        chaos(L);
         AGORA_TRY(outer_reduce(L, &st));
         commit(L, &st);
         if (st.skipped)
@@ -553,9 +617,10 @@ static agora_err run_overlap(loop *L, agora_diloco_cb cb, void *user) {
         if (L->revision >= p->outer_steps)
             break; /* a joiner may arrive after the end */
         int64_t t4 = agora_now_ns();
-        if (train_next && !st.joined) /* a pull discards the round (st0 of a joiner too) */
+        if (train_next && !st.joined) { /* a pull discards the round (st0 of a joiner too) */
             agora_diloco_pseudo_grad(L->delta, L->start, L->inner, L->n);
-        else
+            chaos(L);
+        } else
             memset(L->delta, 0, L->n * sizeof(float));
         L->contributes = train_next && !st.joined;
         if (st.skipped || agora_comm_world(L->c) < 2) {

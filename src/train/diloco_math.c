@@ -3,6 +3,9 @@
  * byte-identical outer parameters and momentum from the same averaged delta. */
 #include "agora/diloco.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 void agora_diloco_outer_nesterov(float *theta_outer, float *momentum, const float *g, size_t n,
                                  float lr, float mu) {
     for (size_t i = 0; i < n; i++) {
@@ -30,4 +33,33 @@ void agora_diloco_outer_estimate(float *dst, const float *theta_outer, const flo
 double agora_diloco_utilization(double inner_s, double comm_s) {
     double all = inner_s + comm_s;
     return all > 0 ? inner_s / all : 0.0;
+}
+
+float agora_diloco_delta_norm(const float *delta, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)delta[i] * (double)delta[i];
+    float r = (float)sqrt(s);
+    return isfinite(s) && isfinite(r) ? r : -1.0f;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+uint32_t agora_diloco_screen(const float *norms, uint32_t n, double max_ratio, uint8_t *keep) {
+    float sorted[AGORA_DILOCO_SCREEN_MAX];
+    uint32_t k = 0, out = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (norms[i] > 0 && isfinite(norms[i]) && k < AGORA_DILOCO_SCREEN_MAX)
+            sorted[k++] = norms[i];
+    qsort(sorted, k, sizeof *sorted, cmp_float);
+    double limit = k > 0 && max_ratio > 0 ? max_ratio * (double)sorted[(k - 1) / 2] : INFINITY;
+    for (uint32_t i = 0; i < n; i++) {
+        bool contributes = norms[i] != 0; /* NaN and negatives are contributions gone wrong */
+        keep[i] = contributes && norms[i] > 0 && isfinite(norms[i]) && (double)norms[i] <= limit;
+        out += contributes && !keep[i];
+    }
+    return out;
 }

@@ -5,4 +5,4 @@ agora_unit_test(diloco_launch SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test
   diloco_lone_survivor_wins_tie_against_joiner diloco_launch_rejects_bad_config
   diloco_overlap_two_nodes_end_bit_identical diloco_overlap_survives_sigkill_and_admits_joiner
   diloco_resumes_from_outer_checkpoint
-  diloco_coordinator_death_checkpoints_then_resumes)
+  diloco_coordinator_death_checkpoints_then_resumes diloco_screens_out_a_poisoned_delta)

@@ -303,6 +303,41 @@ static void diloco_launch_rejects_bad_config(void **state) {
     assert_non_null(strstr(g_out, "diloco.inner_steps = 0 is out of range"));
 }
 
+/* A node whose delta blows up (x 1e6 at outer step 2): the norm census leaves it out on
+ * every node alike, the run ends with identical replicas and a sane loss. With the screen
+ * off the same fault wrecks every replica, which is what the screen is for. */
+static void diloco_screens_out_a_poisoned_delta(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200], run[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    snprintf(run, sizeof run, "%s/run", dir);
+    int rc = launch(dir, "--nodes 3 --set diloco.outer_steps=4 --poison-at 2");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    double v0 = summary_num(run, "node-00", "val_loss");
+    assert_true(v0 > 0 && v0 < 5 && summary_num(run, "node-00", "final_inner_loss") < 10);
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-02"));
+    for (int i = 0; i < 3; i++) {
+        char node[16];
+        snprintf(node, sizeof node, "node-%02d", i);
+        assert_true(node_file_has(run, node, "log.txt", "left out of outer step 2"));
+        assert_true(metrics_has(run, node, "\"excluded\":1,"));
+    }
+    assert_true(node_file_has(run, "node-00", "log.txt", "(this node)"));
+    agora_test_rmtree(run);
+    rc = launch(dir, "--nodes 3 --set diloco.outer_steps=4 --poison-at 2 "
+                     "--set diloco.delta_max_ratio=0");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    assert_true(summary_num(run, "node-00", "final_inner_loss") > 1000);
+    assert_true(summary_num(run, "node-00", "val_loss") > v0 + 1);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_two_nodes_end_bit_identical),
@@ -313,6 +348,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_launch_rejects_bad_config),
         cmocka_unit_test(diloco_resumes_from_outer_checkpoint),
         cmocka_unit_test(diloco_coordinator_death_checkpoints_then_resumes),
+        cmocka_unit_test(diloco_screens_out_a_poisoned_delta),
     };
     return agora_test_main(tests, argc, argv);
 }

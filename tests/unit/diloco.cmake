@@ -2,4 +2,5 @@
 agora_unit_test(diloco SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_diloco.c LIBS agora_train
   CASES diloco_outer_nesterov_matches_pytorch_by_hand diloco_pseudo_grad_is_outer_minus_inner
   diloco_outer_step_is_bit_reproducible
-  diloco_outer_estimate_matches_step_without_side_effects diloco_reproduces_intellect1_table2)
+  diloco_outer_estimate_matches_step_without_side_effects diloco_reproduces_intellect1_table2
+  diloco_screen_leaves_out_nonfinite_and_outliers)

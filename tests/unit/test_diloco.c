@@ -2,6 +2,7 @@
  * written out by hand, and its determinism. */
 #include "agora_test.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "agora/diloco.h"
@@ -97,6 +98,40 @@ static void diloco_outer_step_is_bit_reproducible(void **state) {
     assert_memory_equal(ma, mb, sizeof ma);
 }
 
+/* Norms: NaN/inf deltas give -1; the screen leaves out non-finite deltas and outliers
+ * above max_ratio x the lower median, never non-contributors (0). */
+static void diloco_screen_leaves_out_nonfinite_and_outliers(void **state) {
+    (void)state;
+    float d[4] = {3, 4, 0, 0};
+    agora_assert_near(agora_diloco_delta_norm(d, 4), 5.0, 1e-6);
+    d[2] = NAN;
+    assert_true(agora_diloco_delta_norm(d, 4) == -1.0f);
+    d[2] = INFINITY;
+    assert_true(agora_diloco_delta_norm(d, 4) == -1.0f);
+    d[2] = 3e38f; /* finite elements, a norm past float's range */
+    d[3] = 3e38f;
+    assert_true(agora_diloco_delta_norm(d, 4) == -1.0f);
+    uint8_t keep[6];
+    const float a[6] = {1.0f, 1.2f, 0.0f, 50.0f, -1.0f, 0.9f};
+    /* lower median of {0.9, 1, 1.2, 50} is 1: 50 > 10 x 1 goes, -1 (not finite) goes */
+    assert_int_equal(agora_diloco_screen(a, 6, 10.0, keep), 2);
+    const uint8_t want[6] = {1, 1, 0, 0, 0, 1};
+    assert_memory_equal(keep, want, 6);
+    /* ratio 0: only non-finite deltas go */
+    assert_int_equal(agora_diloco_screen(a, 6, 0.0, keep), 1);
+    assert_true(keep[3] == 1 && keep[4] == 0);
+    /* two members: the lower median is the smaller norm */
+    const float b[2] = {1.0f, 1e6f};
+    assert_int_equal(agora_diloco_screen(b, 2, 10.0, keep), 1);
+    assert_true(keep[0] == 1 && keep[1] == 0);
+    const float c[2] = {1.0f, 5.0f};
+    assert_int_equal(agora_diloco_screen(c, 2, 10.0, keep), 0);
+    /* NaN in the census is a contribution gone wrong */
+    const float e[3] = {1.0f, NAN, 0.0f};
+    assert_int_equal(agora_diloco_screen(e, 3, 10.0, keep), 1);
+    assert_true(keep[0] == 1 && keep[1] == 0 && keep[2] == 0);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_outer_nesterov_matches_pytorch_by_hand),
@@ -104,6 +139,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_outer_estimate_matches_step_without_side_effects),
         cmocka_unit_test(diloco_reproduces_intellect1_table2),
         cmocka_unit_test(diloco_outer_step_is_bit_reproducible),
+        cmocka_unit_test(diloco_screen_leaves_out_nonfinite_and_outliers),
     };
     return agora_test_main(tests, argc, argv);
 }
