@@ -421,50 +421,204 @@ static void rope_qk(float *q, float *k, const float *cos_t, const float *sin_t, 
 
 // ---- attention ----
 
-/* Query rows are processed in blocks of ATT_BLOCK: block [i0, i1) only needs keys [0, i1),
- * so the sgemms skip most of the masked upper triangle (about half of it at T = 1024). */
+/* Attention is built from one small product, C (M,N) = alpha * A (M,K) @ B (K,N), with A
+ * read through strides (A(i,k) = A[i * ars + k * acs], so A^T costs nothing) and B
+ * row-major. Its tiles keep up to MR x NR sums in registers (24 zmm on AVX-512); OpenBLAS
+ * does worse at these sizes (K = 64, a few hundred rows), mostly packing. Every C element is
+ * one fmaf chain over k = 0, 1, ..., then times alpha; with cont the chain starts from C
+ * instead of 0 (alpha must be 1), so a product split along k into pieces run in order, or
+ * one added into C, gives the same bits as one long chain. Tile shapes never change the
+ * bits, and fmaf is exact in every clone. */
+#define MR 6
+#define NR 64
+/* k rows of B per pass of mm_pv: 64 rows of 64 floats stay in L1 while every strip reads
+ * them */
+#define KC 64
 #define ATT_BLOCK AGORA__ATT_BLOCK
 
-static void attn_fwd(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
-                     size_t T, size_t H, size_t KV, size_t D) {
+#define MM_TILE(NAME, ROWS, COLS)                                                                  \
+    VEC_CLONES static void NAME(float *C, size_t ldc, const float *A, size_t ars, size_t acs,      \
+                                const float *B, size_t ldb, size_t K, float alpha, int cont) {     \
+        float s[ROWS][COLS];                                                                       \
+        for (int r = 0; r < (ROWS); r++)                                                           \
+            for (int c = 0; c < (COLS); c++)                                                       \
+                s[r][c] = cont ? C[(size_t)r * ldc + (size_t)c] : 0.0f;                            \
+        for (size_t k = 0; k < K; k++) {                                                           \
+            const float *b = B + k * ldb;                                                          \
+            for (int r = 0; r < (ROWS); r++) {                                                     \
+                float a = A[(size_t)r * ars + k * acs];                                            \
+                for (int c = 0; c < (COLS); c++)                                                   \
+                    s[r][c] = fmaf(a, b[c], s[r][c]);                                              \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < (ROWS); r++)                                                           \
+            for (int c = 0; c < (COLS); c++)                                                       \
+                C[(size_t)r * ldc + (size_t)c] = s[r][c] * alpha;                                  \
+    }
+MM_TILE(tile_6x64, 6, NR)
+MM_TILE(tile_4x64, 4, NR)
+MM_TILE(tile_4x16, 4, 16)
+MM_TILE(tile_1x64, 1, NR)
+MM_TILE(tile_1x16, 1, 16)
+MM_TILE(tile_1x1, 1, 1)
+
+/* Rows [0, m) (m <= MR) of C (m,N) (+)= alpha * A (m,K) @ B (K,N), as above. */
+static void mm_strip(float *C, size_t ldc, const float *A, size_t ars, size_t acs, const float *B,
+                     size_t ldb, size_t m, size_t N, size_t K, float alpha, int cont) {
+    size_t r = 0;
+    if (N >= NR && m >= 4) {
+        size_t rn = m >= 6 ? 6 : 4, j = 0;
+        for (; j + NR <= N; j += NR)
+            if (rn == 6)
+                tile_6x64(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
+            else
+                tile_4x64(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
+        if (j < N)
+            mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, rn, N - j, K, alpha, cont);
+        r = rn;
+    } else if (N >= 16 && m >= 4) {
+        size_t j = 0;
+        for (; j + 16 <= N; j += 16)
+            tile_4x16(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
+        if (j < N)
+            mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, 4, N - j, K, alpha, cont);
+        r = 4;
+    }
+    for (; r < m; r++) {
+        const float *a = A + r * ars;
+        float *c = C + r * ldc;
+        size_t j = 0;
+        for (; j + NR <= N; j += NR)
+            tile_1x64(c + j, ldc, a, ars, acs, B + j, ldb, K, alpha, cont);
+        for (; j + 16 <= N; j += 16)
+            tile_1x16(c + j, ldc, a, ars, acs, B + j, ldb, K, alpha, cont);
+        for (; j < N; j++)
+            tile_1x1(c + j, ldc, a, ars, acs, B + j, ldb, K, alpha, cont);
+    }
+}
+
+/* C (M,N) (+)= alpha * A (M,K) @ B (K,N), as above, one NR-column slice of B at a time (it
+ * stays in L1 while every strip of rows reads it). */
+static void mm(float *C, size_t ldc, const float *A, size_t ars, size_t acs, const float *B,
+               size_t ldb, size_t M, size_t N, size_t K, float alpha, int cont) {
+    for (size_t j = 0; j < N; j += NR) {
+        size_t n = N - j < NR ? N - j : NR;
+        for (size_t i = 0; i < M; i += MR)
+            mm_strip(C + i * ldc + j, ldc, A + i * ars, ars, acs, B + j, ldb,
+                     M - i < MR ? M - i : MR, n, K, alpha, cont);
+    }
+}
+
+/* dst (cols, rows) = src (rows, cols)^T; rows at lds and ldd */
+static void transpose(float *dst, size_t ldd, const float *src, size_t lds, size_t rows,
+                      size_t cols) {
+    for (size_t r0 = 0; r0 < rows; r0 += 16) {
+        size_t r1 = r0 + 16 < rows ? r0 + 16 : rows;
+        for (size_t c = 0; c < cols; c++)
+            for (size_t r = r0; r < r1; r++)
+                dst[c * ldd + r] = src[r * lds + c];
+    }
+}
+
+/* dst (rows, cols) packed = src (rows, cols) with rows at lds */
+static void copy_rows(float *dst, const float *src, size_t lds, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++)
+        memcpy(dst + r * cols, src + r * lds, cols * sizeof *dst);
+}
+
+/* The causal products over one block of query rows [i0, i1) (rows = i1 - i0, block-relative
+ * row r is query i0 + r):
+ *
+ * mm_qkt: C (rows, i1) = alpha * A (rows, D) @ Bt (D, i1), the whole width (the part above
+ *   the diagonal is cheaper to compute than to cut around at 64-wide tiles);
+ * mm_pv:  C (rows, N) = A (rows, i1) @ B (i1, N), A zero above the diagonal, which each
+ *   MR-row strip skips;
+ * mm_ptx: C (i1, N) += A (rows, i1)^T @ X (rows, N), A zero above the diagonal: key row j
+ *   sums over the queries i >= j only. */
+static void mm_qkt(float *C, size_t ldc, const float *A, size_t lda, const float *Bt, size_t ldb,
+                   size_t i1, size_t rows, size_t D, float alpha) {
+    mm(C, ldc, A, lda, 1, Bt, ldb, rows, i1, D, alpha, 0);
+}
+
+static void mm_pv(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                  size_t i0, size_t rows, size_t N) {
+    for (size_t k0 = 0; k0 < i0 + rows; k0 += KC)
+        for (size_t r = 0; r < rows; r += MR) {
+            size_t m = rows - r < MR ? rows - r : MR, kend = i0 + r + m;
+            if (k0 >= kend)
+                continue;
+            size_t kn = kend - k0 < KC ? kend - k0 : KC;
+            mm(C + r * ldc, ldc, A + r * lda + k0, lda, 1, B + k0 * ldb, ldb, m, N, kn, 1.0f,
+               k0 > 0);
+        }
+}
+
+static void mm_ptx(float *C, size_t ldc, const float *A, size_t lda, const float *X, size_t ldx,
+                   size_t i0, size_t rows, size_t N) {
+    size_t i1 = i0 + rows;
+    /* keys before the block see every row of it */
+    mm(C, ldc, A, 1, lda, X, ldx, i0, N, rows, 1.0f, 1);
+    for (size_t j = i0; j < i1; j += MR) {
+        size_t m = i1 - j < MR ? i1 - j : MR, k0 = j - i0;
+        mm(C + j * ldc, ldc, A + k0 * lda + j, 1, lda, X + k0 * ldx, ldx, m, N, rows - k0, 1.0f, 1);
+    }
+}
+
+/* One task per (batch, KV group): its rep query heads share one transposed K (D, T) and one
+ * packed V in the task's scratch (rows padded or packed: power-of-two strides would thrash
+ * L1 sets), and each 64-row block of queries goes S = Q K^T / sqrt(D), softmax, O = P V.
+ * P is written only where attn_bwd reads it (layers.h). */
+static void attn_fwd(float *out, float *P, float *scratch, const float *q, const float *k,
+                     const float *v, size_t B, size_t T, size_t H, size_t KV, size_t D) {
     float scale = 1.0f / sqrtf((float)D);
-    size_t rep = H / KV;
+    size_t rep = H / KV, ld = H * D, ldk = KV * D, ldt = T + 16;
     AGORA_OMP("omp parallel for schedule(dynamic, 1) if (B * H * T * T * D > SMALL * 8)")
-    for (size_t bh = 0; bh < B * H; bh++) {
-        size_t b = bh / H, h = bh % H, g = h / rep;
-        const float *qh = q + (b * T * H + h) * D;
-        const float *kg = k + (b * T * KV + g) * D;
-        const float *vg = v + (b * T * KV + g) * D;
-        float *oh = out + (b * T * H + h) * D;
-        float *p = P + bh * T * T;
-        for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-            size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
-            /* S[i0:i1, 0:i1] = Q[i0:i1] K[0:i1]^T / sqrt(D) */
-            gemm1a(NO_T, YES_T, i1 - i0, i1, D, scale, qh + i0 * H * D, H * D, kg, KV * D, 0.0f,
-                   p + i0 * T, T);
-            for (size_t i = i0; i < i1; i++) {
-                float *row = p + i * T;
-                softmax_row(row, i + 1);
-                memset(row + i + 1, 0, (T - i - 1) * sizeof *row);
+    for (size_t bg = 0; bg < B * KV; bg++) {
+        size_t b = bg / KV, g = bg % KV, koff = (b * T * KV + g) * D;
+        float *kt = scratch + bg * AGORA__ATT_SCRATCH_TASK(T, D), *vp = kt + D * ldt;
+        float *qp = vp + T * D;
+        transpose(kt, ldt, k + koff, ldk, T, D);
+        copy_rows(vp, v + koff, ldk, T, D);
+        for (size_t h = g * rep; h < (g + 1) * rep; h++) {
+            size_t qoff = (b * T * H + h) * D;
+            float *p = P + (b * H + h) * T * T;
+            for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+                size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, rows = i1 - i0;
+                float *pb = p + i0 * T;
+                copy_rows(qp, q + qoff + i0 * ld, ld, rows, D);
+                mm_qkt(pb, T, qp, D, kt, ldt, i1, rows, D, scale);
+                /* masked softmax over whole 16-wide chunks: scalar tails cost more */
+                for (size_t i = i0; i < i1; i++) {
+                    float *row = p + i * T;
+                    size_t n = (i + 16) / 16 * 16 < i1 ? (i + 16) / 16 * 16 : i1;
+                    for (size_t j = i + 1; j < n; j++)
+                        row[j] = -INFINITY;
+                    softmax_row(row, n);
+                    memset(row + n, 0, (i1 - n) * sizeof *row);
+                }
+                mm_pv(out + qoff + i0 * ld, ld, pb, T, vp, D, i0, rows, D);
             }
-            /* O[i0:i1] = P[i0:i1, 0:i1] V[0:i1] */
-            gemm1(NO_T, NO_T, i1 - i0, D, i1, p + i0 * T, T, vg, KV * D, 0.0f, oh + i0 * H * D,
-                  H * D);
         }
     }
 }
 
 /* One task per (batch, KV group): its query heads run one after another and accumulate
- * straight into the group's dK and dV, so no per-head copies and no summing pass. Each task
- * reuses one block of dP scratch (ATT_BLOCK x T), which stays in cache. */
+ * straight into the group's dK and dV, so no per-head copies and no summing pass. The task's
+ * scratch holds V^T (D, T), one block of dP (ATT_BLOCK x T) and packed copies of the
+ * block's dO and Q rows. */
 static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                      const float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D) {
     float scale = 1.0f / sqrtf((float)D);
-    size_t rep = H / KV, ld = H * D, ldk = KV * D;
+    size_t rep = H / KV, ld = H * D, ldk = KV * D, ldt = T + 16;
     AGORA_OMP("omp parallel for schedule(dynamic, 1) if (B * H * T * T * D > SMALL * 8)")
     for (size_t bg = 0; bg < B * KV; bg++) {
         size_t b = bg / KV, g = bg % KV, koff = (b * T * KV + g) * D;
+        float *vt = scratch + bg * AGORA__ATT_SCRATCH_TASK(T, D);
+        float *dp = vt + D * ldt; /* rows [i0, i1) of dP / dS */
+        float *dop = dp + ATT_BLOCK * ldt, *qp = dop + ATT_BLOCK * D, *kp = qp + ATT_BLOCK * D;
+        transpose(vt, ldt, v + koff, ldk, T, D);
+        copy_rows(kp, k + koff, ldk, T, D);
         for (size_t i = 0; i < T; i++) {
             memset(dk + koff + i * ldk, 0, D * sizeof *dk);
             memset(dv + koff + i * ldk, 0, D * sizeof *dv);
@@ -472,25 +626,27 @@ static void attn_bwd(float *dq, float *dk, float *dv, float *scratch, const floa
         for (size_t h = g * rep; h < (g + 1) * rep; h++) {
             size_t qoff = (b * T * H + h) * D;
             const float *p = P + (b * H + h) * T * T;
-            float *dp = scratch + bg * ATT_BLOCK * T; /* rows [i0, i1) of dP / dS */
             for (size_t i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                 size_t i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, rows = i1 - i0;
-                const float *dob = dout + qoff + i0 * ld;
+                const float *pb = p + i0 * T;
+                copy_rows(dop, dout + qoff + i0 * ld, ld, rows, D);
+                copy_rows(qp, q + qoff + i0 * ld, ld, rows, D);
                 /* dP = dO V^T and dV[0:i1] += P^T dO, over keys [0, i1) */
-                gemm1(NO_T, YES_T, rows, i1, D, dob, ld, v + koff, ldk, 0.0f, dp, T);
-                gemm1(YES_T, NO_T, i1, D, rows, p + i0 * T, T, dob, ld, 1.0f, dv + koff, ldk);
-                /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal */
+                mm_qkt(dp, ldt, dop, D, vt, ldt, i1, rows, D, 1.0f);
+                mm_ptx(dv + koff, ldk, pb, T, dop, D, i0, rows, D);
+                /* dS = P * (dP - rowsum(dP * P)) * scale, zero above the diagonal; whole
+                 * 16-wide chunks, where P's zeros above the diagonal zero dS */
                 for (size_t i = i0; i < i1; i++) {
                     const float *pr = p + i * T;
-                    float *dr = dp + (i - i0) * T;
-                    float dot = dot_f(dr, pr, i + 1);
-                    ds_row(dr, pr, dot, scale, i + 1);
-                    memset(dr + i + 1, 0, (i1 - i - 1) * sizeof *dr);
+                    float *dr = dp + (i - i0) * ldt;
+                    size_t n = (i + 16) / 16 * 16 < i1 ? (i + 16) / 16 * 16 : i1;
+                    float dot = dot_f(dr, pr, n);
+                    ds_row(dr, pr, dot, scale, n);
+                    memset(dr + n, 0, (i1 - n) * sizeof *dr);
                 }
                 /* dQ[i0:i1] = dS K[0:i1]; dK[0:i1] += dS^T Q[i0:i1] */
-                gemm1(NO_T, NO_T, rows, D, i1, dp, T, k + koff, ldk, 0.0f, dq + qoff + i0 * ld, ld);
-                gemm1(YES_T, NO_T, i1, D, rows, dp, T, q + qoff + i0 * ld, ld, 1.0f, dk + koff,
-                      ldk);
+                mm_pv(dq + qoff + i0 * ld, ld, dp, ldt, kp, D, i0, rows, D);
+                mm_ptx(dk + koff, ldk, dp, ldt, qp, D, i0, rows, D);
             }
         }
     }

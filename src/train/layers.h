@@ -29,6 +29,12 @@
 
 /* Query rows per block in the fast attention kernels. */
 #define AGORA__ATT_BLOCK 64
+/* Floats of attention scratch per (batch, KV group) and in all: a block of dP, a transposed
+ * K or V and packed copies of operands, rows padded by 16 floats. */
+#define AGORA__ATT_SCRATCH_TASK(T, D)                                                              \
+    (((size_t)AGORA__ATT_BLOCK + 2 * (size_t)(D)) * ((size_t)(T) + 16) +                           \
+     2 * (size_t)AGORA__ATT_BLOCK * (size_t)(D))
+#define AGORA__ATT_SCRATCH(B, T, KV, D) ((size_t)(B) * (size_t)(KV)*AGORA__ATT_SCRATCH_TASK(T, D))
 
 /* Most matmuls matmul_*_multi takes at once. */
 #define AGORA__MULTI_MAX 3
@@ -67,10 +73,14 @@ typedef struct agora__kernels {
     void (*rope_qk)(float *q, float *k, const float *cos_t, const float *sin_t, size_t B, size_t T,
                     size_t H, size_t KV, size_t D, int inverse);
     /* Causal GQA attention. q (B,T,H,D), k and v (B,T,KV,D), out (B,T,H,D) set,
-     * P (B,H,T,T) softmax probabilities saved (upper triangle zero). */
-    void (*attn_fwd)(float *out, float *P, const float *q, const float *k, const float *v, size_t B,
-                     size_t T, size_t H, size_t KV, size_t D);
-    /* dq, dk, dv set. scratch: B*KV*AGORA__ATT_BLOCK*T floats (dP, one block per task). */
+     * P (B,H,T,T) softmax probabilities saved for attn_bwd: row i holds them in columns
+     * [0, i] and zeros in (i, e), e = the end of i's AGORA__ATT_BLOCK-row block (or T);
+     * columns from e on are not written (nothing reads them). scratch:
+     * AGORA__ATT_SCRATCH(B, T, KV, D) floats. */
+    void (*attn_fwd)(float *out, float *P, float *scratch, const float *q, const float *k,
+                     const float *v, size_t B, size_t T, size_t H, size_t KV, size_t D);
+    /* dq, dk, dv set. Reads P only where attn_fwd defines it. scratch:
+     * AGORA__ATT_SCRATCH(B, T, KV, D) floats. */
     void (*attn_bwd)(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                      const float *P, const float *q, const float *k, const float *v, size_t B,
                      size_t T, size_t H, size_t KV, size_t D);
@@ -121,8 +131,8 @@ void agora__rope_ref(float *x, const float *cos_t, const float *sin_t, size_t B,
                      size_t nh, size_t D, int inverse);
 void agora__rope_qk_ref(float *q, float *k, const float *cos_t, const float *sin_t, size_t B,
                         size_t T, size_t H, size_t KV, size_t D, int inverse);
-void agora__attn_fwd_ref(float *out, float *P, const float *q, const float *k, const float *v,
-                         size_t B, size_t T, size_t H, size_t KV, size_t D);
+void agora__attn_fwd_ref(float *out, float *P, float *scratch, const float *q, const float *k,
+                         const float *v, size_t B, size_t T, size_t H, size_t KV, size_t D);
 void agora__attn_bwd_ref(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                          const float *P, const float *q, const float *k, const float *v, size_t B,
                          size_t T, size_t H, size_t KV, size_t D);

@@ -123,8 +123,9 @@ void agora__rope_qk_ref(float *q, float *k, const float *cos_t, const float *sin
     agora__rope_ref(k, cos_t, sin_t, B, T, KV, D, inverse);
 }
 
-void agora__attn_fwd_ref(float *out, float *P, const float *q, const float *k, const float *v,
-                         size_t B, size_t T, size_t H, size_t KV, size_t D) {
+void agora__attn_fwd_ref(float *out, float *P, float *scratch, const float *q, const float *k,
+                         const float *v, size_t B, size_t T, size_t H, size_t KV, size_t D) {
+    (void)scratch;
     double scale = 1.0 / sqrt((double)D);
     size_t rep = H / KV;
     for (size_t b = 0; b < B; b++)

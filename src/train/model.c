@@ -104,7 +104,7 @@ static act_plan plan_acts(const agora_model_config *c, int32_t max_batch) {
                        N * p.HD * 2 /* q att */ + N * p.KVD * 2 + p.BHTT + N * p.F * 3;
     size_t once = N * p.C /* final res */ + N * p.C + N /* lnf rstdf */ + N * p.V +
                   N * 3 /* loss_rows lse zmax */;
-    p.ATTS = (size_t)max_batch * (size_t)c->n_kv_heads * AGORA__ATT_BLOCK * (size_t)c->max_seq;
+    p.ATTS = AGORA__ATT_SCRATCH(max_batch, c->max_seq, c->n_kv_heads, D);
     size_t scratch = N * p.C * 2 + N * p.HD * 2 + N * p.KVD * 2 + N * p.F * 3 + p.ATTS +
                      (size_t)c->max_seq * (D / 2) * 2;
     /* each buffer is rounded up to 16 floats; 64 buffers of slack covers that */
@@ -383,8 +383,8 @@ agora_err agora_model_forward(agora_model *m, const int32_t *tokens, const int32
         const float *qkv_w[3] = {W(m, lt(l, T_Q)), W(m, lt(l, T_K)), W(m, lt(l, T_V))};
         PROF("mm_qkv_f", k->matmul_fwd_multi(qkv_out, ln1, qkv_w, qkv_m, 3, N, C));
         PROF("rope", k->rope_qk(q, kk, m->cos_t, m->sin_t, (size_t)B, (size_t)T, H, KV, D, 0));
-        PROF("attn_fwd",
-             k->attn_fwd(att, m->P + li * BHTTmax, q, kk, v, (size_t)B, (size_t)T, H, KV, D));
+        PROF("attn_fwd", k->attn_fwd(att, m->P + li * BHTTmax, m->attn_scratch, q, kk, v, (size_t)B,
+                                     (size_t)T, H, KV, D));
         PROF("mm_o_f", k->matmul_fwd(mid, att, W(m, lt(l, T_O)), N, H * D, C));
         PROF("add_rmsnorm",
              k->add_rmsnorm_fwd(mid, ln2, m->rstd2 + li * Nmax, x, W(m, lt(l, T_LN2)), N, C, eps));
