@@ -38,8 +38,8 @@ int main(int argc, char **argv) {
     }
     double memcpy_gbps = best_gbps(n * sizeof(float), best);
     printf("memcpy                      %7.2f GB/s\n", memcpy_gbps);
-    const agora_codec codecs[] = {AGORA_CODEC_LUT8, AGORA_CODEC_MINMAX8};
-    for (size_t c = 0; c < 2; c++) {
+    const agora_codec codecs[] = {AGORA_CODEC_LUT8, AGORA_CODEC_MINMAX8, AGORA_CODEC_E3M0};
+    for (size_t c = 0; c < sizeof codecs / sizeof codecs[0]; c++) {
         int64_t be = INT64_MAX, bd = INT64_MAX;
         /* the ring codes pieces of 128 Ki elements (ring.c PIECE_ELEMS): do the same */
         size_t piece = (size_t)128 << 10, m = agora__codec_meta_bytes(codecs[c]);
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
             int64_t te = 0, td = 0;
             for (size_t off = 0; off < n; off += piece) {
                 size_t len = n - off < piece ? n - off : piece;
-                uint8_t *e = enc + (off / piece) * m + off;
+                uint8_t *e = enc + (off / piece) * m + agora__codec_code_bytes(codecs[c], off);
                 int64_t t0 = agora_now_ns();
                 agora__codec_encode(codecs[c], x + off, len, e);
                 int64_t t1 = agora_now_ns();

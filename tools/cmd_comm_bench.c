@@ -47,7 +47,7 @@ static struct {
 static const agora_cli_flag k_flags[] = {
     {"--peers", AGORA_CLI_INT, &o.peers, "N", "number of peer processes (2)"},
     {"--sizes", AGORA_CLI_STR, &o.sizes, "LIST", "buffer sizes in bytes, K/M/G suffixes (4,64M)"},
-    {"--codecs", AGORA_CLI_STR, &o.codecs, "LIST", "f32,int8-lut,minmax-uint8 (f32,int8-lut)"},
+    {"--codecs", AGORA_CLI_STR, &o.codecs, "LIST", "f32,int8-lut,minmax-uint8,e3m0 (f32,int8-lut)"},
     {"--op", AGORA_CLI_STR, &o.ops, "OP", "sum or avg (avg)"},
     {"--iters", AGORA_CLI_INT, &o.iters, "N", "timed all-reduces per size and codec (5)"},
     {"--warmup", AGORA_CLI_INT, &o.warmup, "N", "untimed all-reduces first (1)"},

@@ -47,10 +47,12 @@ typedef enum agora_codec {
     AGORA_CODEC_F32 = 0,     /* no compression */
     AGORA_CODEC_LUT8 = 1,    /* "int8-lut": sigma-scaled uint8 + 256-entry LUT of bucket means */
     AGORA_CODEC_MINMAX8 = 2, /* "minmax-uint8": per-piece min/max, round to nearest */
+    AGORA_CODEC_E3M0 = 3,    /* "e3m0": 4-bit sign + exponent under the piece's absmax, decoded
+                                through a 16-entry table of bucket means */
     AGORA__CODEC_COUNT
 } agora_codec;
 
-/* agora_codec_name returns "f32", "int8-lut", "minmax-uint8"; agora_codec_parse maps a
+/* agora_codec_name returns "f32", "int8-lut", "minmax-uint8", "e3m0"; agora_codec_parse maps a
  * name back (returns AGORA_EINVAL for an unknown name). */
 AGORA_API const char *agora_codec_name(agora_codec c);
 AGORA_API agora_err agora_codec_parse(const char *name, agora_codec *out);

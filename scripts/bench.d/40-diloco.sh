@@ -7,6 +7,7 @@
 #             2(W-1)/W x 4 bytes x params per node.
 #   diloco    `agora launch --nodes W` with B sequences per node, H inner steps per outer
 #             step, int8-lut ring all-reduce; bytes are measured by the nodes.
+#   e3m0      the same with the 4-bit codec (comm.codec=e3m0): loss and bytes.
 #   slow link the same DiLoCo run with every node's uplink capped by comm.rate_limit_mbps
 #             (BENCH_DILOCO_MBIT, default 10), blocking and overlapped (diloco.overlap:
 #             the all-reduce of round t runs while round t+1 trains).
@@ -38,6 +39,9 @@ t1=$(date +%s.%N)
 "$agora" launch --nodes $W --run-dir "$out/diloco" "${common[@]}" --set train.batch_size=$B \
   --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER >"$out/diloco.log" 2>&1
 t2=$(date +%s.%N)
+"$agora" launch --nodes $W --run-dir "$out/e3m0" "${common[@]}" --set train.batch_size=$B \
+  --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set comm.codec=e3m0 \
+  >"$out/e3m0.log" 2>&1
 MBIT=${BENCH_DILOCO_MBIT:-10}
 for mode in false true; do
   "$agora" launch --nodes $W --run-dir "$out/slow-$mode" "${common[@]}" --set train.batch_size=$B \
@@ -60,6 +64,13 @@ print(f"  DiLoCo ({W} nodes, int8-lut):            val loss {s['val_loss']:.4f},
 print(f"  traffic per node: DiLoCo {s['tx_bytes'] / 1e6:.2f} MB, data-parallel fp32 "
       f"{s['dp_equivalent_tx_bytes'] / 1e6:.1f} MB -> {s['dp_equivalent_tx_bytes'] / s['tx_bytes']:.0f}x less")
 print(f"  utilization on loopback (measured): {100 * s['mean_utilization']:.1f}%")
+try:
+    e = json.load(open(out + "/e3m0/node-00/summary.json"))
+    print(f"  DiLoCo ({W} nodes, e3m0, 4-bit):         val loss {e['val_loss']:.4f}, "
+          f"{e['tx_bytes'] / 1e6:.2f} MB per node -> "
+          f"{e['dp_equivalent_tx_bytes'] / e['tx_bytes']:.0f}x less than data-parallel")
+except OSError:
+    print(f"  DiLoCo e3m0: no summary (see {out}/e3m0.log)")
 for mbit in (1000, 100, 10):
     t = bytes_per_outer * 8 / (mbit * 1e6)
     print(f"  utilization at {mbit:>4} Mbit/s (projected from {inner:.2f} s inner, "

@@ -3,7 +3,7 @@
 
 #include "agora/comm.h"
 
-static const char *const k_codecs[] = {"f32", "int8-lut", "minmax-uint8", NULL};
+static const char *const k_codecs[] = {"f32", "int8-lut", "minmax-uint8", "e3m0", NULL};
 
 static const agora_cfg_entry k_comm_cfg[] = {
     AGORA_CFG_STR(agora_comm_cfg, "comm.master", master, "127.0.0.1", "host of the coordinator"),

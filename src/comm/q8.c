@@ -19,16 +19,28 @@
 #include "comm/wire.h"
 
 size_t agora__codec_meta_bytes(agora_codec c) {
-    return c == AGORA_CODEC_LUT8 ? AGORA_LUT8_META
-                                 : (c == AGORA_CODEC_MINMAX8 ? AGORA_MINMAX8_META : 0);
+    switch (c) {
+    case AGORA_CODEC_LUT8:
+        return AGORA_LUT8_META;
+    case AGORA_CODEC_MINMAX8:
+        return AGORA_MINMAX8_META;
+    case AGORA_CODEC_E3M0:
+        return AGORA_E3M0_META;
+    default:
+        return 0;
+    }
 }
 
-size_t agora__codec_elem_bytes(agora_codec c) {
-    return c == AGORA_CODEC_F32 ? 4 : 1;
+size_t agora__codec_code_bytes(agora_codec c, size_t n) {
+    return c == AGORA_CODEC_F32 ? 4 * n : (c == AGORA_CODEC_E3M0 ? (n + 1) / 2 : n);
+}
+
+size_t agora__codec_elems_per_byte(agora_codec c) {
+    return c == AGORA_CODEC_F32 ? 0 : (c == AGORA_CODEC_E3M0 ? 2 : 1);
 }
 
 size_t agora__codec_bytes(agora_codec c, size_t n) {
-    return agora__codec_meta_bytes(c) + n * agora__codec_elem_bytes(c);
+    return agora__codec_meta_bytes(c) + agora__codec_code_bytes(c, n);
 }
 
 // ---- LUT8 ----
@@ -241,6 +253,114 @@ void agora__minmax8_encode(const float *x, size_t n, uint8_t *codes, float *min_
     *step_out = step;
 }
 
+// ---- E3M0 ----
+
+/* The 4-bit code of x under inv = 1 / amax (see q8.h), on the float's bits: the biased
+ * exponent of a = |x| * inv is level + 127, and bit 22 rounds a mantissa >= 1.5 up. */
+static inline uint32_t e3m0_code(float x, float inv) {
+    float a = fabsf(x) * inv;
+    uint32_t u, ux;
+    memcpy(&u, &a, 4);
+    memcpy(&ux, &x, 4);
+    int32_t e = (int32_t)(u >> 23) - 120 + (int32_t)((u >> 22) & 1u); /* 7 + level */
+    e = e < 0 ? 0 : (e > 7 ? 7 : e);
+    return (ux >> 31) << 3 | (uint32_t)e;
+}
+
+#ifdef __SSE2__
+/* Codes of 4 floats as in e3m0_code, each in the low nibble of a 32-bit lane. */
+static inline __m128i e3m0_code4(__m128 x, __m128 inv) {
+    __m128i ux = _mm_castps_si128(x);
+    __m128i u = _mm_castps_si128(
+        _mm_mul_ps(_mm_and_ps(x, _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff))), inv));
+    __m128i e = _mm_add_epi32(_mm_sub_epi32(_mm_srli_epi32(u, 23), _mm_set1_epi32(120)),
+                              _mm_and_si128(_mm_srli_epi32(u, 22), _mm_set1_epi32(1)));
+    __m128i hi = _mm_cmpgt_epi32(e, _mm_set1_epi32(7));
+    e = _mm_or_si128(_mm_andnot_si128(hi, e), _mm_and_si128(hi, _mm_set1_epi32(7)));
+    e = _mm_andnot_si128(_mm_cmpgt_epi32(_mm_setzero_si128(), e), e);
+    return _mm_or_si128(e, _mm_slli_epi32(_mm_srli_epi32(ux, 31), 3));
+}
+
+/* Two code bytes from 4 lanes of codes: (c0 | c1 << 4, c2 | c3 << 4) in dwords 0 and 1. */
+static inline __m128i e3m0_pair4(__m128i c) {
+    __m128i t = _mm_or_si128(c, _mm_srli_epi64(c, 28));
+    return _mm_shuffle_epi32(t, _MM_SHUFFLE(3, 1, 2, 0));
+}
+#endif
+
+/* Codes of pairs, 16 elements per SSE2 step, the rest one pair at a time. */
+static void e3m0_codes(const float *x, size_t n, float inv, uint8_t *codes) {
+    size_t j = 0;
+#ifdef __SSE2__
+    __m128 vi = _mm_set1_ps(inv);
+    for (; 2 * j + 16 <= n; j += 8) {
+        const float *p = x + 2 * j;
+        __m128i b01 = _mm_unpacklo_epi64(e3m0_pair4(e3m0_code4(_mm_loadu_ps(p), vi)),
+                                         e3m0_pair4(e3m0_code4(_mm_loadu_ps(p + 4), vi)));
+        __m128i b23 = _mm_unpacklo_epi64(e3m0_pair4(e3m0_code4(_mm_loadu_ps(p + 8), vi)),
+                                         e3m0_pair4(e3m0_code4(_mm_loadu_ps(p + 12), vi)));
+        __m128i w = _mm_packs_epi32(b01, b23);
+        _mm_storel_epi64((__m128i *)(void *)(codes + j), _mm_packus_epi16(w, w));
+    }
+#endif
+    for (; j < n / 2; j++)
+        codes[j] = (uint8_t)(e3m0_code(x[2 * j], inv) | e3m0_code(x[2 * j + 1], inv) << 4);
+    if (n & 1)
+        codes[n / 2] = (uint8_t)e3m0_code(x[n - 1], inv);
+}
+
+void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16]) {
+    float amax = 0.0f;
+    size_t i = 0;
+#ifdef __SSE2__
+    __m128 vm = _mm_setzero_ps(), abs = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    for (; i + 4 <= n; i += 4) /* NaN never wins: maxps returns the 2nd operand */
+        vm = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i), abs), vm);
+    float lm[4];
+    _mm_storeu_ps(lm, vm);
+    for (int l = 0; l < 4; l++)
+        amax = lm[l] > amax ? lm[l] : amax;
+#endif
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax;
+    }
+    float inv = 1.0f / amax;
+    for (int b = 0; b < 16; b++)
+        lut[b] = 0.0f;
+    if (n < 2 || !(amax > 0.0f) || !isfinite(amax) || !isfinite(inv)) {
+        memset(codes, 0, (n + 1) / 2);
+        double s = 0;
+        for (size_t k = 0; k < n; k++)
+            s += x[k];
+        lut[0] = n ? (float)(s / (double)n) : 0.0f;
+        return;
+    }
+    e3m0_codes(x, n, inv, codes);
+    /* bucket sums in double, element i in lane i mod 4 (four independent chains), lanes
+     * merged in order: a fixed order, so every encoder computes the same table */
+    double sum[4][16] = {{0}};
+    uint32_t cnt[4][16] = {{0}};
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint8_t c0 = codes[i / 2], c1 = codes[i / 2 + 1];
+        uint32_t q[4] = {c0 & 15u, c0 >> 4, c1 & 15u, c1 >> 4};
+        for (int l = 0; l < 4; l++) {
+            sum[l][q[l]] += x[i + (size_t)l];
+            cnt[l][q[l]]++;
+        }
+    }
+    for (; i < n; i++) {
+        uint32_t q = (codes[i / 2] >> (4 * (i & 1))) & 15u;
+        sum[i & 3][q] += x[i];
+        cnt[i & 3][q]++;
+    }
+    for (int b = 0; b < 16; b++) {
+        double s = ((sum[0][b] + sum[1][b]) + sum[2][b]) + sum[3][b];
+        uint32_t c = cnt[0][b] + cnt[1][b] + cnt[2][b] + cnt[3][b];
+        lut[b] = c ? (float)(s / (double)c) : 0.0f;
+    }
+}
+
 // ---- generic encode / streaming decode ----
 
 static void put_f32(uint8_t *p, float f) {
@@ -272,6 +392,13 @@ void agora__codec_encode(agora_codec c, const float *x, size_t n, uint8_t *out) 
         put_f32(out + 4, step);
         break;
     }
+    case AGORA_CODEC_E3M0: {
+        float lut[16];
+        agora__e3m0_encode(x, n, out + AGORA_E3M0_META, lut);
+        for (int b = 0; b < 16; b++)
+            put_f32(out + 4 * b, lut[b]);
+        break;
+    }
     default:
         memcpy(out, x, n * sizeof(float)); /* little-endian host (wire.h) */
         break;
@@ -281,8 +408,8 @@ void agora__codec_encode(agora_codec c, const float *x, size_t n, uint8_t *out) 
 void agora__decoder_init(agora_decoder *d, agora_codec c, const uint8_t *meta) {
     d->codec = c;
     d->min = d->step = 0.0f;
-    if (c == AGORA_CODEC_LUT8) {
-        for (int b = 0; b < 256; b++)
+    if (c == AGORA_CODEC_LUT8 || c == AGORA_CODEC_E3M0) {
+        for (int b = 0; b < (c == AGORA_CODEC_LUT8 ? 256 : 16); b++)
             d->lut[b] = get_f32(meta + 4 * b);
     } else if (c == AGORA_CODEC_MINMAX8) {
         d->min = get_f32(meta);
@@ -305,6 +432,10 @@ void agora__decode_add(const agora_decoder *d, const uint8_t *codes, size_t n, f
     case AGORA_CODEC_MINMAX8:
         for (size_t i = 0; i < n; i++)
             dst[i] += d->min + (float)codes[i] * d->step;
+        break;
+    case AGORA_CODEC_E3M0:
+        for (size_t i = 0; i < n; i++)
+            dst[i] += d->lut[(codes[i / 2] >> (4 * (i & 1))) & 15];
         break;
     default:
         for (size_t i = 0; i < n; i++) {
@@ -332,6 +463,10 @@ void agora__decode_set(const agora_decoder *d, const uint8_t *codes, size_t n, f
         for (size_t i = 0; i < n; i++)
             dst[i] = d->min + (float)codes[i] * d->step;
         break;
+    case AGORA_CODEC_E3M0:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = d->lut[(codes[i / 2] >> (4 * (i & 1))) & 15];
+        break;
     default:
         memcpy(dst, codes, n * sizeof(float));
         break;
@@ -340,7 +475,8 @@ void agora__decode_set(const agora_decoder *d, const uint8_t *codes, size_t n, f
 
 // ---- names ----
 
-static const char *const k_codec_names[AGORA__CODEC_COUNT] = {"f32", "int8-lut", "minmax-uint8"};
+static const char *const k_codec_names[AGORA__CODEC_COUNT] = {"f32", "int8-lut", "minmax-uint8",
+                                                              "e3m0"};
 
 const char *agora_codec_name(agora_codec c) {
     return (unsigned)c < AGORA__CODEC_COUNT ? k_codec_names[c] : "codec-???";

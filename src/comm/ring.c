@@ -85,7 +85,8 @@ typedef struct ring {
     agora_comm *c;
     agora__ring_job *job;
     uint32_t W, P;
-    size_t esz, msz;   /* bytes per element, bytes of meta */
+    size_t esz, msz;   /* bytes per element (0 for E3M0: two elements per byte), of meta */
+    size_t pad;        /* E3M0: a spare byte per piece in the stores (odd pieces) */
     size_t max_store;  /* encoded bytes of the largest chunk */
     size_t kmax;       /* pieces of the largest chunk */
     uint8_t *store[2]; /* quantized: encoded chunks (all-gather double buffer) */
@@ -124,6 +125,11 @@ typedef struct chunk_geo {
     size_t e0, n, k; /* first element, elements, pieces */
 } chunk_geo;
 
+/* Code bytes of n elements (E3M0: ceil(n/2)). */
+static size_t cbytes(const ring *R, size_t n) {
+    return R->esz ? n * R->esz : (n + 1) / 2;
+}
+
 static chunk_geo geo(const ring *R, size_t c) {
     chunk_geo g;
     split(R->job->count, R->W, c, &g.e0, &g.n);
@@ -136,7 +142,9 @@ static chunk_geo geo(const ring *R, size_t c) {
 static void piece(const ring *R, const chunk_geo *g, size_t i, size_t *pe0, size_t *pn,
                   size_t *store_off) {
     split(g->n, g->k, i, pe0, pn);
-    *store_off = i * R->msz + *pe0 * R->esz;
+    /* E3M0: piece j takes msz + ceil(pn_j/2) <= msz + 1 + pn_j/2 bytes: the spare byte per
+     * piece keeps the pieces apart */
+    *store_off = i * (R->msz + R->pad) + (R->esz ? *pe0 * R->esz : *pe0 / 2);
 }
 
 // ---- step description ----
@@ -193,7 +201,7 @@ static void prepare_piece(ring *R, const step *S, const chunk_geo *g, size_t i) 
         }
     }
     agora__frame_build_flags(S->send_hdr[i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq, enc,
-                             (uint32_t)(R->msz + pn * R->esz));
+                             (uint32_t)(R->msz + cbytes(R, pn)));
 }
 
 /* Sends what the socket takes. *progress is set when bytes moved. */
@@ -203,7 +211,7 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
     while (s->s_piece < g->k) {
         size_t pe0, pn, off;
         piece(R, g, s->s_piece, &pe0, &pn, &off);
-        size_t body = R->msz + pn * R->esz, total = AGORA_WIRE_HDR + body;
+        size_t body = R->msz + cbytes(R, pn), total = AGORA_WIRE_HDR + body;
         if (S->dep && s->s_off == 0 &&
             !atomic_load_explicit(&S->dep[s->s_piece], memory_order_acquire)) {
             R->tx_blocked = true; /* not received yet */
@@ -361,9 +369,12 @@ static void add_f32(float *dst, const uint8_t *src, size_t k, float div, float *
     }
 }
 
-/* MODE_ADD: consumes whole elements from the stage into acc. */
-static void drain_stage(ring *R, const step *S, stream_st *s, float *dst) {
-    size_t k = s->stage_len / R->esz;
+/* MODE_ADD: consumes whole elements from the stage into acc (E3M0: whole bytes, two
+ * elements each, except the last byte of an odd piece of pn elements). */
+static void drain_stage(ring *R, const step *S, stream_st *s, float *dst, size_t pn) {
+    size_t k = R->esz ? s->stage_len / R->esz : s->stage_len * 2;
+    if (k > pn - s->elems_done)
+        k = pn - s->elems_done;
     if (k) {
         if (R->job->codec == AGORA_CODEC_F32) {
             float *d = dst + s->elems_done;
@@ -376,7 +387,7 @@ static void drain_stage(ring *R, const step *S, stream_st *s, float *dst) {
             agora__decode_add(&s->dec, s->stage, k, dst + s->elems_done);
         }
         s->elems_done += k;
-        size_t used = k * R->esz;
+        size_t used = cbytes(R, k);
         memmove(s->stage, s->stage + used, s->stage_len - used);
         s->stage_len -= used;
     }
@@ -388,7 +399,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
     while (s->r_piece < g->k) {
         size_t pe0, pn, off;
         piece(R, g, s->r_piece, &pe0, &pn, &off);
-        size_t body = R->msz + pn * R->esz;
+        size_t body = R->msz + cbytes(R, pn);
         ssize_t n;
         if (s->r_off < AGORA_WIRE_HDR) {
             n = recv(fd, s->r_hdr + s->r_off, AGORA_WIRE_HDR - s->r_off, 0);
@@ -437,7 +448,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
                         agora__decoder_init(&s->dec, R->job->codec, s->meta);
                 } else {
                     s->stage_len += (size_t)n;
-                    drain_stage(R, S, s, acc);
+                    drain_stage(R, S, s, acc, pn);
                 }
             }
         }
@@ -683,7 +694,7 @@ static agora_err run_step(ring *R, const step *S) {
         R->st[j].s_off = R->st[j].r_off = 0;
         R->st[j].s_ready = false;
     }
-    size_t bytes = gs.n * R->esz;
+    size_t bytes = cbytes(R, gs.n);
     if (bytes >= THREAD_MIN_BYTES)
         return run_step_threaded(R, S, &gs, &gr);
     return run_step_single(R, S, &gs, &gr);
@@ -1060,8 +1071,10 @@ void agora__ring_restore(const agora__ring_job *job, uint32_t world) {
     R.job = (agora__ring_job *)(uintptr_t)job;
     R.W = world;
     R.P = job->pool;
-    R.esz = agora__codec_elem_bytes(job->codec);
+    R.esz =
+        agora__codec_elems_per_byte(job->codec) == 2 ? 0 : agora__codec_code_bytes(job->codec, 1);
     R.msz = agora__codec_meta_bytes(job->codec);
+    R.pad = R.esz ? 0 : 1;
     R.kmax = job->kmax;
     for (uint32_t c = 0; c < world; c++) {
         chunk_geo g = geo(&R, c);
@@ -1084,8 +1097,10 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     R.W = c->world;
     R.P = c->pool;
     R.flags = c->o.data_checksum_off ? AGORA_FRAME_F_HDR_ONLY : 0;
-    R.esz = agora__codec_elem_bytes(job->codec);
+    R.esz =
+        agora__codec_elems_per_byte(job->codec) == 2 ? 0 : agora__codec_code_bytes(job->codec, 1);
     R.msz = agora__codec_meta_bytes(job->codec);
+    R.pad = R.esz ? 0 : 1;
     chunk_geo g0 = geo(&R, 0); /* chunk 0 is the largest */
     R.kmax = g0.k;
     job->pool = R.P;
@@ -1095,7 +1110,7 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         if (job->backed == NULL)
             return AGORA_ENOMEM;
     }
-    R.max_store = g0.k * R.msz + g0.n * R.esz;
+    R.max_store = g0.k * (R.msz + R.pad) + cbytes(&R, g0.n);
     agora_err rc = AGORA_ENOMEM;
     R.st = agora_calloc(R.P, sizeof *R.st);
     if (job->codec != AGORA_CODEC_F32 && c->store_cap < R.max_store) {

@@ -328,7 +328,10 @@ static int scenario_reference(const cluster *cl, int idx) {
                         num += ((double)x[j] - ref[j]) * ((double)x[j] - ref[j]);
                         den += (double)ref[j] * ref[j];
                     }
-                    if (n > 1 && den > 0 && sqrt(num / den) > 0.05 * (cl->world - 1)) {
+                    /* per quantization: int8 codecs about 0.01-0.02, e3m0 about 0.2-0.3
+                     * (tests/unit/test_comm_q8.c); partial sums are requantized W-1 times */
+                    double tol = codec == AGORA_CODEC_E3M0 ? 0.35 : 0.05;
+                    if (n > 1 && den > 0 && sqrt(num / den) > tol * (cl->world - 1)) {
                         fprintf(stderr, "codec %d: relative error %g\n", codec, sqrt(num / den));
                         bad = 1;
                     }

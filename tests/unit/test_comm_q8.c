@@ -227,15 +227,15 @@ static void q8_streaming_decode_matches_whole(void **state) {
         uint8_t *buf = agora_malloc(bytes);
         agora__codec_encode((agora_codec)c, x, N, buf);
         agora_decoder d;
-        size_t m = agora__codec_meta_bytes((agora_codec)c),
-               es = agora__codec_elem_bytes((agora_codec)c);
+        size_t m = agora__codec_meta_bytes((agora_codec)c);
         agora__decoder_init(&d, (agora_codec)c, buf);
         memset(whole, 0, sizeof whole);
         memset(parts, 0, sizeof parts);
         agora__decode_add(&d, buf + m, N, whole);
         for (size_t i = 0; i < N; i += 1000) {
             size_t k = N - i < 1000 ? N - i : 1000;
-            agora__decode_add(&d, buf + m + i * es, k, parts + i);
+            agora__decode_add(&d, buf + m + agora__codec_code_bytes((agora_codec)c, i), k,
+                              parts + i);
         }
         assert_memory_equal(whole, parts, sizeof whole);
         if (c == AGORA_CODEC_F32)
@@ -256,6 +256,96 @@ static void q8_streaming_decode_matches_whole(void **state) {
     }
 }
 
+/* E3M0 codes by hand: sign << 3 | clamp(7 + nearest power of two of |x| / amax, 0, 7);
+ * decode gives each code's bucket mean; odd lengths leave the last high nibble 0. */
+static void q8_e3m0_golden_codes_and_bucket_means(void **state) {
+    (void)state;
+    /* amax 8: 8 -> 2^0 (e 7); -4 -> 2^-1 (e 6, negative); 3 = 1.5 * 2 -> rounds up to 4
+     * (e 6); 2.9 -> 2 (e 5); 0 and 0.01 -> e 0 (0.01 / 8 < 2^-7) */
+    const float x[7] = {8.0f, -4.0f, 3.0f, 2.9f, 0.0f, 0.01f, -8.0f};
+    uint8_t codes[4];
+    float lut[16];
+    agora__e3m0_encode(x, 7, codes, lut);
+    const uint8_t want[4] = {7 | (8 | 6) << 4, 6 | 5 << 4, 0 | 0 << 4, 8 | 7};
+    assert_memory_equal(codes, want, 4);
+    assert_true(lut[7] == 8.0f && lut[15] == -8.0f && lut[14] == -4.0f);
+    assert_true(lut[6] == 3.0f && lut[5] == 2.9f && lut[0] == 0.005f);
+    uint8_t buf[AGORA_E3M0_META + 4];
+    agora__codec_encode(AGORA_CODEC_E3M0, x, 7, buf);
+    assert_int_equal(agora__codec_bytes(AGORA_CODEC_E3M0, 7), sizeof buf);
+    agora_decoder d;
+    agora__decoder_init(&d, AGORA_CODEC_E3M0, buf);
+    float y[7];
+    agora__decode_set(&d, buf + AGORA_E3M0_META, 7, y);
+    const float wy[7] = {8.0f, -4.0f, 3.0f, 2.9f, 0.005f, 0.005f, -8.0f};
+    assert_memory_equal(y, wy, sizeof y);
+    /* the vector path against the definition (frexp: a = m 2^p, m in [0.5, 1); the nearest
+     * power of two is 2^p when m >= 0.75, else 2^(p-1)), on mixed scales and signs */
+    enum { M = 1003 };
+    float *r = agora_malloc(M * sizeof(float));
+    uint8_t *rc = agora_malloc((M + 1) / 2);
+    agora_test_fill_normal(r, M, 5);
+    for (size_t i = 0; i < M; i++)
+        r[i] *= (float)ldexp(1.0, (int)(i % 13) - 6);
+    r[10] = 0.0f;
+    r[11] = -0.0f;
+    agora__e3m0_encode(r, M, rc, lut);
+    float amax = 0;
+    for (size_t i = 0; i < M; i++)
+        amax = fabsf(r[i]) > amax ? fabsf(r[i]) : amax;
+    for (size_t i = 0; i < M; i++) {
+        float a = fabsf(r[i]) * (1.0f / amax);
+        int p = 0, level = -1000;
+        if (a > 0) {
+            float m = frexpf(a, &p);
+            level = m >= 0.75f ? p : p - 1;
+        }
+        int e = 7 + level < 0 ? 0 : (7 + level > 7 ? 7 : 7 + level);
+        unsigned want_code = (signbit(r[i]) ? 8u : 0u) | (unsigned)e;
+        unsigned got = (rc[i / 2] >> (4 * (i & 1))) & 15u;
+        if (got != want_code)
+            fail_msg("element %zu (%g): code %u, want %u", i, (double)r[i], got, want_code);
+    }
+    agora_free(r);
+    agora_free(rc);
+    /* constant zero input: everything in bucket 0, decoded as the mean */
+    const float z[3] = {0, 0, 0};
+    agora__e3m0_encode(z, 3, codes, lut);
+    assert_true(codes[0] == 0 && codes[1] == 0 && lut[0] == 0.0f);
+}
+
+/* Bucket means keep the piece sum; the error relative to the data is stated in
+ * docs/comm.md: at most 0.25 (Gaussian) and 0.3 (Student-t3) in L2 over 1e5 elements. */
+static void q8_e3m0_preserves_sum_and_error_bound(void **state) {
+    (void)state;
+    enum { N = 100001 };
+    float *x = agora_malloc(N * sizeof(float)), *y = agora_malloc(N * sizeof(float));
+    uint8_t *buf = agora_malloc(agora__codec_bytes(AGORA_CODEC_E3M0, N));
+    for (int dist = 0; dist < 2; dist++) {
+        if (dist == 0)
+            agora_test_fill_normal(x, N, 21);
+        else
+            fill_student_t3(x, N, 22);
+        agora__codec_encode(AGORA_CODEC_E3M0, x, N, buf);
+        agora_decoder d;
+        agora__decoder_init(&d, AGORA_CODEC_E3M0, buf);
+        agora__decode_set(&d, buf + AGORA_E3M0_META, N, y);
+        double sx = 0, sy = 0, ax = 0;
+        for (size_t i = 0; i < N; i++) {
+            sx += x[i];
+            sy += y[i];
+            ax += fabs(x[i]);
+        }
+        agora_assert_near(sy, sx, 1e-5 * ax);
+        double e = rel_l2(y, x, N);
+        print_message("e3m0 %s: relative L2 error %.3f\n", dist ? "student-t3" : "gaussian", e);
+        assert_true(e < (dist == 0 ? 0.25 : 0.3));
+    }
+    agora_free(x);
+    agora_free(y);
+    agora_free(buf);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(q8_lut8_fast_matches_reference),
@@ -266,6 +356,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(q8_minmax8_rounds_to_nearest_and_handles_negative),
         cmocka_unit_test(q8_minmax8_constant_input),
         cmocka_unit_test(q8_streaming_decode_matches_whole),
+        cmocka_unit_test(q8_e3m0_golden_codes_and_bucket_means),
+        cmocka_unit_test(q8_e3m0_preserves_sum_and_error_bound),
     };
     return agora_test_main(tests, argc, argv);
 }
