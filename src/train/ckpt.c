@@ -169,13 +169,7 @@ void agora_ckpt_snapshot_free(agora_ckpt_snapshot *s) {
 }
 
 static char *dup_or_null(const char *s) {
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = agora_malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
+    return s != NULL ? agora_strdup(s) : NULL;
 }
 
 agora_err agora_ckpt_snapshot_take(const char *root, int64_t step, const agora_model *m,
