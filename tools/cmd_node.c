@@ -239,6 +239,8 @@ static int node_run(int argc, char **argv) {
         return agora_cli_fail("node", "%s", err);
     co.master_host = host;
     co.master_port = port;
+    co.p2p_host = cc.bind;
+    co.p2p_port = (uint16_t)cc.p2p_port;
     co.pool_size = (uint32_t)cc.pool_size;
     co.connect_timeout_ms = (int32_t)cc.connect_timeout_ms;
     co.rate_limit_mbps = cc.rate_limit_mbps;

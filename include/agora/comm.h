@@ -75,6 +75,7 @@ typedef struct agora_comm_cfg {
     char master[AGORA_CFG_STR_LEN];   /* comm.master: host of the coordinator */
     int64_t port;                     /* comm.port: coordinator port (0: any, master only) */
     char bind[AGORA_CFG_STR_LEN];     /* comm.bind: address to listen on */
+    int64_t p2p_port;                 /* comm.p2p_port: node ring-link port (0: any) */
     char key_file[AGORA_CFG_STR_LEN]; /* comm.key_file: the cluster secret */
     int64_t heartbeat_interval_ms;
     int64_t heartbeat_timeout_ms;

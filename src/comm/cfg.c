@@ -10,7 +10,10 @@ static const agora_cfg_entry k_comm_cfg[] = {
     AGORA_CFG_INT(agora_comm_cfg, "comm.port", port, 0, 0, 65535,
                   "coordinator port (master: 0 binds any free port, written to master.port)"),
     AGORA_CFG_STR(agora_comm_cfg, "comm.bind", bind, "127.0.0.1",
-                  "address this process listens on"),
+                  "address this process listens on (master: peers; node: ring links; 0.0.0.0: "
+                  "every interface, advertised as the address the coordinator sees)"),
+    AGORA_CFG_INT(agora_comm_cfg, "comm.p2p_port", p2p_port, 0, 0, 65535,
+                  "node: port for ring links and shared-state pulls (0: any free port)"),
     AGORA_CFG_STR(agora_comm_cfg, "comm.key_file", key_file, "",
                   "file holding the cluster secret (required)"),
     AGORA_CFG_INT(agora_comm_cfg, "comm.heartbeat_interval_ms", heartbeat_interval_ms, 500, 10,

@@ -392,6 +392,8 @@ static agora_err on_hello(agora_master *m, mpeer *p, agora_rbuf *r) {
     p->port = agora__r_u16(r);
     p->ipv4 = agora__r_u32(r);
     AGORA_TRY(agora__r_done(r));
+    if (p->ipv4 == 0) /* listening on every interface: others reach it where we see it */
+        p->ipv4 = p->src_ipv4;
     if (version != AGORA_WIRE_VERSION) {
         uint8_t b[4];
         agora_wbuf w = {b, 0, 4, false};
@@ -585,7 +587,8 @@ static agora_err pump_peer(agora_master *m, mpeer *p) {
 static void accept_new(agora_master *m) {
     for (;;) {
         int fd = -1;
-        if (agora__tcp_accept(m->lfd, 0, &fd, NULL) != AGORA_OK)
+        uint32_t src = 0;
+        if (agora__tcp_accept(m->lfd, 0, &fd, &src) != AGORA_OK)
             return;
         if (m->n_peers == m->cap_peers) {
             size_t nc = m->cap_peers ? 2 * m->cap_peers : 16;
@@ -603,6 +606,7 @@ static void accept_new(agora_master *m) {
             return;
         }
         p->fd = fd;
+        p->src_ipv4 = src;
         p->state = PS_HELLO;
         p->last_seen = agora_now_ns();
         m->peers[m->n_peers++] = p;
