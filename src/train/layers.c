@@ -297,21 +297,13 @@ VEC_CLONES static float dot3(const float *w, const float *dy, const float *x, si
     return s + lanes_sum(acc);
 }
 
-/* d += r * w * dy - x * k over one row */
-VEC_CLONES static void rms_dx_row(float *d, const float *w, const float *dy, const float *x,
-                                  float r, float k, size_t C) {
-    for (size_t c = 0; c < C; c++)
+/* d += r * w * dy - x * k and acc += dy * x * r over one row: dx and this row's share of dw
+ * in one pass over dy and x */
+VEC_CLONES static void rms_bwd_row(float *d, float *acc, const float *w, const float *dy,
+                                   const float *x, float r, float k, size_t C) {
+    for (size_t c = 0; c < C; c++) {
         d[c] += r * w[c] * dy[c] - x[c] * k;
-}
-
-/* acc (len) += dy * x * r over rows [0, N) of one column block */
-VEC_CLONES static void rms_dw_block(float *acc, const float *dout, const float *x,
-                                    const float *rstd, size_t N, size_t C, size_t len) {
-    for (size_t n = 0; n < N; n++) {
-        const float *xr = x + n * C, *dy = dout + n * C;
-        float r = rstd[n];
-        for (size_t c = 0; c < len; c++)
-            acc[c] += dy[c] * xr[c] * r;
+        acc[c] += dy[c] * x[c] * r;
     }
 }
 
@@ -356,27 +348,39 @@ static void add_rmsnorm_fwd(float *s, float *out, float *rstd, const float *a, c
     }
 }
 
+/* Each thread walks its rows once, writing dx and summing its rows' dw terms into its own
+ * C floats; the partial sums are then added into dw in thread order, by columns. */
 static void rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *w,
                         const float *rstd, size_t N, size_t C) {
-    AGORA_OMP("omp parallel if (N * C > SMALL)") {
-        /* the dw loop below does not read dx: no barrier between the two */
-        AGORA_OMP("omp for schedule(static) nowait")
-        for (size_t n = 0; n < N; n++) {
+    int nt = N * C > SMALL ? agora__num_threads() : 1;
+    float *part = agora_malloc_aligned((size_t)nt * C * sizeof(float));
+    AGORA_ASSERT(part != NULL);
+    AGORA_OMP("omp parallel num_threads(nt)") {
+#ifdef AGORA_HAVE_OPENMP
+        size_t t = (size_t)omp_get_thread_num(), n_t = (size_t)omp_get_num_threads();
+#else
+        size_t t = 0, n_t = 1;
+#endif
+        size_t per = (N + n_t - 1) / n_t, lo = t * per < N ? t * per : N;
+        size_t hi = lo + per < N ? lo + per : N;
+        float *acc = part + t * C;
+        memset(acc, 0, C * sizeof *acc);
+        for (size_t n = lo; n < hi; n++) {
             const float *xr = x + n * C, *dy = dout + n * C;
             float r = rstd[n];
             float k = r * r * r * dot3(w, dy, xr, C) / (float)C;
-            rms_dx_row(dx + n * C, w, dy, xr, r, k, C);
+            rms_bwd_row(dx + n * C, acc, w, dy, xr, r, k, C);
         }
-        /* dw: each thread owns a block of columns and walks every row over it. */
+        AGORA_OMP("omp barrier")
         AGORA_OMP("omp for schedule(static)")
-        for (size_t c0 = 0; c0 < C; c0 += 64) {
-            size_t c1 = c0 + 64 < C ? c0 + 64 : C;
-            float acc[64] = {0};
-            rms_dw_block(acc, dout + c0, x + c0, rstd, N, C, c1 - c0);
-            for (size_t c = c0; c < c1; c++)
-                dw[c] += acc[c - c0];
+        for (size_t c = 0; c < C; c++) {
+            float s = 0.0f;
+            for (size_t i = 0; i < n_t; i++)
+                s += part[i * C + c];
+            dw[c] += s;
         }
     }
+    agora_free_aligned(part);
 }
 
 // ---- RoPE ----
