@@ -26,6 +26,9 @@ agora_err agora_adamw_init(agora_adamw *opt, size_t n) {
         agora_adamw_fini(opt);
         return AGORA_ENOMEM;
     }
+    /* each step streams both: huge pages save the TLB misses (model.c does the same) */
+    agora_advise_huge(opt->m, n * sizeof(float));
+    agora_advise_huge(opt->v, n * sizeof(float));
     memset(opt->m, 0, n * sizeof(float));
     memset(opt->v, 0, n * sizeof(float));
     opt->n = n;

@@ -192,6 +192,10 @@ agora_err agora_model_create(const agora_model_config *cfg, int32_t max_batch, a
     m->iacts = agora_malloc(p.N * 3 * sizeof(int32_t));
     if (m->params == NULL || m->grads == NULL || m->acts == NULL || m->iacts == NULL)
         goto oom;
+    /* Every step streams all of these (hundreds of MB): huge pages save the TLB misses. */
+    agora_advise_huge(m->params, m->n_params * sizeof(float));
+    agora_advise_huge(m->grads, m->n_params * sizeof(float));
+    agora_advise_huge(m->acts, p.total * sizeof(float));
     memset(m->params, 0, m->n_params * sizeof(float));
     memset(m->grads, 0, m->n_params * sizeof(float));
     size_t N = p.N, L = p.L, D = (size_t)(cfg->dim / cfg->n_heads);
