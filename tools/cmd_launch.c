@@ -6,7 +6,9 @@
  * step K; --join-at K starts one more node at outer step K, which joins at the next
  * boundary and pulls the shared state from a peer; --kill-master-at K kills the
  * coordinator, after which every node checkpoints its outer state and stops (run the
- * same command with --set train.resume=true to continue); --poison-at K makes node 0's
+ * same command with --set train.resume=true to continue), or with --restart-master the
+ * coordinator comes back a second later on the same port and the nodes, which then wait
+ * comm.rejoin_timeout_ms for it, rejoin and finish the run; --poison-at K makes node 0's
  * delta of outer step K a million times too large, which the others must leave out of
  * the average (diloco.delta_max_ratio). Every wait has a deadline.
  */
@@ -48,6 +50,7 @@ const agora_cli_cmd agora_cmd_launch = {
 
 static struct {
     const char *config, *run_dir, *progress;
+    bool restart_master;
     agora_cli_list sets;
     int64_t nodes, kill_at, join_at, kill_master_at, poison_at, timeout_s, outer_steps;
 } o;
@@ -61,6 +64,8 @@ static const agora_cli_flag k_flags[] = {
     {"--join-at", AGORA_CLI_INT, &o.join_at, "K", "start one more node at outer step K"},
     {"--kill-master-at", AGORA_CLI_INT, &o.kill_master_at, "K",
      "SIGKILL the coordinator at outer step K (nodes checkpoint and stop)"},
+    {"--restart-master", AGORA_CLI_SWITCH, &o.restart_master, NULL,
+     "with --kill-master-at: start it again 1 s later on the same port; the nodes rejoin"},
     {"--poison-at", AGORA_CLI_INT, &o.poison_at, "K",
      "scale node 0's delta of outer step K by 1e6 (the ring must leave it out)"},
     {"--timeout", AGORA_CLI_INT, &o.timeout_s, "SECONDS", "give up after this long (3600)"},
@@ -70,8 +75,8 @@ static const agora_cli_flag k_flags[] = {
 
 static void launch_help(FILE *out) {
     fprintf(out, "usage: agora launch [--nodes N] [--config FILE] [--set K=V] [--kill-at K]\n"
-                 "                    [--join-at K] [--kill-master-at K] [--poison-at K]\n"
-                 "                    [--run-dir DIR]\n\n"
+                 "                    [--join-at K] [--kill-master-at K] [--restart-master]\n"
+                 "                    [--poison-at K] [--run-dir DIR]\n\n"
                  "Starts `agora master` and N `agora node` processes on 127.0.0.1 with a fresh\n"
                  "cluster key, shows the ring's progress (outer step, loss, world size), and\n"
                  "prints a summary: loss, traffic against data-parallel training, utilization.\n"
@@ -93,9 +98,14 @@ static int g_nodes; /* nodes sharing this machine's cores */
 static char g_min_world[48];
 
 /* spawn runs `agora <args...>` with stdout+stderr to log_path. */
-static pid_t spawn(const char *const *args, const char *log_path) {
+/* Arguments of a spawned process, at most. */
+#define MAX_ARGS (24 + 2 * AGORA_CLI_LIST_MAX)
+
+/* spawn runs `agora ARGS` with stdout and stderr in log_path (appended to it with
+ * append, else replacing it). */
+static pid_t spawn(const char *const *args, const char *log_path, bool append) {
     /* execv wants char *const[]; copy the pointers instead of casting const away. */
-    char *argv2[16 + 2 * AGORA_CLI_LIST_MAX];
+    char *argv2[MAX_ARGS];
     size_t n = 0;
     while (args[n] != NULL && n + 1 < sizeof argv2 / sizeof argv2[0])
         n++;
@@ -117,7 +127,7 @@ static pid_t spawn(const char *const *args, const char *log_path) {
         if (g_nodes > cores && getenv("OMP_WAIT_POLICY") == NULL)
             setenv("OMP_WAIT_POLICY", "passive", 1);
     }
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(log_path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
@@ -136,7 +146,7 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
     snprintf(log, sizeof log, "%s/log.txt", p->dir);
     snprintf(setw, sizeof setw, "train.worker=%d", idx);
     snprintf(setn, sizeof setn, "train.n_workers=%d", n_workers);
-    const char *args[24 + 2 * AGORA_CLI_LIST_MAX];
+    const char *args[MAX_ARGS];
     int k = 0;
     args[k++] = g_self;
     args[k++] = "node";
@@ -161,6 +171,10 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
     args[k++] = setw;
     args[k++] = "--set";
     args[k++] = setn;
+    if (o.restart_master) { /* the nodes wait for the coordinator to come back */
+        args[k++] = "--set";
+        args[k++] = "comm.rejoin_timeout_ms=60000";
+    }
     if (idx == 0 && o.poison_at > 0) {
         snprintf(chaos, sizeof chaos, "diloco.chaos_at=%lld", (long long)o.poison_at);
         args[k++] = "--set";
@@ -173,7 +187,7 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
         args[k++] = "diloco.min_world=1";
     }
     args[k] = NULL;
-    p->pid = spawn(args, log);
+    p->pid = spawn(args, log, false);
     return p->pid > 0 ? 0 : -1;
 }
 
@@ -365,8 +379,8 @@ static int launch_run(int argc, char **argv) {
         unlink(old);
     }
     /* The coordinator reads only the [comm] table: pass it the comm.* overrides. */
-    const char *margs[16 + 2 * AGORA_CLI_LIST_MAX] = {g_self,       "master", "--run-dir", mdir,
-                                                      "--key-file", key,      "--port",    "0"};
+    const char *margs[MAX_ARGS] = {g_self,       "master", "--run-dir", mdir,
+                                   "--key-file", key,      "--port",    "0"};
     int mk = 8;
     for (size_t i = 0; i < o.sets.n; i++)
         if (strncmp(o.sets.v[i], "comm.", 5) == 0) {
@@ -374,7 +388,7 @@ static int launch_run(int argc, char **argv) {
             margs[mk++] = o.sets.v[i];
         }
     margs[mk] = NULL;
-    pid_t master = spawn(margs, mlog);
+    pid_t master = spawn(margs, mlog, false);
     if (master < 0)
         return agora_cli_fail("launch", "cannot start the coordinator");
     int64_t deadline = agora_deadline_in_ms(o.timeout_s * 1000);
@@ -390,7 +404,9 @@ static int launch_run(int argc, char **argv) {
     fprintf(stderr, "agora launch: coordinator + %d nodes in %s\n", n, root);
     agora_progress bar;
     agora_progress_init(&bar, "outer", (uint64_t)dp.outer_steps, stderr, pmode);
-    bool killed = false, joined = false, poisoned = false, timed_out = false;
+    bool killed = false, joined = false, poisoned = false, master_killed = false;
+    bool timed_out = false;
+    char mport[16] = "0";
     agora_svg_mark marks[4];
     size_t n_marks = 0;
     int64_t last_outer = -1;
@@ -430,13 +446,26 @@ static int launch_run(int argc, char **argv) {
             marks[n_marks++] =
                 (agora_svg_mark){(double)(o.poison_at * dp.inner_steps), "poisoned delta"};
         }
-        if (master > 0 && o.kill_master_at >= 0 && outer >= o.kill_master_at) {
+        if (!master_killed && o.kill_master_at >= 0 && outer >= o.kill_master_at) {
             kill(master, SIGKILL);
             waitpid(master, NULL, 0);
             master = -1;
+            master_killed = true;
             fprintf(stderr, "\nagora launch: SIGKILL the coordinator at outer step %lld\n",
                     (long long)outer);
             marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps), "master killed"};
+            if (o.restart_master) {
+                char *pbuf = NULL;
+                size_t plen = 0;
+                if (agora_read_file(port_file, 64, &pbuf, &plen, NULL) == AGORA_OK) {
+                    snprintf(mport, sizeof mport, "%ld", strtol(pbuf, NULL, 10));
+                    agora_free(pbuf);
+                }
+                agora_sleep_ns(1000 * 1000000LL);
+                margs[7] = mport;
+                master = spawn(margs, mlog, true);
+                fprintf(stderr, "agora launch: coordinator restarted on port %s\n", mport);
+            }
         }
         if (!joined && o.join_at >= 0 && outer >= o.join_at && n < MAX_NODES) {
             if (start_node(&nodes[n], root, n, n_workers, key, port_file) == 0) {

@@ -63,9 +63,11 @@ static void node_help(FILE *out) {
 }
 
 static agora_comm *g_comm;
+static volatile sig_atomic_t g_stopping;
 
 static void on_signal(int sig) {
     (void)sig;
+    g_stopping = 1;
     if (g_comm != NULL)
         agora_comm_abort(g_comm);
 }
@@ -272,8 +274,40 @@ static int node_run(int argc, char **argv) {
                    (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
                    agora_codec_name((agora_codec)cc.codec),
                    dp.overlap ? ", overlapped outer steps" : "");
-    rc =
-        agora_diloco_run(&dp, tr, c, (agora_codec)cc.codec, cc.collective_timeout_ms, on_outer, &n);
+    for (;;) {
+        rc = agora_diloco_run(&dp, tr, c, (agora_codec)cc.codec, cc.collective_timeout_ms, on_outer,
+                              &n);
+        if (rc != AGORA_ECLOSED || cc.rejoin_timeout_ms <= 0 || g_stopping)
+            break;
+        if (dp.ckpt_every <= 0) { /* the way back in is the stop checkpoint */
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN, "comm.rejoin_timeout_ms needs diloco.ckpt_every > 0");
+            break;
+        }
+        /* The coordinator is gone and the outer state is checkpointed: wait for it to come
+         * back (restarted, maybe on a new port when a port file is used), then continue
+         * from that checkpoint like a resume, with the trainer's state still in memory. */
+        g_comm = NULL;
+        agora_comm_destroy(c);
+        c = NULL;
+        int64_t deadline = agora_deadline_in_ms(cc.rejoin_timeout_ms);
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN,
+                       "coordinator lost at outer step %lld; reconnecting for up to %lld ms",
+                       (long long)n.outer_done, (long long)cc.rejoin_timeout_ms);
+        while (c == NULL && !g_stopping && !agora_deadline_passed(deadline)) {
+            if (o.port_file != NULL)
+                (void)read_port(o.port_file, agora_deadline_in_ms(100), &port);
+            co.master_port = port;
+            if (agora_comm_create(&co, &c) != AGORA_OK) {
+                c = NULL;
+                agora_sleep_ns(250 * 1000000LL);
+            }
+        }
+        if (c == NULL)
+            break; /* rc stays AGORA_ECLOSED */
+        g_comm = c;
+        dp.resume = true;
+        AGORA_LOG_INFO(AGORA_SUB_TRAIN, "rejoined the coordinator at %s:%u", host, (unsigned)port);
+    }
     g_comm = NULL;
     agora_progress_finish(&n.bar, NULL);
     int exit_code = AGORA_EXIT_OK;

@@ -84,6 +84,7 @@ typedef struct agora_comm_cfg {
     int64_t pool_size;             /* comm.pool_size: TCP streams per ring neighbour */
     int codec;                     /* comm.codec: agora_codec */
     int64_t collective_timeout_ms; /* comm.collective_timeout_ms: deadline per all-reduce */
+    int64_t rejoin_timeout_ms;     /* comm.rejoin_timeout_ms: node reconnects this long (0: stop) */
     double rate_limit_mbps;        /* comm.rate_limit_mbps: per-peer P2P send cap, 0 = none */
 } agora_comm_cfg;
 

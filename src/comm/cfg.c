@@ -30,6 +30,9 @@ static const agora_cfg_entry k_comm_cfg[] = {
                    "all-reduce wire codec"),
     AGORA_CFG_INT(agora_comm_cfg, "comm.collective_timeout_ms", collective_timeout_ms, 600000, 10,
                   86400000, "deadline of one all-reduce"),
+    AGORA_CFG_INT(agora_comm_cfg, "comm.rejoin_timeout_ms", rejoin_timeout_ms, 0, 0, 86400000,
+                  "node: after losing the coordinator, checkpoint and try to reconnect this long "
+                  "(a restarted coordinator), then continue; 0: stop"),
     AGORA_CFG_DBL(agora_comm_cfg, "comm.rate_limit_mbps", rate_limit_mbps, 0.0, 0.0, 1e6,
                   "cap on each peer's outgoing P2P data in Mbit/s (token bucket over all ring "
                   "streams, shared-state serving and link measurement); 0: unlimited"),

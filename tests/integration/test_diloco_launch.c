@@ -338,6 +338,32 @@ static void diloco_screens_out_a_poisoned_delta(void **state) {
     free(dir);
 }
 
+/* The coordinator is killed and comes back a second later on the same port: the nodes,
+ * waiting comm.rejoin_timeout_ms for it, checkpoint, reconnect, resume from that checkpoint
+ * and finish the run in the same processes, with identical replicas. */
+static void diloco_nodes_rejoin_a_restarted_coordinator(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir();
+    char p[4200], run[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    snprintf(run, sizeof run, "%s/run", dir);
+    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=5 --kill-master-at 2 "
+                         "--restart-master");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    assert_non_null(strstr(g_out, "coordinator restarted on port"));
+    for (int i = 0; i < 2; i++) {
+        char node[16];
+        snprintf(node, sizeof node, "node-%02d", i);
+        assert_true(summary_num(run, node, "outer_steps") == 5);
+        assert_true(node_file_has(run, node, "log.txt", "rejoined the coordinator"));
+    }
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_two_nodes_end_bit_identical),
@@ -349,6 +375,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_resumes_from_outer_checkpoint),
         cmocka_unit_test(diloco_coordinator_death_checkpoints_then_resumes),
         cmocka_unit_test(diloco_screens_out_a_poisoned_delta),
+        cmocka_unit_test(diloco_nodes_rejoin_a_restarted_coordinator),
     };
     return agora_test_main(tests, argc, argv);
 }
