@@ -337,27 +337,36 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
         return;
     }
     e3m0_codes(x, n, inv, codes);
-    /* bucket sums in double, element i in lane i mod 4 (four independent chains), lanes
-     * merged in order: a fixed order, so every encoder computes the same table */
-    double sum[4][16] = {{0}};
-    uint32_t cnt[4][16] = {{0}};
-    for (i = 0; i + 4 <= n; i += 4) {
-        uint8_t c0 = codes[i / 2], c1 = codes[i / 2 + 1];
-        uint32_t q[4] = {c0 & 15u, c0 >> 4, c1 & 15u, c1 >> 4};
-        for (int l = 0; l < 4; l++) {
-            sum[l][q[l]] += x[i + (size_t)l];
-            cnt[l][q[l]]++;
-        }
+    /* bucket sums in double, element i in lane i mod 8 (eight independent chains: the 16
+     * buckets are few, so one chain would wait on its own previous add to the same
+     * bucket), lanes merged in order: a fixed order, so every encoder computes the same
+     * table. Counts come from a histogram of code bytes (two codes each). */
+    double sum[8][16] = {{0}};
+    uint32_t pairs[256] = {0};
+    for (i = 0; i + 8 <= n; i += 8) {
+        const uint8_t *c = codes + i / 2;
+        for (int l = 0; l < 8; l++)
+            sum[l][(c[l / 2] >> (4 * (l & 1))) & 15u] += x[i + (size_t)l];
+        pairs[c[0]]++;
+        pairs[c[1]]++;
+        pairs[c[2]]++;
+        pairs[c[3]]++;
     }
+    uint32_t cnt[16] = {0};
     for (; i < n; i++) {
         uint32_t q = (codes[i / 2] >> (4 * (i & 1))) & 15u;
-        sum[i & 3][q] += x[i];
-        cnt[i & 3][q]++;
+        sum[i & 7][q] += x[i];
+        cnt[q]++;
+    }
+    for (int b = 0; b < 256; b++) {
+        cnt[b & 15] += pairs[b];
+        cnt[b >> 4] += pairs[b];
     }
     for (int b = 0; b < 16; b++) {
-        double s = ((sum[0][b] + sum[1][b]) + sum[2][b]) + sum[3][b];
-        uint32_t c = cnt[0][b] + cnt[1][b] + cnt[2][b] + cnt[3][b];
-        lut[b] = c ? (float)(s / (double)c) : 0.0f;
+        double t = 0;
+        for (int l = 0; l < 8; l++)
+            t += sum[l][b];
+        lut[b] = cnt[b] ? (float)(t / (double)cnt[b]) : 0.0f;
     }
 }
 

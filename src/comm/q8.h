@@ -27,7 +27,7 @@
  * power of two nearest to a_i in linear terms (floor(log2 a_i), plus one when the
  * mantissa is >= 1.5: bit 22 of the float); e_i = clamp(7 + level_i, 0, 7);
  * code_i = sign_i << 3 | e_i. As with LUT8, the decoder maps code b to lut[b], the mean of
- * the x_i with that code (double sums in 4 interleaved lanes, lane = i mod 4, merged in
+ * the x_i with that code (double sums in 8 interleaved lanes, lane = i mod 8, merged in
  * lane order; 0 if empty), so every bucket's sum
  * is preserved up to fp32 rounding; the codes split [-amax, amax] into 16 log-spaced
  * buckets (magnitudes about amax * 2^(e-7), e = 0 holding everything below amax/96).
