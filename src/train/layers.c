@@ -70,6 +70,32 @@ static inline float vexp(float x) {
     return x > -87.0f ? p * two_n : 0.0f;
 }
 
+/* mx (LANES floats) <- lane by lane max(mx, z[c * LANES + l]) over chunks c < nc, as the
+ * scalar x > m ? x : m. GCC does not vectorize that select on floats by itself (NaNs), so
+ * with GCC or Clang it is spelled with vector extensions: only compares and selects, the
+ * same bits at every width a clone lowers them to. */
+#if defined(__GNUC__)
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+#define LANES_MAX(mx, z, nc)                                                                       \
+    do {                                                                                           \
+        vf16 m_;                                                                                   \
+        memcpy(&m_, (mx), sizeof m_);                                                              \
+        for (size_t c_ = 0; c_ < (nc); c_++) {                                                     \
+            vf16 x_;                                                                               \
+            memcpy(&x_, (z) + c_ * LANES, sizeof x_);                                              \
+            vi16 gt_ = x_ > m_;                                                                    \
+            m_ = (vf16)((gt_ & (vi16)x_) | (~gt_ & (vi16)m_));                                     \
+        }                                                                                          \
+        memcpy((mx), &m_, sizeof m_);                                                              \
+    } while (0)
+#else
+#define LANES_MAX(mx, z, nc)                                                                       \
+    for (size_t c_ = 0; c_ < (nc); c_++)                                                           \
+        for (int l_ = 0; l_ < LANES; l_++)                                                         \
+    (mx)[l_] = (z)[c_ * LANES + l_] > (mx)[l_] ? (z)[c_ * LANES + l_] : (mx)[l_]
+#endif
+
 static inline float lanes_sum(const float *acc) {
     float s = 0.0f;
     for (int l = 0; l < LANES; l++)
@@ -101,10 +127,8 @@ VEC_CLONES static void softmax_row(float *row, size_t n) {
     float mx[LANES];
     for (int l = 0; l < LANES; l++)
         mx[l] = -INFINITY;
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++)
-            mx[l] = row[i + l] > mx[l] ? row[i + l] : mx[l];
+    LANES_MAX(mx, row, n / LANES);
+    size_t i = n / LANES * LANES;
     float m = -INFINITY;
     for (; i < n; i++)
         m = row[i] > m ? row[i] : m;
@@ -698,36 +722,35 @@ static void swiglu_bwd(float *dg, float *du, const float *dh, const float *g, co
 
 // ---- fused softmax cross-entropy with max-z-loss ----
 
-/* Max of z (V) and the first index holding it: per lane maximum and first index, then the
- * lanes combined (largest value, smallest index on ties), the same as a scalar scan. */
+/* Max of z (V) and the first index holding it, the same as a scalar scan from z[0] (which
+ * only a NaN in z[0] poisons): a per-lane maximum, then a search for the first element equal
+ * to it, 16 at a time. Both loops vectorize; tracking indices per lane did not. */
 VEC_CLONES static float max_argmax(const float *z, size_t V, size_t *am_out) {
     float mx[LANES];
-    int32_t ix[LANES];
-    for (int l = 0; l < LANES; l++) {
+    for (int l = 0; l < LANES; l++)
         mx[l] = -INFINITY;
-        ix[l] = l;
-    }
-    size_t i = 0;
-    for (; i + LANES <= V; i += LANES)
-        for (int l = 0; l < LANES; l++) {
-            int gt = z[i + l] > mx[l];
-            mx[l] = gt ? z[i + l] : mx[l];
-            ix[l] = gt ? (int32_t)(i + (size_t)l) : ix[l];
-        }
+    LANES_MAX(mx, z, V / LANES);
+    size_t i = V / LANES * LANES;
     float m = z[0];
-    size_t am = 0;
-    for (int l = 0; l < LANES && (size_t)l < V; l++)
-        if (mx[l] > m || (mx[l] == m && (size_t)ix[l] < am)) {
-            m = mx[l];
-            am = (size_t)ix[l];
-        }
+    for (int l = 0; l < LANES; l++)
+        m = mx[l] > m ? mx[l] : m;
     for (; i < V; i++)
-        if (z[i] > m) {
-            m = z[i];
+        m = z[i] > m ? z[i] : m;
+    for (i = 0; i + LANES <= V; i += LANES) {
+        int hit = 0;
+        for (int l = 0; l < LANES; l++)
+            hit |= z[i + l] == m;
+        if (hit)
+            break;
+    }
+    size_t am = 0; /* no match: m is a NaN from z[0] */
+    for (; i < V; i++)
+        if (z[i] == m) {
             am = i;
+            break;
         }
     *am_out = am;
-    return m;
+    return z[am];
 }
 
 /* sum over i < n of exp(z[i] - m) */
