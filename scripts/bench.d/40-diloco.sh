@@ -10,7 +10,8 @@
 #   e3m0      the same with the 4-bit codec (comm.codec=e3m0): loss and bytes.
 #   slow link the same DiLoCo run with every node's uplink capped by comm.rate_limit_mbps
 #             (BENCH_DILOCO_MBIT, default 10), blocking and overlapped (diloco.overlap:
-#             the all-reduce of round t runs while round t+1 trains).
+#             the all-reduce of round t runs while round t+1 trains), and blocking with
+#             the 4-bit codec (half the bytes of int8-lut).
 # Printed: validation loss of each, the traffic ratio, the measured utilization on
 # loopback and on the capped link, and the utilization projected for other link speeds
 # from the measured inner-step time and bytes per outer step.
@@ -43,9 +44,11 @@ t2=$(date +%s.%N)
   --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set comm.codec=e3m0 \
   >"$out/e3m0.log" 2>&1
 MBIT=${BENCH_DILOCO_MBIT:-10}
-for mode in false true; do
+for mode in false true e3m0; do
+  extra=(--set diloco.overlap=$mode)
+  [ $mode = e3m0 ] && extra=(--set comm.codec=e3m0)
   "$agora" launch --nodes $W --run-dir "$out/slow-$mode" "${common[@]}" --set train.batch_size=$B \
-    --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set diloco.overlap=$mode \
+    --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER "${extra[@]}" \
     --set comm.rate_limit_mbps=$MBIT >"$out/slow-$mode.log" 2>&1
 done
 /usr/bin/python3 - "$out" "$W" "$t0" "$t1" "$t2" "$MBIT" <<'PY'
@@ -75,7 +78,7 @@ for mbit in (1000, 100, 10):
     t = bytes_per_outer * 8 / (mbit * 1e6)
     print(f"  utilization at {mbit:>4} Mbit/s (projected from {inner:.2f} s inner, "
           f"{bytes_per_outer / 1e6:.2f} MB/outer step): {100 * inner / (inner + t):.1f}%")
-for mode, name in (("false", "blocking"), ("true", "overlapped")):
+for mode, name in (("false", "blocking"), ("true", "overlapped"), ("e3m0", "blocking e3m0")):
     try:
         d = json.load(open(f"{out}/slow-{mode}/node-00/summary.json"))
     except OSError:
@@ -83,7 +86,7 @@ for mode, name in (("false", "blocking"), ("true", "overlapped")):
         continue
     r = [json.loads(l) for l in open(f"{out}/slow-{mode}/node-00/metrics.jsonl")]
     ar = sorted(x["allreduce_s"] for x in r)
-    print(f"  {name:>10} DiLoCo, uplink capped at {mbit_cap:g} Mbit/s (measured): utilization "
+    print(f"  {name:>13} DiLoCo, uplink capped at {mbit_cap:g} Mbit/s (measured): utilization "
           f"{100 * d['mean_utilization']:.1f}%, median wait for the all-reduce "
           f"{ar[len(ar) // 2]:.2f} s, val loss {d['val_loss']:.4f}")
 PY
