@@ -453,7 +453,9 @@ static int launch_run(int argc, char **argv) {
             master_killed = true;
             fprintf(stderr, "\nagora launch: SIGKILL the coordinator at outer step %lld\n",
                     (long long)outer);
-            marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps), "master killed"};
+            marks[n_marks++] =
+                (agora_svg_mark){(double)(outer * dp.inner_steps),
+                                 o.restart_master ? "master killed, restarted" : "master killed"};
             if (o.restart_master) {
                 char *pbuf = NULL;
                 size_t plen = 0;
