@@ -464,6 +464,16 @@ static void rope_qk(float *q, float *k, const float *cos_t, const float *sin_t, 
 #define KC 64
 #define ATT_BLOCK AGORA__ATT_BLOCK
 
+/* fmaf is one instruction in the AVX2 and AVX-512 clones, on ARM and with -march builds,
+ * but a libm call per element where x86 code has no clones and no FMA (Clang, TSan builds):
+ * there the tiles use a * b + c instead (last-bit differences from the other builds). */
+#if defined(__x86_64__) && !defined(__FMA__) &&                                                    \
+    !(defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__))
+#define MM_FMA(a, b, c) ((a) * (b) + (c))
+#else
+#define MM_FMA(a, b, c) fmaf((a), (b), (c))
+#endif
+
 #define MM_TILE(NAME, ROWS, COLS)                                                                  \
     VEC_CLONES static void NAME(float *C, size_t ldc, const float *A, size_t ars, size_t acs,      \
                                 const float *B, size_t ldb, size_t K, float alpha, int cont) {     \
@@ -476,7 +486,7 @@ static void rope_qk(float *q, float *k, const float *cos_t, const float *sin_t, 
             for (int r = 0; r < (ROWS); r++) {                                                     \
                 float a = A[(size_t)r * ars + k * acs];                                            \
                 for (int c = 0; c < (COLS); c++)                                                   \
-                    s[r][c] = fmaf(a, b[c], s[r][c]);                                              \
+                    s[r][c] = MM_FMA(a, b[c], s[r][c]);                                            \
             }                                                                                      \
         }                                                                                          \
         for (int r = 0; r < (ROWS); r++)                                                           \
