@@ -2,8 +2,9 @@
  *
  * Implements: matmuls through cblas_sgemm, split over OpenMP threads by output rows or
  * columns (OpenBLAS itself is pinned to one thread, so there is one pool), several
- * independent products per parallel region; attention as sgemms over 64-row query blocks
- * with the causal softmax between them; element-wise kernels as OpenMP loops over rows
+ * independent products per parallel region; attention over 64-row query blocks with our
+ * own register-tiled products (small for OpenBLAS) and the causal softmax between them, one
+ * task per (batch, KV group); element-wise kernels as OpenMP loops over rows
  * whose row functions are vectorized (our own exp, target clones for AVX-512/AVX2).
  * Does not: own memory (the model passes every buffer), or decide shapes.
  * Every kernel here has a twin in layers_ref.c with the same contract.
