@@ -496,6 +496,8 @@ static void rope_qk(float *q, float *k, const float *cos_t, const float *sin_t, 
     }
 MM_TILE(tile_6x64, 6, NR)
 MM_TILE(tile_4x64, 4, NR)
+MM_TILE(tile_6x32, 6, 32)
+MM_TILE(tile_4x32, 4, 32)
 MM_TILE(tile_4x16, 4, 16)
 MM_TILE(tile_1x64, 1, NR)
 MM_TILE(tile_1x16, 1, 16)
@@ -512,6 +514,16 @@ static void mm_strip(float *C, size_t ldc, const float *A, size_t ars, size_t ac
                 tile_6x64(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
             else
                 tile_4x64(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
+        if (j < N)
+            mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, rn, N - j, K, alpha, cont);
+        r = rn;
+    } else if (N >= 32 && m >= 4) { /* head dim 32 (the tiny preset) */
+        size_t rn = m >= 6 ? 6 : 4, j = 0;
+        for (; j + 32 <= N; j += 32)
+            if (rn == 6)
+                tile_6x32(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
+            else
+                tile_4x32(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
         if (j < N)
             mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, rn, N - j, K, alpha, cont);
         r = rn;
