@@ -346,7 +346,7 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
     for (i = 0; i + 8 <= n; i += 8) {
         const uint8_t *c = codes + i / 2;
         for (int l = 0; l < 8; l++)
-            sum[l][(c[l / 2] >> (4 * (l & 1))) & 15u] += x[i + (size_t)l];
+            sum[l][((uint32_t)c[l / 2] >> (4 * (l & 1))) & 15u] += x[i + (size_t)l];
         pairs[c[0]]++;
         pairs[c[1]]++;
         pairs[c[2]]++;
@@ -354,7 +354,7 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
     }
     uint32_t cnt[16] = {0};
     for (; i < n; i++) {
-        uint32_t q = (codes[i / 2] >> (4 * (i & 1))) & 15u;
+        uint32_t q = ((uint32_t)codes[i / 2] >> (4 * (i & 1))) & 15u;
         sum[i & 7][q] += x[i];
         cnt[q]++;
     }

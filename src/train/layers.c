@@ -503,30 +503,33 @@ MM_TILE(tile_1x64, 1, NR)
 MM_TILE(tile_1x16, 1, 16)
 MM_TILE(tile_1x1, 1, 1)
 
+typedef void (*mm_tile_fn)(float *C, size_t ldc, const float *A, size_t ars, size_t acs,
+                           const float *B, size_t ldb, size_t K, float alpha, int cont);
+
+static void mm_strip(float *C, size_t ldc, const float *A, size_t ars, size_t acs, const float *B,
+                     size_t ldb, size_t m, size_t N, size_t K, float alpha, int cont);
+
+/* The first 6 (or 4, when m < 6) rows of a strip in tiles w columns wide (t6 or t4), the
+ * columns left over by a narrower strip; returns the rows done. */
+static size_t mm_wide(float *C, size_t ldc, const float *A, size_t ars, size_t acs, const float *B,
+                      size_t ldb, size_t m, size_t N, size_t K, float alpha, int cont, size_t w,
+                      mm_tile_fn t6, mm_tile_fn t4) {
+    size_t rn = m >= 6 ? 6 : 4, j = 0;
+    for (; j + w <= N; j += w)
+        (rn == 6 ? t6 : t4)(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
+    if (j < N)
+        mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, rn, N - j, K, alpha, cont);
+    return rn;
+}
+
 /* Rows [0, m) (m <= MR) of C (m,N) (+)= alpha * A (m,K) @ B (K,N), as above. */
 static void mm_strip(float *C, size_t ldc, const float *A, size_t ars, size_t acs, const float *B,
                      size_t ldb, size_t m, size_t N, size_t K, float alpha, int cont) {
     size_t r = 0;
     if (N >= NR && m >= 4) {
-        size_t rn = m >= 6 ? 6 : 4, j = 0;
-        for (; j + NR <= N; j += NR)
-            if (rn == 6)
-                tile_6x64(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
-            else
-                tile_4x64(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
-        if (j < N)
-            mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, rn, N - j, K, alpha, cont);
-        r = rn;
+        r = mm_wide(C, ldc, A, ars, acs, B, ldb, m, N, K, alpha, cont, NR, tile_6x64, tile_4x64);
     } else if (N >= 32 && m >= 4) { /* head dim 32 (the tiny preset) */
-        size_t rn = m >= 6 ? 6 : 4, j = 0;
-        for (; j + 32 <= N; j += 32)
-            if (rn == 6)
-                tile_6x32(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
-            else
-                tile_4x32(C + j, ldc, A, ars, acs, B + j, ldb, K, alpha, cont);
-        if (j < N)
-            mm_strip(C + j, ldc, A, ars, acs, B + j, ldb, rn, N - j, K, alpha, cont);
-        r = rn;
+        r = mm_wide(C, ldc, A, ars, acs, B, ldb, m, N, K, alpha, cont, 32, tile_6x32, tile_4x32);
     } else if (N >= 16 && m >= 4) {
         size_t j = 0;
         for (; j + 16 <= N; j += 16)

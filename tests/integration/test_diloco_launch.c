@@ -303,16 +303,24 @@ static void diloco_launch_rejects_bad_config(void **state) {
     assert_non_null(strstr(g_out, "diloco.inner_steps = 0 is out of range"));
 }
 
+/* new_launch_dir makes a test directory with the corpus in it (free it) and writes the
+ * launch directory inside it, DIR/run, to run. */
+static char *new_launch_dir(char *run, size_t len) {
+    char *dir = agora_test_tmpdir();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.txt", dir);
+    write_corpus(p);
+    snprintf(run, len, "%s/run", dir);
+    return dir;
+}
+
 /* A node whose delta blows up (x 1e6 at outer step 2): the norm census leaves it out on
  * every node alike, the run ends with identical replicas and a sane loss. With the screen
  * off the same fault wrecks every replica, which is what the screen is for. */
 static void diloco_screens_out_a_poisoned_delta(void **state) {
     (void)state;
-    char *dir = agora_test_tmpdir();
-    char p[4200], run[4200];
-    snprintf(p, sizeof p, "%s/corpus.txt", dir);
-    write_corpus(p);
-    snprintf(run, sizeof run, "%s/run", dir);
+    char run[4200];
+    char *dir = new_launch_dir(run, sizeof run);
     int rc = launch(dir, "--nodes 3 --set diloco.outer_steps=4 --poison-at 2");
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
@@ -343,11 +351,8 @@ static void diloco_screens_out_a_poisoned_delta(void **state) {
  * and finish the run in the same processes, with identical replicas. */
 static void diloco_nodes_rejoin_a_restarted_coordinator(void **state) {
     (void)state;
-    char *dir = agora_test_tmpdir();
-    char p[4200], run[4200];
-    snprintf(p, sizeof p, "%s/corpus.txt", dir);
-    write_corpus(p);
-    snprintf(run, sizeof run, "%s/run", dir);
+    char run[4200];
+    char *dir = new_launch_dir(run, sizeof run);
     int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=5 --kill-master-at 2 "
                          "--restart-master");
     if (rc != 0)
