@@ -250,8 +250,9 @@ static int node_run(int argc, char **argv) {
     rc = agora_comm_create(&co, &c);
     if (rc != AGORA_OK) {
         agora_trainer_destroy(tr);
-        return agora_cli_fail("node", "cannot join the coordinator at %s:%u: %s", host,
-                              (unsigned)port, agora_err_str(rc));
+        return agora_cli_fail(
+            "node", "cannot join the coordinator at %s:%u (ring links on %s:%u): %s", host,
+            (unsigned)port, cc.bind, (unsigned)cc.p2p_port, agora_err_str(rc));
     }
     g_comm = c;
     agora_cli_on_stop(on_signal);

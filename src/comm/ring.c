@@ -127,7 +127,7 @@ typedef struct chunk_geo {
 
 /* Code bytes of n elements (E3M0: ceil(n/2)). */
 static size_t cbytes(const ring *R, size_t n) {
-    return R->esz ? n * R->esz : (n + 1) / 2;
+    return agora__codec_code_bytes(R->job->codec, n);
 }
 
 static chunk_geo geo(const ring *R, size_t c) {

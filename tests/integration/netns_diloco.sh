@@ -36,7 +36,9 @@ head -c 32 /dev/urandom >"$work/cluster.key"
 for i in $(seq 1 400); do
   echo "In the beginning was the word $i, and the word was with the text of line $i."
 done >"$work/corpus.txt"
+# both nodes take the same fixed ring-link port, as they would on two hosts
 common=(--key-file "$work/cluster.key" --progress off --set comm.bind=0.0.0.0
+        --set comm.p2p_port=48101
         --set train.text="$work/corpus.txt" --set train.preset=tiny --set train.seq_len=32
         --set train.batch_size=4 --set train.warmup=2 --set train.val_every=0
         --set train.peak_gflops=100 --set diloco.inner_steps=5 --set diloco.outer_steps=3
