@@ -5,9 +5,11 @@
  *   agora_metrics_f64(m, "loss", loss);
  *   AGORA_TRY(agora_metrics_end(m));   // one JSON line + one CSV row, flushed
  *
- * The CSV header is the key list of the first record; later records fill those columns
- * in header order (missing ones stay empty) and keys new since then appear only in the
- * JSONL file, which always holds everything.
+ * The CSV header is the key list of the first record (or of the file being appended to);
+ * later records fill those columns in header order (missing ones stay empty). A key new
+ * since then becomes a new last column: the CSV is rewritten once, atomically, with an
+ * empty cell for it on the earlier rows (a run resumed by a binary that records more).
+ * The JSONL file always holds everything.
  */
 #ifndef AGORA_METRICS_H
 #define AGORA_METRICS_H

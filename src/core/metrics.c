@@ -6,14 +6,17 @@
 
 #include "agora/alloc.h"
 #include "agora/json.h"
+#include "agora/stream.h"
+#include "agora/strbuf.h"
 
 #define MAX_COLS 256
 
 struct agora_metrics {
     FILE *jsonl, *csv;
     agora_jw w;
-    char *header[MAX_COLS]; /* CSV columns, fixed by the first record */
+    char *header[MAX_COLS]; /* CSV columns, from the first record or the existing file */
     size_t n_header;
+    char *csv_path;
     char *row_keys[MAX_COLS];
     char *row_vals[MAX_COLS];
     size_t n_row;
@@ -54,7 +57,8 @@ agora_err agora_metrics_open(const char *dir, const char *stem, agora_metrics **
     m->jsonl = fopen(path, "a");
     snprintf(path, sizeof path, "%s/%s.csv", dir, stem);
     m->csv = fopen(path, "a");
-    if (m->jsonl == NULL || m->csv == NULL) {
+    m->csv_path = agora_strdup(path);
+    if (m->jsonl == NULL || m->csv == NULL || m->csv_path == NULL) {
         agora_metrics_close(m);
         return AGORA_EIO;
     }
@@ -132,6 +136,71 @@ void agora_metrics_str(agora_metrics *m, const char *key, const char *v) {
     agora_free(q);
 }
 
+static bool in_header(const agora_metrics *m, const char *key) {
+    for (size_t c = 0; c < m->n_header; c++)
+        if (strcmp(m->header[c], key) == 0)
+            return true;
+    return false;
+}
+
+/* widen_csv: a record with keys the existing CSV lacks (a run resumed by a newer binary
+ * that records more) appends them as columns: the file is rewritten atomically with the
+ * wider header and an empty cell for them on every earlier row, then reopened for append. */
+static agora_err widen_csv(agora_metrics *m) {
+    size_t add = 0;
+    for (size_t i = 0; i < m->n_row; i++)
+        if (!in_header(m, m->row_keys[i]))
+            add++;
+    if (add == 0 || m->n_header + add > MAX_COLS)
+        return AGORA_OK;
+    if (fflush(m->csv) != 0)
+        return AGORA_EIO;
+    char err[AGORA_ERR_LEN];
+    char *old = NULL;
+    size_t len = 0;
+    agora_err rc = agora_read_file(m->csv_path, (size_t)1 << 34, &old, &len, err);
+    if (rc != AGORA_OK)
+        return rc;
+    size_t first = m->n_header;
+    for (size_t i = 0; i < m->n_row; i++)
+        if (!in_header(m, m->row_keys[i])) {
+            m->header[m->n_header] = agora_strdup(m->row_keys[i]);
+            if (m->header[m->n_header] == NULL) {
+                agora_free(old);
+                return AGORA_ENOMEM;
+            }
+            m->n_header++;
+        }
+    agora_sbuf b = {0};
+    size_t at = strcspn(old, "\n"); /* the header line, rewritten whole */
+    for (size_t c = 0; c < m->n_header; c++)
+        agora_sbuf_printf(&b, "%s%s", c ? "," : "", m->header[c]);
+    agora_sbuf_printf(&b, "\n");
+    /* the rows: a newline outside quotes ends one (quoted cells may hold newlines) */
+    bool quoted = false;
+    size_t start = at < len ? at + 1 : len;
+    for (size_t i = start; i < len; i++) {
+        if (old[i] == '"')
+            quoted = !quoted;
+        if (old[i] == '\n' && !quoted) {
+            agora_sbuf_printf(&b, "%.*s", (int)(i - start), old + start);
+            for (size_t c = first; c < m->n_header; c++)
+                agora_sbuf_printf(&b, ",");
+            agora_sbuf_printf(&b, "\n");
+            start = i + 1;
+        }
+    }
+    if (start < len) /* a last row cut short (a crash mid-write): kept as it was */
+        agora_sbuf_printf(&b, "%.*s\n", (int)(len - start), old + start);
+    agora_free(old);
+    rc = agora_sbuf_write(&b, m->csv_path, err);
+    if (rc != AGORA_OK)
+        return rc;
+    fclose(m->csv);
+    m->csv = fopen(m->csv_path, "a");
+    return m->csv != NULL ? AGORA_OK : AGORA_EIO;
+}
+
 agora_err agora_metrics_end(agora_metrics *m) {
     agora_jw_obj_end(&m->w);
     if (m->oom || agora_jw_status(&m->w) != AGORA_OK)
@@ -147,6 +216,10 @@ agora_err agora_metrics_end(agora_metrics *m) {
             m->n_header++;
         }
         fputc('\n', m->csv);
+    } else {
+        agora_err rc = widen_csv(m);
+        if (rc != AGORA_OK)
+            return rc;
     }
     for (size_t c = 0; c < m->n_header; c++) {
         const char *v = "";
@@ -165,6 +238,7 @@ void agora_metrics_close(agora_metrics *m) {
     clear_row(m);
     for (size_t i = 0; i < m->n_header; i++)
         agora_free(m->header[i]);
+    agora_free(m->csv_path);
     if (m->jsonl)
         fclose(m->jsonl);
     if (m->csv)

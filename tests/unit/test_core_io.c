@@ -174,7 +174,8 @@ static void io_metrics_write_jsonl_and_csv(void **state) {
     char *c = slurp(path);
     assert_string_equal(c, "step,loss,phase\n0,1.5,\"a,\"\"b\"\"\"\n1,0.5,\"a,\"\"b\"\"\"\n");
     agora_free(c);
-    /* A resumed run appends under the existing header, in its column order. */
+    /* A resumed run appends under the existing header, in its column order; a key the
+     * file lacks becomes a new last column, empty on the earlier rows. */
     agora_assert_ok(agora_metrics_open(dir, NULL, &m));
     agora_metrics_begin(m);
     agora_metrics_f64(m, "loss", 0.25);
@@ -183,8 +184,18 @@ static void io_metrics_write_jsonl_and_csv(void **state) {
     agora_assert_ok(agora_metrics_end(m));
     agora_metrics_close(m);
     c = slurp(path);
-    assert_string_equal(c,
-                        "step,loss,phase\n0,1.5,\"a,\"\"b\"\"\"\n1,0.5,\"a,\"\"b\"\"\"\n2,0.25,\n");
+    assert_string_equal(c, "step,loss,phase,extra\n0,1.5,\"a,\"\"b\"\"\",\n1,0.5,\"a,\"\"b\"\"\",\n"
+                           "2,0.25,,7\n");
+    agora_free(c);
+    /* and later records, with or without the new key, keep to the wider header */
+    agora_assert_ok(agora_metrics_open(dir, NULL, &m));
+    agora_metrics_begin(m);
+    agora_metrics_i64(m, "step", 3);
+    agora_assert_ok(agora_metrics_end(m));
+    agora_metrics_close(m);
+    c = slurp(path);
+    assert_string_equal(c, "step,loss,phase,extra\n0,1.5,\"a,\"\"b\"\"\",\n1,0.5,\"a,\"\"b\"\"\",\n"
+                           "2,0.25,,7\n3,,,\n");
     agora_free(j);
     agora_free(c);
     agora_test_rmtree(dir);
