@@ -118,10 +118,6 @@ static inline __m128i lut8_q4(const float *x, __m128 scale) {
 
 static void lut8_codes(const float *x, size_t n, float scale, uint8_t *codes) {
     size_t i = 0;
-#ifdef AGORA_HAVE_Q8_AVX2
-    if (use_avx2())
-        i = agora__lut8_codes_avx2(x, n, scale, codes);
-#endif
 #ifdef __SSE2__
     __m128 sc = _mm_set1_ps(scale);
     for (; i + 16 <= n; i += 16) {
@@ -143,32 +139,52 @@ static void lut8_codes(const float *x, size_t n, float scale, uint8_t *codes) {
 }
 
 /* Bucket sums in 4 interleaved lanes (lane = i mod 4), so consecutive elements that land
- * in the same bucket do not wait on each other; q8_ref.c sums in the same order. */
-static void lut8_buckets(const float *x, const uint8_t *codes, size_t n, float lut[256]) {
-    double sum[4][256];
-    uint32_t cnt[4][256];
-    memset(sum, 0, sizeof sum);
-    memset(cnt, 0, sizeof cnt);
-    size_t i = 0;
+ * in the same bucket do not wait on each other; q8_ref.c sums in the same order. Each
+ * bucket keeps its sum and its count side by side, the count as a double (exact below
+ * 2^53), so an element costs one 16-byte load, add and store: random stores commit about
+ * one per cycle, and a separate count array made them two. */
+typedef double lut8_acc[4][AGORA__LUT8_LANE][2];
+
+/* Adds elements i0..n (i0 a multiple of 4) to acc, in element order within each lane. */
+static void lut8_sums(const float *x, const uint8_t *codes, size_t i0, size_t n, lut8_acc acc) {
+    size_t i = i0;
+#ifdef __SSE2__
+    const __m128d one = _mm_set1_pd(1.0);
     for (; i + 4 <= n; i += 4) {
-        uint8_t c0 = codes[i], c1 = codes[i + 1], c2 = codes[i + 2], c3 = codes[i + 3];
-        sum[0][c0] += (double)x[i];
-        sum[1][c1] += (double)x[i + 1];
-        sum[2][c2] += (double)x[i + 2];
-        sum[3][c3] += (double)x[i + 3];
-        cnt[0][c0]++;
-        cnt[1][c1]++;
-        cnt[2][c2]++;
-        cnt[3][c3]++;
+        uint32_t c; /* codes i..i+3, first in the low byte (little-endian host, wire.h) */
+        memcpy(&c, codes + i, 4);
+        __m128 v = _mm_loadu_ps(x + i);
+        __m128d lo = _mm_cvtps_pd(v), hi = _mm_cvtps_pd(_mm_movehl_ps(v, v));
+        double *p0 = acc[0][c & 255u], *p1 = acc[1][(c >> 8) & 255u];
+        double *p2 = acc[2][(c >> 16) & 255u], *p3 = acc[3][c >> 24];
+        _mm_store_pd(p0, _mm_add_pd(_mm_load_pd(p0), _mm_unpacklo_pd(lo, one)));
+        _mm_store_pd(p1, _mm_add_pd(_mm_load_pd(p1), _mm_unpackhi_pd(lo, one)));
+        _mm_store_pd(p2, _mm_add_pd(_mm_load_pd(p2), _mm_unpacklo_pd(hi, one)));
+        _mm_store_pd(p3, _mm_add_pd(_mm_load_pd(p3), _mm_unpackhi_pd(hi, one)));
     }
-    for (size_t l = 0; i < n; i++, l++) {
-        sum[l][codes[i]] += (double)x[i];
-        cnt[l][codes[i]]++;
+#endif
+    for (; i < n; i++) {
+        double *p = acc[i & 3][codes[i]];
+        p[0] += (double)x[i];
+        p[1] += 1.0;
     }
+}
+
+/* Codes, and lut[b] = the lanes' sums merged in lane order over the count. */
+static void lut8_codes_lut(const float *x, size_t n, float scale, uint8_t *codes, float lut[256]) {
+    _Alignas(16) lut8_acc acc;
+    memset(acc, 0, sizeof acc);
+    size_t i = 0;
+#ifdef AGORA_HAVE_Q8_AVX2
+    if (use_avx2()) /* codes and sums in one pass over x */
+        i = agora__lut8_codes_sums_avx2(x, n, scale, codes, &acc[0][0][0]);
+#endif
+    lut8_codes(x + i, n - i, scale, codes + i);
+    lut8_sums(x, codes, i, n, acc);
     for (int b = 0; b < 256; b++) {
-        double s = sum[0][b] + sum[1][b] + sum[2][b] + sum[3][b];
-        uint64_t c = (uint64_t)cnt[0][b] + cnt[1][b] + cnt[2][b] + cnt[3][b];
-        lut[b] = c ? (float)(s / (double)c) : 0.0f;
+        double s = acc[0][b][0] + acc[1][b][0] + acc[2][b][0] + acc[3][b][0];
+        double c = acc[0][b][1] + acc[1][b][1] + acc[2][b][1] + acc[3][b][1];
+        lut[b] = c > 0.0 ? (float)(s / c) : 0.0f;
     }
 }
 
@@ -192,8 +208,7 @@ void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]
         memset(codes, 128, n);
         return;
     }
-    lut8_codes(x, n, scale, codes);
-    lut8_buckets(x, codes, n, lut);
+    lut8_codes_lut(x, n, scale, codes, lut);
 }
 
 // ---- MINMAX8 ----

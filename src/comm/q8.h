@@ -60,9 +60,13 @@ void agora__lut8_encode(const float *x, size_t n, uint8_t *codes, float lut[256]
 void agora__lut8_decode_ref(const uint8_t *codes, size_t n, const float lut[256], float *out);
 
 /* q8_avx2.c (built only with AVX2 support; q8.c calls them only on CPUs with AVX2).
- * codes_avx2 codes a prefix of x and returns its length (a multiple of 32). */
+ * codes_sums_avx2 codes a prefix of x, returns its length (a multiple of 32) and, for each
+ * element i of the prefix in order, adds (x_i, 1.0) to the (sum, count) pair
+ * acc[2 * ((i mod 4) * AGORA__LUT8_LANE + code_i)] (acc 16-byte aligned). */
+#define AGORA__LUT8_LANE 260 /* 256 buckets and padding: lanes 4 KiB apart would alias */
 double agora__lut8_sumsq_avx2(const float *x, size_t n);
-size_t agora__lut8_codes_avx2(const float *x, size_t n, float scale, uint8_t *codes);
+size_t agora__lut8_codes_sums_avx2(const float *x, size_t n, float scale, uint8_t *codes,
+                                   double *acc);
 void agora__lut8_decode_set_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst);
 void agora__lut8_decode_add_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst);
 /* Test hook: 0 forces the SSE2/scalar kernels, 1 allows AVX2 where the CPU has it. */

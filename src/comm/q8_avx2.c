@@ -1,23 +1,36 @@
 /* q8_avx2.c: LUT8 kernels compiled for AVX2 (this file alone gets
  * -mavx2, and q8.c calls it only on CPUs that have AVX2; see CMakeLists.txt). Bit for bit
- * the definition of q8.h / q8_ref.c: the same fp32 divisions and roundings, the sigma sum
- * in the same 8 double lanes (one ymm holds lanes 0-3, another 4-7; multiply then add,
- * no FMA). The bucket sums stay in q8.c (scalar, 4 double lanes in element order). */
+ * the definition of q8.h / q8_ref.c: the sigma sum in the same 8 double lanes (one ymm
+ * holds lanes 0-3, another 4-7; multiply then add, no FMA); the codes by a multiplication
+ * that gives the division's code (codes32 says why) or else by the fp32 division itself;
+ * the bucket sums in the same 4 double lanes in element order. */
 #ifdef __AVX2__
 #include <immintrin.h>
+#include <stdbool.h>
 
 #include "comm/q8.h"
+
+/* One lane step: 8 floats into the lane sums lo (lanes 0-3) and hi (lanes 4-7). */
+static inline void sumsq8(const float *x, __m256d *lo, __m256d *hi) {
+    __m256 v = _mm256_loadu_ps(x);
+    __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    *lo = _mm256_add_pd(*lo, _mm256_mul_pd(a, a));
+    *hi = _mm256_add_pd(*hi, _mm256_mul_pd(b, b));
+}
 
 double agora__lut8_sumsq_avx2(const float *x, size_t n) {
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-        __m256d b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-        lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
-        hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
+    /* The lanes are two chains of dependent adds, which leaves few loads in flight;
+     * prefetching 4 KiB ahead keeps the (usually cold) piece streaming in. */
+    for (; i + 16 + 1024 <= n; i += 16) {
+        _mm_prefetch((const char *)(x + i + 1024), _MM_HINT_T0);
+        sumsq8(x + i, &lo, &hi);
+        sumsq8(x + i + 8, &lo, &hi);
     }
+    for (; i + 8 <= n; i += 8)
+        sumsq8(x + i, &lo, &hi);
     double lane[8];
     _mm256_storeu_pd(lane, lo);
     _mm256_storeu_pd(lane + 4, hi);
@@ -44,19 +57,90 @@ static inline __m256i codes8(const float *x, __m256 scale) {
     return _mm256_add_epi32(t, _mm256_set1_epi32(128));
 }
 
-size_t agora__lut8_codes_avx2(const float *x, size_t n, float scale, uint8_t *codes) {
-    __m256 sc = _mm256_set1_ps(scale);
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m256i a = codes8(x + i, sc), b = codes8(x + i + 8, sc);
-        __m256i c = codes8(x + i + 16, sc), d = codes8(x + i + 24, sc);
-        /* int32 -> int16 (signed saturation) -> uint8 (unsigned saturation = the clamp);
-         * the packs work per 128-bit lane, the permute puts the 32 codes back in order */
-        __m256i q = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-        q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(void *)(codes + i), q);
+/* 32 int32 codes (four vectors of 8, in element order) -> 32 bytes: int32 -> int16 (signed
+ * saturation) -> uint8 (unsigned saturation = the clamp to 0..255); the packs work per
+ * 128-bit lane, the permute puts the 32 codes back in order. */
+static inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i q = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    return _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* The codes of 32 floats as int32 in 0..255, by multiplying with inv = 1 / scale instead
+ * of dividing. The definition's code is round_half_away(clamp(q, -128, 127)) + 128 for
+ * q = x / scale (clamping to [-129, 128] and then the code to 0..255 gives the same), a
+ * step function of q with its steps at half-integers. With scale and inv normal,
+ * v = x * inv is within |v| 2^-22 of q (each within 2^-24 relative of the exact
+ * quotient, inv adding another 2^-24), so the clamped v and q lie within 128 * 2^-22 <
+ * 2^-13 of each other, and round the same unless v is that close to a half-integer; away
+ * from half-integers round-to-nearest-even is round_half_away. When a lane is that close,
+ * or when slow (scale outside [2^-100, 2^100]), the 32 are divided as codes8 does. maxps
+ * returns its second operand for NaN, so NaN maps to -128 (code 0) as in q8_ref.c. */
+static inline __m256 round8_mul(const float *x, __m256 inv, __m256 *near) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), inv);
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+    __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 gap = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, r)); /* exact */
+    *near = _mm256_or_ps(*near, _mm256_cmp_ps(gap, _mm256_set1_ps(0.5f - 0x1p-13f), _CMP_GE_OQ));
+    return r;
+}
+
+static inline void codes32(const float *x, __m256 inv, __m256 scale, __m256 slow, __m256i q[4]) {
+    __m256 near = slow, r[4];
+    for (int k = 0; k < 4; k++)
+        r[k] = round8_mul(x + 8 * k, inv, &near);
+    const __m256i off = _mm256_set1_epi32(128);
+    if (_mm256_movemask_ps(near) != 0) {
+        for (int k = 0; k < 4; k++)
+            q[k] =
+                _mm256_min_epi32(_mm256_max_epi32(codes8(x + 8 * k, scale), _mm256_setzero_si256()),
+                                 _mm256_set1_epi32(255));
+        return;
     }
-    return i; /* the caller codes the tail */
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_add_epi32(_mm256_cvttps_epi32(r[k]), off);
+}
+
+/* Codes and bucket sums of a prefix of x (a multiple of 32) in one pass (see q8.h): a
+ * block of up to 256 elements is coded into codes and into byte offsets of its (lane,
+ * bucket) entry first, then each element adds (x, 1.0) to its entry in element order.
+ * The offsets cost one load per element where the byte codes would cost a shift, a mask
+ * and an add; splitting the block keeps those loads out of store forwarding. */
+size_t agora__lut8_codes_sums_avx2(const float *x, size_t n, float scale, uint8_t *codes,
+                                   double *acc) {
+    const bool fast = scale >= 0x1p-100f && scale <= 0x1p100f;
+    const __m256 sc = _mm256_set1_ps(scale), inv = _mm256_set1_ps(1.0f / scale);
+    const __m256 slow = _mm256_castsi256_ps(_mm256_set1_epi32(fast ? 0 : -1));
+    const int ls = 16 * AGORA__LUT8_LANE;
+    const __m256i lane = _mm256_setr_epi32(0, ls, 2 * ls, 3 * ls, 0, ls, 2 * ls, 3 * ls);
+    const __m256d one = _mm256_set1_pd(1.0);
+    char *base = (char *)acc;
+    _Alignas(32) uint32_t off[256];
+    size_t i = 0;
+    while (n - i >= 32) {
+        size_t len = n - i < 256 ? (n - i) & ~(size_t)31 : 256;
+        for (size_t j = 0; j < len; j += 32) {
+            __m256i q[4];
+            codes32(x + i + j, inv, sc, slow, q);
+            for (int k = 0; k < 4; k++)
+                _mm256_store_si256((__m256i *)(void *)(off + j + 8 * (size_t)k),
+                                   _mm256_add_epi32(_mm256_slli_epi32(q[k], 4), lane));
+            _mm256_storeu_si256((__m256i *)(void *)(codes + i + j), pack32(q[0], q[1], q[2], q[3]));
+        }
+        for (size_t j = 0; j < len; j += 4) {
+            __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i + j));
+            __m256d a = _mm256_unpacklo_pd(v, one), b = _mm256_unpackhi_pd(v, one);
+            double *p0 = (double *)(void *)(base + off[j]);
+            double *p1 = (double *)(void *)(base + off[j + 1]);
+            double *p2 = (double *)(void *)(base + off[j + 2]);
+            double *p3 = (double *)(void *)(base + off[j + 3]);
+            _mm_store_pd(p0, _mm_add_pd(_mm_load_pd(p0), _mm256_castpd256_pd128(a)));
+            _mm_store_pd(p1, _mm_add_pd(_mm_load_pd(p1), _mm256_castpd256_pd128(b)));
+            _mm_store_pd(p2, _mm_add_pd(_mm_load_pd(p2), _mm256_extractf128_pd(a, 1)));
+            _mm_store_pd(p3, _mm_add_pd(_mm_load_pd(p3), _mm256_extractf128_pd(b, 1)));
+        }
+        i += len;
+    }
+    return i;
 }
 
 void agora__lut8_decode_set_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst) {

@@ -30,6 +30,83 @@ static double rel_l2(const float *a, const float *b, size_t n) {
     return sqrt(num / den);
 }
 
+/* The scale the encoder uses (q8.h): sigma from 8 double lanes merged in lane order. */
+static float lut8_scale(const float *x, size_t n) {
+    double lane[8] = {0};
+    for (size_t i = 0; i < n; i++)
+        lane[i % 8] += (double)x[i] * (double)x[i];
+    double ss = 0;
+    for (int l = 0; l < 8; l++)
+        ss += lane[l];
+    return 6.0f * (float)(sqrt(ss) / sqrt((double)(n - 1))) / 256.0f;
+}
+
+/* Both fast encoders (SSE2 and, where present, AVX2) against the reference on x[0..n). */
+static void lut8_check_fast(const float *x, size_t n) {
+    uint8_t *qr = agora_malloc(n + 1), *qf = agora_malloc(n + 1);
+    float lr[256], lf[256];
+    agora__lut8_encode_ref(x, n, qr, lr);
+    for (int avx2 = 0; avx2 < 2; avx2++) {
+        agora__q8_allow_avx2(avx2);
+        agora__lut8_encode(x, n, qf, lf);
+        assert_memory_equal(qr, qf, n);
+        assert_memory_equal(lr, lf, sizeof lr);
+    }
+    agora__q8_allow_avx2(1);
+    agora_free(qr);
+    agora_free(qf);
+}
+
+/* The AVX2 coder multiplies by 1 / scale and divides only near rounding boundaries or for
+ * scales outside [2^-100, 2^100]: values a few ulps around (k + 0.5) * scale, every length
+ * up to two blocks, and data so small or large that the scale leaves that range. */
+static void lut8_fast_matches_reference_edges(void) {
+    enum { N = 20011 };
+    float *x = agora_malloc(N * sizeof(float)), *x0 = agora_malloc(N * sizeof(float));
+    /* boundaries: move every 4th element to within 3 ulps of the half-integer multiple of
+     * the scale below it; that moves the scale a little, so repeat until it stays put */
+    agora_test_fill_normal(x0, N, 31);
+    memcpy(x, x0, N * sizeof(float));
+    float scale = 0.0f;
+    int ties = 0;
+    for (int it = 0; it < 20; it++) {
+        float s = lut8_scale(x, N);
+        if (s == scale)
+            break;
+        scale = s;
+        for (size_t i = 0; i < N; i += 4) {
+            float b = (floorf(x0[i] / scale) + 0.5f) * scale;
+            for (int u = (int)(i / 4 % 7) - 3; u < 0; u++)
+                b = nextafterf(b, -INFINITY);
+            for (int u = (int)(i / 4 % 7) - 3; u > 0; u--)
+                b = nextafterf(b, INFINITY);
+            x[i] = b;
+        }
+    }
+    for (size_t i = 0; i < N; i++) {
+        float q = x[i] / scale;
+        ties += q - floorf(q) == 0.5f;
+    }
+    print_message("%d exact ties\n", ties);
+    assert_true(ties > 100);
+    lut8_check_fast(x, N);
+    /* every length up to 520 (tails of the 32-wide kernel, its 256-element blocks, the
+     * 4-lane loop and the scalar rest) */
+    for (size_t n = 2; n <= 520; n++)
+        lut8_check_fast(x + 3, n);
+    /* tiny and huge data: scales far below 2^-100 and above 2^100, and near the edges */
+    const double mags[] = {1e-40, 1e-35, 1e-30, 1e-28, 1e-20, 1e20, 1e28, 1e30, 1e33, 1e36};
+    for (size_t m = 0; m < sizeof mags / sizeof mags[0]; m++) {
+        agora_test_fill_normal(x, N, 40 + m);
+        for (size_t i = 0; i < N; i++)
+            x[i] = (float)((double)x[i] * mags[m]);
+        x[7] = (float)(mags[m] * 40.0); /* an outlier into bucket 255 */
+        lut8_check_fast(x, N);
+    }
+    agora_free(x);
+    agora_free(x0);
+}
+
 static void q8_lut8_fast_matches_reference(void **state) {
     (void)state;
     enum { N = 100003 };
@@ -59,6 +136,7 @@ static void q8_lut8_fast_matches_reference(void **state) {
     agora_free(x);
     agora_free(qr);
     agora_free(qf);
+    lut8_fast_matches_reference_edges();
 }
 
 static void q8_lut8_golden_ties_outliers_sigma_zero(void **state) {
