@@ -183,7 +183,8 @@ static int worker(size_t n_sizes, const size_t *sizes, size_t n_codecs, const ag
             for (size_t k = 0; k < n; k++)
                 buf[k] = (float)agora_rng_normal(&r);
             for (int64_t it = 0; it < o.warmup + o.iters && rc == AGORA_OK; it++) {
-                agora_reduce_desc d = {buf, n, op, codecs[ci], 1, agora_deadline_in_ms(120000)};
+                agora_reduce_desc d = {buf, n, op, codecs[ci], 1, agora_deadline_in_ms(120000),
+                                       NULL};
                 int64_t t0 = agora_now_ns();
                 rc = agora_comm_allreduce(c, &d, NULL);
                 if (it >= o.warmup)

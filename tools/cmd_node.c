@@ -103,6 +103,7 @@ static int on_outer(const agora_diloco_outer_stats *st, void *user) {
     agora_metrics_i64(m, "committed", st->committed);
     agora_metrics_i64(m, "excluded", st->excluded);
     agora_metrics_f64(m, "ckpt_s", st->ckpt_s);
+    agora_metrics_f64(m, "residual_norm", st->residual_norm);
     agora_metrics_f64(m, "tok_per_s", st->tok_per_s);
     agora_metrics_f64(m, "mfu", st->mfu);
     agora_metrics_f64(m, "outer_mfu", st->outer_mfu);

@@ -191,6 +191,14 @@ typedef struct agora_reduce_desc {
     int contributes; /* 0: this peer forwards but adds nothing and is not counted in the
                         AVG divisor (a joiner without a real delta); anything else: 1 */
     int64_t deadline_ns;
+    /* Error feedback (spec §17), NULL for none: (count,) floats. After AGORA_OK, element i
+     * holds what this peer's own encodings of element i lost (its one reduce-scatter hop,
+     * or the owner's final encoding), in units of the sum (an AVG owner's loss times the
+     * divisor); so the residuals of all peers add up to the exact sum of the inputs minus
+     * the result times the divisor, up to fp32 rounding. Adding it to the next call's
+     * input carries the quantization error forward instead of losing it. Zero with F32
+     * or a world of 1. Unspecified after a failure (keep the previous one). */
+    float *residual;
 } agora_reduce_desc;
 
 typedef struct agora_reduce_info {

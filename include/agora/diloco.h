@@ -81,6 +81,9 @@ typedef struct agora_diloco_params {
                                     median of the round's delta norms (0: no norm census) */
     int64_t chaos_at;            /* testing: at this outer step (0: never) ... */
     double chaos_delta_scale;    /* ... this node's delta is multiplied by this */
+    bool error_feedback;         /* add this node's quantization residual of the last
+                                    committed collective to its next delta (spec §17; no
+                                    effect with f32; not checkpointed) */
     /* Not config keys: set by the caller. */
     const char *ckpt_root; /* where outer-state checkpoints go (NULL: none) */
     bool resume;           /* start from the newest outer-state checkpoint under ckpt_root */
@@ -115,6 +118,8 @@ typedef struct agora_diloco_outer_stats {
                                     or an outlier norm (see agora_diloco_screen) */
     double ckpt_s;               /* wall time the checkpoint taken at this boundary cost the
                                     loop (async: waiting for the previous write + copying) */
+    double residual_norm;        /* diloco.error_feedback: L2 norm of the residual this node
+                                    carries into its next delta (0 when off) */
 } agora_diloco_outer_stats;
 
 /* Called after every outer step (committed or skipped); return nonzero to stop. */

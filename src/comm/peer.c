@@ -628,6 +628,9 @@ agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
     job.contributors = agora__r_u32(&r);
     (void)agora__r_u64(&r); /* the nonce, checked above */
     job.backup = c->backup;
+    job.resid = desc->residual;
+    if (job.resid != NULL)
+        memset(job.resid, 0, desc->count * sizeof(float));
     if (!desc->contributes || c->world == 1) {
         /* these paths write the whole buffer up front: back it all up now (the ring
          * otherwise copies each piece just before its first write, while it is cached) */

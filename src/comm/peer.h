@@ -78,6 +78,9 @@ typedef struct agora__ring_job {
     uint64_t seq;
     int64_t deadline;
     uint64_t tx_bytes, rx_bytes;
+    /* residual (count,) or NULL: set by each encoding of this peer, see
+     * agora_reduce_desc.residual; zeroed by the caller first */
+    float *resid;
     /* Restore on failure: each piece is copied to backup (same offsets as buf) just before
      * its first write (F32 sums: element by element as they are added) and the length of
      * the copied prefix is kept in backed[chunk * kmax + piece] (allocated by the ring,

@@ -194,10 +194,27 @@ static void prepare_piece(ring *R, const step *S, const chunk_geo *g, size_t i) 
     }
     if (R->job->codec != AGORA_CODEC_F32) {
         agora__codec_encode(R->job->codec, acc, pn, enc);
-        if (S->prep == PREP_FINAL) {
+        float *res = R->job->resid ? R->job->resid + g->e0 + pe0 : NULL;
+        if (S->prep == PREP_FINAL || res != NULL) {
             agora_decoder d;
             agora__decoder_init(&d, R->job->codec, enc);
-            agora__decode_set(&d, enc + R->msz, pn, acc);
+            if (res == NULL) { /* the owner keeps what the others will decode */
+                agora__decode_set(&d, enc + R->msz, pn, acc);
+            } else {
+                /* error feedback: this encoding's loss, in units of the sum (an AVG
+                 * owner's values were divided just above) */
+                float mul =
+                    S->prep == PREP_FINAL && R->job->op == AGORA_REDUCE_AVG && R->job->contributors
+                        ? (float)R->job->contributors
+                        : 1.0f;
+                agora__decode_set(&d, enc + R->msz, pn, res);
+                for (size_t e = 0; e < pn; e++) {
+                    float dec = res[e];
+                    res[e] = (acc[e] - dec) * mul;
+                    if (S->prep == PREP_FINAL)
+                        acc[e] = dec;
+                }
+            }
         }
     }
     agora__frame_build_flags(S->send_hdr[i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq, enc,

@@ -53,6 +53,9 @@ const agora_cfg_entry agora_diloco_cfg[] = {
           "testing: scale this node's delta at this outer step (0: never)"),
     D_DBL("diloco.chaos_delta_scale", chaos_delta_scale, 1.0, -1e30, 1e30,
           "testing: the factor diloco.chaos_at applies"),
+    AGORA_CFG_BOOL(agora_diloco_params, "diloco.error_feedback", error_feedback, false,
+                   "add this node's quantization residual to its next delta (int8-lut, "
+                   "minmax-uint8, e3m0)"),
     AGORA_CFG_BOOL(agora_diloco_params, "diloco.overlap", overlap, false,
                    "reduce delta_t in the background while round t+1 trains (delayed outer "
                    "update with an eager local estimate)"),
@@ -77,7 +80,10 @@ typedef struct loop {
     float *outer;    /* (n,) theta_outer */
     float *momentum; /* (n,) outer Nesterov buffer */
     float *delta;    /* (n,) pseudo-gradient, averaged in place */
-    float *start;    /* (n,) overlap: where the current round's inner steps started */
+    /* diloco.error_feedback with a quantized codec: the residual of the last committed
+     * collective (added to the next delta) and the one the collective in flight fills */
+    float *ef, *ef_next;
+    float *start; /* (n,) overlap: where the current round's inner steps started */
     size_t n;
     int64_t revision;  /* committed outer steps */
     int64_t ckpt_last; /* revision of the last checkpoint written */
@@ -219,8 +225,24 @@ static agora_err reduce_once(loop *L, agora_reduce_info *info) {
                            .op = AGORA_REDUCE_AVG,
                            .codec = L->codec,
                            .contributes = contributes,
-                           .deadline_ns = agora_deadline_in_ms(L->timeout_ms)};
-    return agora_comm_allreduce(L->c, &d, info);
+                           .deadline_ns = agora_deadline_in_ms(L->timeout_ms),
+                           .residual = L->ef_next};
+    agora_err rc = agora_comm_allreduce(L->c, &d, info);
+    if (rc == AGORA_OK && L->ef != NULL) { /* committed: its residual is the one to carry */
+        float *t = L->ef;
+        L->ef = L->ef_next;
+        L->ef_next = t;
+    }
+    return rc;
+}
+
+/* add_residual: error feedback (spec §17) adds the residual of the last committed
+ * collective to a freshly computed delta, so what quantization lost then is sent now. */
+static void add_residual(loop *L) {
+    if (L->ef == NULL)
+        return;
+    for (size_t i = 0; i < L->n; i++)
+        L->delta[i] += L->ef[i];
 }
 
 /* finish_reduce books a collective's outcome: done (AGORA_OK, st->skipped when alone),
@@ -231,6 +253,8 @@ static agora_err finish_reduce(loop *L, agora_err rc, const agora_reduce_info *i
         st->world = info->world;
         st->contributors = info->contributors;
         st->excluded = L->excluded;
+        if (L->ef != NULL) /* the collective has ended: its residual is settled */
+            st->residual_norm = agora_diloco_delta_norm(L->ef, L->n);
         st->tx_bytes += info->tx_bytes;
         st->rx_bytes += info->rx_bytes;
         return AGORA_OK;
@@ -549,6 +573,7 @@ static agora_err run_blocking(loop *L, agora_diloco_cb cb, void *user) {
         double inner_s = secs_since(t1);
         int64_t t2 = agora_now_ns();
         agora_diloco_pseudo_grad(L->delta, L->outer, L->inner, L->n);
+        add_residual(L);
         chaos(L);
         AGORA_TRY(outer_reduce(L, &st));
         commit(L, &st);
@@ -619,6 +644,7 @@ static agora_err run_overlap(loop *L, agora_diloco_cb cb, void *user) {
         int64_t t4 = agora_now_ns();
         if (train_next && !st.joined) { /* a pull discards the round (st0 of a joiner too) */
             agora_diloco_pseudo_grad(L->delta, L->start, L->inner, L->n);
+            add_residual(L);
             chaos(L);
         } else
             memset(L->delta, 0, L->n * sizeof(float));
@@ -674,8 +700,15 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
     L.momentum = agora_malloc_aligned(L.n * sizeof(float));
     L.delta = agora_malloc_aligned(L.n * sizeof(float));
     L.start = p->overlap ? agora_malloc_aligned(L.n * sizeof(float)) : NULL;
+    bool ef = p->error_feedback && codec != AGORA_CODEC_F32;
+    if (ef) {
+        L.ef = agora_malloc_aligned(L.n * sizeof(float));
+        L.ef_next = agora_malloc_aligned(L.n * sizeof(float));
+        if (L.ef != NULL)
+            memset(L.ef, 0, L.n * sizeof(float));
+    }
     if (L.outer == NULL || L.momentum == NULL || L.delta == NULL ||
-        (p->overlap && L.start == NULL)) {
+        (p->overlap && L.start == NULL) || (ef && (L.ef == NULL || L.ef_next == NULL))) {
         rc = AGORA_ENOMEM;
         goto out;
     }
@@ -716,5 +749,7 @@ out:
     agora_free_aligned(L.momentum);
     agora_free_aligned(L.delta);
     agora_free_aligned(L.start);
+    agora_free_aligned(L.ef);
+    agora_free_aligned(L.ef_next);
     return rc;
 }

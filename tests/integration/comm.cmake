@@ -3,6 +3,7 @@ agora_unit_test(comm_cluster SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_
   LIBS agora_comm LABEL integration TIMEOUT 180 CASES
   allreduce_matches_reference_2_peers allreduce_matches_reference_3_peers
   allreduce_matches_reference_5_peers allreduce_matches_reference_8_peers
+  error_feedback_residuals_close_the_gap_3_peers
   sigkill_mid_collective_survivors_retry_exact sigstop_peer_is_evicted_and_others_go_on
   join_mid_run_receives_shared_state wrong_key_rejected_and_bad_frames_dropped
   initiate_timeout_withdraws_and_cluster_recovers measure_links_then_reduce_exact

@@ -6,4 +6,4 @@ agora_unit_test(diloco_launch SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test
   diloco_overlap_two_nodes_end_bit_identical diloco_overlap_survives_sigkill_and_admits_joiner
   diloco_resumes_from_outer_checkpoint
   diloco_coordinator_death_checkpoints_then_resumes diloco_screens_out_a_poisoned_delta
-  diloco_nodes_rejoin_a_restarted_coordinator)
+  diloco_nodes_rejoin_a_restarted_coordinator diloco_error_feedback_carries_a_residual)
