@@ -328,9 +328,20 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
     float amax = 0.0f;
     size_t i = 0;
 #ifdef __SSE2__
-    __m128 vm = _mm_setzero_ps(), abs = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-    for (; i + 4 <= n; i += 4) /* NaN never wins: maxps returns the 2nd operand */
+    /* NaN never wins: maxps returns the 2nd operand. Four chains of maxps, and a prefetch
+     * 4 KiB ahead, keep the (usually cold) piece streaming in; max is exact in any order. */
+    const __m128 abs = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    __m128 vm = _mm_setzero_ps(), vm1 = vm, vm2 = vm, vm3 = vm;
+    for (; i + 16 + 1024 <= n; i += 16) {
+        _mm_prefetch((const char *)(x + i + 1024), _MM_HINT_T0);
         vm = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i), abs), vm);
+        vm1 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 4), abs), vm1);
+        vm2 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 8), abs), vm2);
+        vm3 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 12), abs), vm3);
+    }
+    for (; i + 4 <= n; i += 4)
+        vm = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i), abs), vm);
+    vm = _mm_max_ps(_mm_max_ps(vm, vm1), _mm_max_ps(vm2, vm3));
     float lm[4];
     _mm_storeu_ps(lm, vm);
     for (int l = 0; l < 4; l++)
@@ -351,14 +362,19 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
         lut[0] = n ? (float)(s / (double)n) : 0.0f;
         return;
     }
-    e3m0_codes(x, n, inv, codes);
     /* bucket sums in double, element i in lane i mod 8 (eight independent chains: the 16
      * buckets are few, so one chain would wait on its own previous add to the same
      * bucket), lanes merged in order: a fixed order, so every encoder computes the same
      * table. Counts come from a histogram of code bytes (two codes each). */
     double sum[8][16] = {{0}};
     uint32_t pairs[256] = {0};
-    for (i = 0; i + 8 <= n; i += 8) {
+    i = 0;
+#ifdef AGORA_HAVE_Q8_AVX2
+    if (use_avx2()) /* codes and sums in one pass over x */
+        i = agora__e3m0_codes_sums_avx2(x, n, inv, codes, &sum[0][0], pairs);
+#endif
+    e3m0_codes(x + i, n - i, inv, codes + i / 2); /* i is even */
+    for (; i + 8 <= n; i += 8) {
         const uint8_t *c = codes + i / 2;
         for (int l = 0; l < 8; l++)
             sum[l][((uint32_t)c[l / 2] >> (4 * (l & 1))) & 15u] += x[i + (size_t)l];
@@ -458,6 +474,12 @@ void agora__decode_add(const agora_decoder *d, const uint8_t *codes, size_t n, f
             dst[i] += d->min + (float)codes[i] * d->step;
         break;
     case AGORA_CODEC_E3M0:
+#ifdef AGORA_HAVE_Q8_AVX2
+        if (use_avx2()) {
+            agora__e3m0_decode_add_avx2(d->lut, codes, n, dst);
+            break;
+        }
+#endif
         for (size_t i = 0; i < n; i++)
             dst[i] += d->lut[(codes[i / 2] >> (4 * (i & 1))) & 15];
         break;
@@ -488,6 +510,12 @@ void agora__decode_set(const agora_decoder *d, const uint8_t *codes, size_t n, f
             dst[i] = d->min + (float)codes[i] * d->step;
         break;
     case AGORA_CODEC_E3M0:
+#ifdef AGORA_HAVE_Q8_AVX2
+        if (use_avx2()) {
+            agora__e3m0_decode_set_avx2(d->lut, codes, n, dst);
+            break;
+        }
+#endif
         for (size_t i = 0; i < n; i++)
             dst[i] = d->lut[(codes[i / 2] >> (4 * (i & 1))) & 15];
         break;

@@ -69,6 +69,14 @@ size_t agora__lut8_codes_sums_avx2(const float *x, size_t n, float scale, uint8_
                                    double *acc);
 void agora__lut8_decode_set_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst);
 void agora__lut8_decode_add_avx2(const float lut[256], const uint8_t *codes, size_t n, float *dst);
+/* E3M0: codes_sums_avx2 codes a prefix of x (returns its length, a multiple of 32) as
+ * agora__e3m0_encode does and, in element order, adds x_i to sum[(i mod 8) * 16 + code_i]
+ * and counts each code byte in pairs[byte]. decode_* decode elements 0..n (element i in
+ * nibble i mod 2 of codes[i / 2]). */
+size_t agora__e3m0_codes_sums_avx2(const float *x, size_t n, float inv, uint8_t *codes, double *sum,
+                                   uint32_t *pairs);
+void agora__e3m0_decode_set_avx2(const float lut[16], const uint8_t *codes, size_t n, float *dst);
+void agora__e3m0_decode_add_avx2(const float lut[16], const uint8_t *codes, size_t n, float *dst);
 /* Test hook: 0 forces the SSE2/scalar kernels, 1 allows AVX2 where the CPU has it. */
 void agora__q8_allow_avx2(int on);
 

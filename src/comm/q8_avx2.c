@@ -7,6 +7,7 @@
 #ifdef __AVX2__
 #include <immintrin.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "comm/q8.h"
 
@@ -164,6 +165,85 @@ void agora__lut8_decode_add_avx2(const float lut[256], const uint8_t *codes, siz
     }
     for (; i < n; i++)
         dst[i] += lut[codes[i]];
+}
+/* E3M0 codes of 8 floats as in q8.c's e3m0_code, one per 32-bit lane. */
+static inline __m256i e3m0_code8(__m256 x, __m256 inv) {
+    __m256i u = _mm256_castps_si256(
+        _mm256_mul_ps(_mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))), inv));
+    __m256i e = _mm256_add_epi32(_mm256_sub_epi32(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(120)),
+                                 _mm256_and_si256(_mm256_srli_epi32(u, 22), _mm256_set1_epi32(1)));
+    e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_setzero_si256()), _mm256_set1_epi32(7));
+    __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(x), 31), 3);
+    return _mm256_or_si256(e, sign);
+}
+
+size_t agora__e3m0_codes_sums_avx2(const float *x, size_t n, float inv, uint8_t *codes, double *sum,
+                                   uint32_t *pairs) {
+    const __m256 vi = _mm256_set1_ps(inv);
+    const __m256i lane = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+    _Alignas(32) uint32_t idx[256];
+    size_t i = 0;
+    while (n - i >= 32) {
+        size_t len = n - i < 256 ? (n - i) & ~(size_t)31 : 256;
+        for (size_t j = 0; j < len; j += 32) {
+            __m256i c[4];
+            for (int k = 0; k < 4; k++) {
+                c[k] = e3m0_code8(_mm256_loadu_ps(x + i + j + 8 * (size_t)k), vi);
+                _mm256_store_si256((__m256i *)(void *)(idx + j + 8 * (size_t)k),
+                                   _mm256_add_epi32(c[k], lane));
+            }
+            /* one code per byte in element order, then byte 2m | byte 2m+1 << 4 */
+            __m256i b = pack32(c[0], c[1], c[2], c[3]);
+            __m256i w = _mm256_and_si256(_mm256_or_si256(b, _mm256_srli_epi16(b, 4)),
+                                         _mm256_set1_epi16(0xff));
+            __m256i p =
+                _mm256_permute4x64_epi64(_mm256_packus_epi16(w, w), _MM_SHUFFLE(3, 1, 2, 0));
+            _mm_storeu_si128((__m128i *)(void *)(codes + (i + j) / 2), _mm256_castsi256_si128(p));
+        }
+        for (size_t j = 0; j < len; j++)
+            sum[idx[j]] += (double)x[i + j];
+        for (size_t j = 0; j < len / 2; j++)
+            pairs[codes[(i + j * 2) / 2]]++;
+        i += len;
+    }
+    return i;
+}
+
+/* E3M0: the values of 8 codes (element k in nibble k of c) from a 16-entry table held in
+ * two vectors: permps looks up the low 3 bits in each, bit 3 (moved to the sign) picks. */
+static inline __m256 e3m0_lookup8(uint32_t c, __m256 lo, __m256 hi) {
+    __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32((int)c),
+                                    _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+
+static inline float e3m0_lookup1(const float lut[16], const uint8_t *codes, size_t i) {
+    return lut[(codes[i / 2] >> (4 * (i & 1))) & 15];
+}
+
+void agora__e3m0_decode_set_avx2(const float lut[16], const uint8_t *codes, size_t n, float *dst) {
+    const __m256 lo = _mm256_loadu_ps(lut), hi = _mm256_loadu_ps(lut + 8);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint32_t c; /* little-endian host (wire.h) */
+        memcpy(&c, codes + i / 2, 4);
+        _mm256_storeu_ps(dst + i, e3m0_lookup8(c, lo, hi));
+    }
+    for (; i < n; i++)
+        dst[i] = e3m0_lookup1(lut, codes, i);
+}
+
+void agora__e3m0_decode_add_avx2(const float lut[16], const uint8_t *codes, size_t n, float *dst) {
+    const __m256 lo = _mm256_loadu_ps(lut), hi = _mm256_loadu_ps(lut + 8);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint32_t c;
+        memcpy(&c, codes + i / 2, 4);
+        _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), e3m0_lookup8(c, lo, hi)));
+    }
+    for (; i < n; i++)
+        dst[i] += e3m0_lookup1(lut, codes, i);
 }
 #else
 typedef int agora__q8_avx2_unused; /* ISO C forbids an empty translation unit */

@@ -330,8 +330,39 @@ static void q8_streaming_decode_matches_whole(void **state) {
             }
             agora__q8_allow_avx2(1);
         }
+        if (c == AGORA_CODEC_E3M0) { /* the scalar and AVX2 decoders agree, any length */
+            float ref[64], got[64];
+            for (size_t n = 1; n <= 40; n++)
+                for (int add = 0; add < 2; add++) {
+                    for (int avx2 = 0; avx2 < 2; avx2++) {
+                        float *out = avx2 ? got : ref;
+                        memcpy(out, x, sizeof ref);
+                        agora__q8_allow_avx2(avx2);
+                        if (add)
+                            agora__decode_add(&d, buf + m + 1, n, out); /* from element 2 */
+                        else
+                            agora__decode_set(&d, buf + m + 1, n, out);
+                    }
+                    assert_memory_equal(ref, got, sizeof ref);
+                }
+            agora__q8_allow_avx2(1);
+        }
         agora_free(buf);
     }
+}
+
+/* The SSE2/scalar and (where present) AVX2 E3M0 encoders agree bit for bit on x[0..n). */
+static void e3m0_check_paths(const float *x, size_t n) {
+    uint8_t *q0 = agora_malloc(n / 2 + 1), *q1 = agora_malloc(n / 2 + 1);
+    float l0[16], l1[16];
+    agora__q8_allow_avx2(0);
+    agora__e3m0_encode(x, n, q0, l0);
+    agora__q8_allow_avx2(1);
+    agora__e3m0_encode(x, n, q1, l1);
+    assert_memory_equal(q0, q1, (n + 1) / 2);
+    assert_memory_equal(l0, l1, sizeof l0);
+    agora_free(q0);
+    agora_free(q1);
 }
 
 /* E3M0 codes by hand: sign << 3 | clamp(7 + nearest power of two of |x| / amax, 0, 7);
@@ -384,6 +415,19 @@ static void q8_e3m0_golden_codes_and_bucket_means(void **state) {
         if (got != want_code)
             fail_msg("element %zu (%g): code %u, want %u", i, (double)r[i], got, want_code);
     }
+    e3m0_check_paths(r, M);
+    /* exponents from 2^-40 to 2^10: the double sums round, so their order shows */
+    enum { W = 100001 };
+    float *w = agora_malloc(W * sizeof(float));
+    agora_test_fill_normal(w, W, 6);
+    for (size_t i = 0; i < W; i++)
+        w[i] *= (float)ldexp(1.0, (int)(i * 7919 % 51) - 40);
+    e3m0_check_paths(w, W);
+    agora_free(w);
+    r[100] = NAN; /* never the amax; codes as 7 with its sign bit, in both paths */
+    for (size_t n = 2; n <= 300; n++)
+        e3m0_check_paths(r + 1, n);
+    e3m0_check_paths(r, M);
     agora_free(r);
     agora_free(rc);
     /* constant zero input: everything in bucket 0, decoded as the mean */
