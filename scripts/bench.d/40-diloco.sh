@@ -7,7 +7,8 @@
 #             2(W-1)/W x 4 bytes x params per node.
 #   diloco    `agora launch --nodes W` with B sequences per node, H inner steps per outer
 #             step, int8-lut ring all-reduce; bytes are measured by the nodes.
-#   e3m0      the same with the 4-bit codec (comm.codec=e3m0): loss and bytes.
+#   e3m0      the same with the 4-bit codec (comm.codec=e3m0): loss and bytes; and once
+#             more with error feedback (diloco.error_feedback=true): loss.
 #   slow link the same DiLoCo run with every node's uplink capped by comm.rate_limit_mbps
 #             (BENCH_DILOCO_MBIT, default 10), blocking and overlapped (diloco.overlap:
 #             the all-reduce of round t runs while round t+1 trains), and blocking with
@@ -15,14 +16,15 @@
 # Printed: validation loss of each, the traffic ratio, the measured utilization on
 # loopback and on the capped link, and the utilization projected for other link speeds
 # from the measured inner-step time and bytes per outer step.
-# $1 is the build directory. BENCH_DILOCO_H and BENCH_DILOCO_OUTER set H and the outer steps.
+# $1 is the build directory. BENCH_DILOCO_H and BENCH_DILOCO_OUTER set H and the outer steps,
+# BENCH_DILOCO_W the number of nodes (2).
 set -euo pipefail
 build=${1:?usage: 40-diloco.sh BUILD_DIR}
 agora="$build/agora"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 AGORA_BIN="$agora" "$root/scripts/prepare_kjv.sh" "$root/data/kjv" >/dev/null
-W=2
+W=${BENCH_DILOCO_W:-2}
 B=8
 T=64
 H=${BENCH_DILOCO_H:-100}
@@ -43,6 +45,9 @@ t2=$(date +%s.%N)
 "$agora" launch --nodes $W --run-dir "$out/e3m0" "${common[@]}" --set train.batch_size=$B \
   --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set comm.codec=e3m0 \
   >"$out/e3m0.log" 2>&1
+"$agora" launch --nodes $W --run-dir "$out/e3m0-ef" "${common[@]}" --set train.batch_size=$B \
+  --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set comm.codec=e3m0 \
+  --set diloco.error_feedback=true >"$out/e3m0-ef.log" 2>&1
 MBIT=${BENCH_DILOCO_MBIT:-10}
 for mode in false true e3m0; do
   extra=(--set diloco.overlap=$mode)
@@ -74,6 +79,11 @@ try:
           f"{e['dp_equivalent_tx_bytes'] / e['tx_bytes']:.0f}x less than data-parallel")
 except OSError:
     print(f"  DiLoCo e3m0: no summary (see {out}/e3m0.log)")
+try:
+    e = json.load(open(out + "/e3m0-ef/node-00/summary.json"))
+    print(f"  DiLoCo ({W} nodes, e3m0, error feedback): val loss {e['val_loss']:.4f}")
+except OSError:
+    print(f"  DiLoCo e3m0 + error feedback: no summary (see {out}/e3m0-ef.log)")
 for mbit in (1000, 100, 10):
     t = bytes_per_outer * 8 / (mbit * 1e6)
     print(f"  utilization at {mbit:>4} Mbit/s (projected from {inner:.2f} s inner, "

@@ -403,7 +403,8 @@ static float gauss(int idx, int iter, size_t j) {
  * the result (times the divisor for AVG), and (2) that feeding the residual back, round
  * after round, makes the mean of the results converge on the exact value far faster than
  * rounds without it. */
-#define EF_N 30011
+/* 3.2 MB: chunks of >= 1 MiB at 3 peers, so pieces go out on the ring's second thread */
+#define EF_N 800011
 #define EF_ROUNDS 8
 static int scenario_error_feedback(const cluster *cl, int idx) {
     agora_comm *c = peer_connect(cl, "key");
@@ -411,6 +412,7 @@ static int scenario_error_feedback(const cluster *cl, int idx) {
         return 10;
     size_t n = EF_N;
     float *x = agora_malloc(n * sizeof(float)), *res = agora_malloc(n * sizeof(float));
+    float *g = agora_malloc(n * sizeof(float));
     double *mean_ef = agora_calloc(n, sizeof(double)),
            *mean_plain = agora_calloc(n, sizeof(double));
     double *exact = agora_malloc(n * sizeof(double));
@@ -425,10 +427,11 @@ static int scenario_error_feedback(const cluster *cl, int idx) {
                     sum += gauss(p, iter, j);
                 exact[j] = sum / div;
                 mean_ef[j] = mean_plain[j] = 0;
+                g[j] = gauss(idx, iter, j);
             }
             /* (1) one collective: the residuals, gathered by the parent, close the gap */
             for (size_t j = 0; j < n; j++)
-                x[j] = gauss(idx, iter, j);
+                x[j] = g[j];
             agora_reduce_desc d = {
                 x, n, (agora_reduce_op)op, (agora_codec)codec, 1, agora_deadline_in_ms(30000), res};
             if (agora_comm_allreduce(c, &d, NULL) != AGORA_OK)
@@ -445,7 +448,7 @@ static int scenario_error_feedback(const cluster *cl, int idx) {
                 memset(res, 0, n * sizeof(float));
                 for (int round = 0; round < EF_ROUNDS; round++) {
                     for (size_t j = 0; j < n; j++)
-                        x[j] = gauss(idx, iter, j) + (fb ? res[j] : 0.0f);
+                        x[j] = g[j] + (fb ? res[j] : 0.0f);
                     agora_reduce_desc e = {x,
                                            n,
                                            (agora_reduce_op)op,
@@ -472,15 +475,17 @@ static int scenario_error_feedback(const cluster *cl, int idx) {
                               "feedback, %.2e without\n",
                               codec, op, EF_ROUNDS, e_ef, e_plain);
             /* f32 has nothing to feed back; the quantized codecs gain 7-8x (minmax-uint8, e3m0)
-             * and 2.4-3x (int8-lut: elements clipped into its outer buckets keep adding
-             * their excess to the residual, which grows until sigma takes them in) */
-            if (codec != AGORA_CODEC_F32 && !(e_ef * 2 < e_plain)) {
+             * but int8-lut only about 2.2x: elements clipped into its outer buckets keep
+             * adding their excess to the residual, which grows until sigma takes them in */
+            double need = codec == AGORA_CODEC_LUT8 ? 1.5 : 4.0;
+            if (codec != AGORA_CODEC_F32 && !(e_ef * need < e_plain)) {
                 fprintf(stderr, "codec %d op %d: feedback %g vs plain %g\n", codec, op, e_ef,
                         e_plain);
                 bad = 1;
             }
         }
     agora_free(x);
+    agora_free(g);
     agora_free(res);
     agora_free(mean_ef);
     agora_free(mean_plain);
