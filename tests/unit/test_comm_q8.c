@@ -345,6 +345,18 @@ static void q8_streaming_decode_matches_whole(void **state) {
                     }
                     assert_memory_equal(ref, got, sizeof ref);
                 }
+            for (int add = 0; add < 2; add++) { /* and the whole piece */
+                for (int avx2 = 0; avx2 < 2; avx2++) {
+                    float *out = avx2 ? parts : whole;
+                    memcpy(out, x, sizeof x);
+                    agora__q8_allow_avx2(avx2);
+                    if (add)
+                        agora__decode_add(&d, buf + m, N, out);
+                    else
+                        agora__decode_set(&d, buf + m, N, out);
+                }
+                assert_memory_equal(whole, parts, sizeof whole);
+            }
             agora__q8_allow_avx2(1);
         }
         agora_free(buf);
