@@ -365,23 +365,24 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
     /* bucket sums in double, element i in lane i mod 8 (eight independent chains: the 16
      * buckets are few, so one chain would wait on its own previous add to the same
      * bucket), lanes merged in order: a fixed order, so every encoder computes the same
-     * table. Counts come from a histogram of code bytes (two codes each). */
+     * table. Counts come from histograms of code bytes (two codes each), four of them so
+     * that runs of one byte do not wait on one counter. */
     double sum[8][16] = {{0}};
-    uint32_t pairs[256] = {0};
+    uint32_t pairs[4][256] = {{0}};
     i = 0;
 #ifdef AGORA_HAVE_Q8_AVX2
     if (use_avx2()) /* codes and sums in one pass over x */
-        i = agora__e3m0_codes_sums_avx2(x, n, inv, codes, &sum[0][0], pairs);
+        i = agora__e3m0_codes_sums_avx2(x, n, inv, codes, &sum[0][0], pairs[0]);
 #endif
     e3m0_codes(x + i, n - i, inv, codes + i / 2); /* i is even */
     for (; i + 8 <= n; i += 8) {
         const uint8_t *c = codes + i / 2;
         for (int l = 0; l < 8; l++)
             sum[l][((uint32_t)c[l / 2] >> (4 * (l & 1))) & 15u] += x[i + (size_t)l];
-        pairs[c[0]]++;
-        pairs[c[1]]++;
-        pairs[c[2]]++;
-        pairs[c[3]]++;
+        pairs[0][c[0]]++;
+        pairs[1][c[1]]++;
+        pairs[2][c[2]]++;
+        pairs[3][c[3]]++;
     }
     uint32_t cnt[16] = {0};
     for (; i < n; i++) {
@@ -390,8 +391,9 @@ void agora__e3m0_encode(const float *x, size_t n, uint8_t *codes, float lut[16])
         cnt[q]++;
     }
     for (int b = 0; b < 256; b++) {
-        cnt[b & 15] += pairs[b];
-        cnt[b >> 4] += pairs[b];
+        uint32_t p = pairs[0][b] + pairs[1][b] + pairs[2][b] + pairs[3][b];
+        cnt[b & 15] += p;
+        cnt[b >> 4] += p;
     }
     for (int b = 0; b < 16; b++) {
         double t = 0;

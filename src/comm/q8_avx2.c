@@ -202,6 +202,8 @@ size_t agora__e3m0_codes_sums_avx2(const float *x, size_t n, float inv, uint8_t 
     const __m256 vi = _mm256_set1_ps(inv);
     const __m256i lane = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
     _Alignas(32) uint32_t idx[256];
+    uint32_t hist[4][256];
+    memset(hist, 0, sizeof hist);
     size_t i = 0;
     while (n - i >= 32) {
         size_t len = n - i < 256 ? (n - i) & ~(size_t)31 : 256;
@@ -222,10 +224,18 @@ size_t agora__e3m0_codes_sums_avx2(const float *x, size_t n, float inv, uint8_t 
         }
         for (size_t j = 0; j < len; j++)
             sum[idx[j]] += (double)x[i + j];
-        for (size_t j = 0; j < len / 2; j++)
-            pairs[codes[(i + j * 2) / 2]]++;
+        /* four tables, so that runs of one code byte do not wait on one counter */
+        const uint8_t *cb = codes + i / 2;
+        for (size_t j = 0; j < len / 2; j += 4) {
+            hist[0][cb[j]]++;
+            hist[1][cb[j + 1]]++;
+            hist[2][cb[j + 2]]++;
+            hist[3][cb[j + 3]]++;
+        }
         i += len;
     }
+    for (int b = 0; b < 256; b++)
+        pairs[b] += hist[0][b] + hist[1][b] + hist[2][b] + hist[3][b];
     return i;
 }
 
