@@ -1,9 +1,10 @@
-/* q8_avx2.c: LUT8 kernels compiled for AVX2 (this file alone gets
+/* q8_avx2.c: LUT8 and E3M0 kernels compiled for AVX2 (this file alone gets
  * -mavx2, and q8.c calls it only on CPUs that have AVX2; see CMakeLists.txt). Bit for bit
  * the definition of q8.h / q8_ref.c: the sigma sum in the same 8 double lanes (one ymm
  * holds lanes 0-3, another 4-7; multiply then add, no FMA); the codes by a multiplication
  * that gives the division's code (codes32 says why) or else by the fp32 division itself;
- * the bucket sums in the same 4 double lanes in element order. */
+ * the bucket sums in the same 4 double lanes in element order. E3M0 gives what q8.c's
+ * scalar and SSE2 code gives: the same code bits, the same 8 double lanes. */
 #ifdef __AVX2__
 #include <immintrin.h>
 #include <stdbool.h>
@@ -186,6 +187,7 @@ void agora__lut8_decode_add_avx2(const float lut[256], const uint8_t *codes, siz
     for (; i < n; i++)
         dst[i] += lut[codes[i]];
 }
+
 /* E3M0 codes of 8 floats as in q8.c's e3m0_code, one per 32-bit lane. */
 static inline __m256i e3m0_code8(__m256 x, __m256 inv) {
     __m256i u = _mm256_castps_si256(
@@ -199,6 +201,8 @@ static inline __m256i e3m0_code8(__m256 x, __m256 inv) {
 
 size_t agora__e3m0_codes_sums_avx2(const float *x, size_t n, float inv, uint8_t *codes, double *sum,
                                    uint32_t *pairs) {
+    if (n < 32)
+        return 0;
     const __m256 vi = _mm256_set1_ps(inv);
     const __m256i lane = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
     _Alignas(32) uint32_t idx[256];
