@@ -11,7 +11,10 @@
 #            thread for both; two pools at 2 threads each fight over 2 cores, so that mix is
 #            not offered. One thread is sometimes the fastest on a loaded machine (no thread
 #            waits for a descheduled partner), so both sides get that option.
-# BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small.
+# BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small. BENCH_TRAIN_ROUNDS=N (default 1)
+# measures every shape N times, agora and PyTorch interleaved (each round: all settings of
+# both sides), prints the best of all rounds for each side and the median and range of the
+# per-round ratios: on a shared machine one round's ratio can move by +-15%.
 set -euo pipefail
 build=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,33 +34,53 @@ best_of() { # prints the line with the highest tok_s
 }
 have_torch=1
 /usr/bin/python3 -c 'import torch' 2>/dev/null || have_torch=0
+rounds=${BENCH_TRAIN_ROUNDS:-1}
 configs="tiny:256:8:20 small:256:8:4 base:256:8:2 tiny:1024:2:10 small:1024:2:3 base:1024:2:2"
 [ "${BENCH_TRAIN_QUICK:-0}" = 1 ] && configs="tiny:256:8:20 small:256:8:4"
 printf '%-6s %5s %3s %11s %8s %7s %11s %9s %8s %8s %8s %8s  %s\n' preset T B agora_tok/s MFU \
   peakGF torch_tok/s vs_torch rss_MB train_MB anal_MB ratio 'best settings (agora, torch)' 
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for c in $configs; do
   IFS=: read -r preset T B steps <<<"$c"
-  a1="$("$bin" "$preset" "$T" "$B" "$steps") set=omp2"
-  a2="$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps") set=omp2-passive"
-  a3="$(OMP_NUM_THREADS=1 "$bin" "$preset" "$T" "$B" "$steps") set=1thread"
-  a=$(best_of "$a1" "$a2" "$a3")
+  runs=()
+  truns=()
+  ratios=()
+  for ((r = 0; r < rounds; r++)); do
+    a1="$("$bin" "$preset" "$T" "$B" "$steps") set=omp2"
+    a2="$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps") set=omp2-passive"
+    a3="$(OMP_NUM_THREADS=1 "$bin" "$preset" "$T" "$B" "$steps") set=1thread"
+    ar=$(best_of "$a1" "$a2" "$a3")
+    runs+=("$ar")
+    if [ $have_torch = 1 ]; then
+      t1=$(TORCH_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
+        "$preset" "$T" "$B" "$steps")
+      t2=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
+        "$preset" "$T" "$B" "$steps")
+      t3=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
+        "$preset" "$T" "$B" "$steps")
+      tr=$(best_of "$t1" "$t2" "$t3")
+      truns+=("$tr")
+      ratios+=("$(awk -v a="$(field tok_s "$ar")" -v b="$(field tok_s "$tr")" 'BEGIN{print a/b}')")
+    fi
+  done
+  a=$(best_of "${runs[@]}")
   ts="-"
   ratio="-"
   tset="-"
+  spread=""
   if [ $have_torch = 1 ]; then
-    t1=$(TORCH_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
-      "$preset" "$T" "$B" "$steps")
-    t2=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
-      "$preset" "$T" "$B" "$steps")
-    t3=$(TORCH_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
-      "$preset" "$T" "$B" "$steps")
-    t=$(best_of "$t1" "$t2" "$t3")
+    t=$(best_of "${truns[@]}")
     ts=$(field tok_s "$t")
     tset="torch$(field torch_threads "$t")/blas$(field openblas_threads "$t")"
     ratio=$(awk -v a="$(field tok_s "$a")" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
+    if [ "$rounds" -gt 1 ]; then
+      spread=$(printf '%s\n' "${ratios[@]}" | awk -v med="$(printf '%s\n' "${ratios[@]}" | median)" \
+        'NR == 1 {lo = hi = $1} {lo = $1 < lo ? $1 : lo; hi = $1 > hi ? $1 : hi}
+         END {printf "  rounds: median %.2fx, %.2f-%.2fx", med, lo, hi}')
+    fi
   fi
-  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %8s %8s %8s %8s  %s %s\n' "$preset" "$T" "$B" \
+  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %8s %8s %8s %8s  %s %s%s\n' "$preset" "$T" "$B" \
     "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
     "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field train_mb "$a")" \
-    "$(field analytic_mb "$a")" "$(field rss_ratio "$a")" "$(field set "$a")" "$tset"
+    "$(field analytic_mb "$a")" "$(field rss_ratio "$a")" "$(field set "$a")" "$tset" "$spread"
 done
