@@ -145,14 +145,23 @@ static void diloco_overlap_two_nodes_end_bit_identical(void **state) {
     two_nodes("--set diloco.overlap=true", true);
 }
 
-/* Error feedback with the 4-bit codec, blocking and overlapped: each node carries a
- * nonzero residual (metrics residual_norm), and the replicas still end byte-identical
- * (the residual changes what a node sends, never what the ring agrees on). */
-static void error_feedback(bool overlap) {
+/* new_launch_dir makes a test directory with the corpus in it (free it) and writes the
+ * launch directory inside it, DIR/run, to run. */
+static char *new_launch_dir(char *run, size_t len) {
     char *dir = agora_test_tmpdir();
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.txt", dir);
     write_corpus(p);
+    snprintf(run, len, "%s/run", dir);
+    return dir;
+}
+
+/* Error feedback with the 4-bit codec, blocking and overlapped: each node carries a
+ * nonzero residual (metrics residual_norm), and the replicas still end byte-identical
+ * (the residual changes what a node sends, never what the ring agrees on). */
+static void error_feedback(bool overlap) {
+    char run[4200];
+    char *dir = new_launch_dir(run, sizeof run);
     char args[512];
     snprintf(args, sizeof args,
              "--nodes 2 --set diloco.outer_steps=3 --set comm.codec=e3m0 "
@@ -161,8 +170,6 @@ static void error_feedback(bool overlap) {
     int rc = launch(dir, args);
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
-    char run[4200];
-    snprintf(run, sizeof run, "%s/run", dir);
     assert_true(summary_num(run, "node-00", "outer_steps") == 3);
     uint64_t h0 = weights_hash(run, "node-00"), h1 = weights_hash(run, "node-01");
     if (h0 == 0 || h0 != h1)
@@ -346,17 +353,6 @@ static void diloco_launch_rejects_bad_config(void **state) {
     snprintf(cmd, sizeof cmd, "'%s' launch --set diloco.inner_steps=0", agora_test_bin());
     assert_int_equal(agora_test_run(cmd, g_out, sizeof g_out), 2);
     assert_non_null(strstr(g_out, "diloco.inner_steps = 0 is out of range"));
-}
-
-/* new_launch_dir makes a test directory with the corpus in it (free it) and writes the
- * launch directory inside it, DIR/run, to run. */
-static char *new_launch_dir(char *run, size_t len) {
-    char *dir = agora_test_tmpdir();
-    char p[4200];
-    snprintf(p, sizeof p, "%s/corpus.txt", dir);
-    write_corpus(p);
-    snprintf(run, len, "%s/run", dir);
-    return dir;
 }
 
 /* A node whose delta blows up (x 1e6 at outer step 2): the norm census leaves it out on
