@@ -83,7 +83,7 @@ typedef struct agora_diloco_params {
     double chaos_delta_scale;    /* ... this node's delta is multiplied by this */
     bool error_feedback;         /* add this node's quantization residual of the last
                                     committed collective to its next delta (spec §17; no
-                                    effect with f32; not checkpointed) */
+                                    effect with f32; kept in the outer-state checkpoint) */
     /* Not config keys: set by the caller. */
     const char *ckpt_root; /* where outer-state checkpoints go (NULL: none) */
     bool resume;           /* start from the newest outer-state checkpoint under ckpt_root */

@@ -65,6 +65,7 @@ const size_t agora_diloco_cfg_len = sizeof agora_diloco_cfg / sizeof agora_diloc
 /* One checkpoint: the trainer's (live, or a snapshot) and the outer state. */
 typedef struct ckpt_job {
     const float *outer, *momentum;
+    const float *ef; /* diloco.error_feedback: the residual to carry (NULL: none) */
     int64_t revision;
     bool trainer;                    /* write the trainer's checkpoint first */
     const agora_ckpt_snapshot *snap; /* ... from this snapshot (NULL: the live trainer) */
@@ -101,7 +102,7 @@ typedef struct loop {
     uint32_t excluded; /* deltas left out by the last collective's screening */
     /* diloco.ckpt_async: the staging arena and the write in flight */
     agora_ckpt_snapshot *snap;
-    float *ck_outer, *ck_momentum;
+    float *ck_outer, *ck_momentum, *ck_ef;
     ckpt_job ck;
     bool ck_running;
     int64_t ck_prev_last; /* ckpt_last before the write in flight (restored if it fails) */
@@ -327,7 +328,7 @@ static void commit(loop *L, agora_diloco_outer_stats *st) {
  * the live trainer when the job has no snapshot), so it may run on the writer thread. */
 static void ckpt_write(const loop *L, ckpt_job *j) {
     const agora_diloco_params *p = L->p;
-    char dir[4096], path[4200], rev[32], h[32], n[32], hx[2][24];
+    char dir[4096], path[4200], rev[32], h[32], n[32], hx[3][24];
     j->err[0] = '\0';
     agora_err rc = AGORA_OK;
     if (j->trainer)
@@ -343,6 +344,9 @@ static void ckpt_write(const loop *L, ckpt_job *j) {
         snprintf(hx[0], sizeof hx[0], "%016" PRIx64, agora_hash64(j->outer, L->n * sizeof(float)));
         snprintf(hx[1], sizeof hx[1], "%016" PRIx64,
                  agora_hash64(j->momentum, L->n * sizeof(float)));
+        hx[2][0] = '\0';
+        if (j->ef != NULL)
+            snprintf(hx[2], sizeof hx[2], "%016" PRIx64, agora_hash64(j->ef, L->n * sizeof(float)));
         const char *meta[] = {"format",
                               "agora-diloco-outer",
                               "outer_step",
@@ -354,10 +358,15 @@ static void ckpt_write(const loop *L, ckpt_job *j) {
                               "theta_outer.xxh3",
                               hx[0],
                               "outer_momentum.xxh3",
-                              hx[1]};
-        agora_st_entry e[2] = {{"theta_outer", AGORA_ST_F32, 1, {(int64_t)L->n}, j->outer},
-                               {"outer_momentum", AGORA_ST_F32, 1, {(int64_t)L->n}, j->momentum}};
-        rc = agora_st_save(path, e, 2, meta, 6, j->err);
+                              hx[1],
+                              "ef_residual.xxh3",
+                              hx[2]};
+        /* ef_residual: this node's own error-feedback residual (never shared) */
+        agora_st_entry e[3] = {{"theta_outer", AGORA_ST_F32, 1, {(int64_t)L->n}, j->outer},
+                               {"outer_momentum", AGORA_ST_F32, 1, {(int64_t)L->n}, j->momentum},
+                               {"ef_residual", AGORA_ST_F32, 1, {(int64_t)L->n}, j->ef}};
+        bool ef = j->ef != NULL; /* its tensor and hash come last: left out when absent */
+        rc = agora_st_save(path, e, ef ? 3 : 2, meta, ef ? 7 : 6, j->err);
     }
     if (rc == AGORA_OK)
         rc = agora_ckpt_dir_commit(dir);
@@ -396,9 +405,16 @@ static agora_err ckpt_stage(loop *L) {
         if (L->ck_outer == NULL || L->ck_momentum == NULL)
             return AGORA_ENOMEM;
     }
+    if (L->ef != NULL && L->ck_ef == NULL) {
+        L->ck_ef = agora_malloc_aligned(L->n * sizeof(float));
+        if (L->ck_ef == NULL)
+            return AGORA_ENOMEM;
+    }
     AGORA_TRY(agora_trainer_snapshot(L->t, &L->snap));
     memcpy(L->ck_outer, L->outer, L->n * sizeof(float));
     memcpy(L->ck_momentum, L->momentum, L->n * sizeof(float));
+    if (L->ef != NULL)
+        memcpy(L->ck_ef, L->ef, L->n * sizeof(float));
     return AGORA_OK;
 }
 
@@ -417,12 +433,19 @@ static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
         return;
     int64_t t0 = agora_now_ns();
     ckpt_finish(L, true); /* back-pressure: one write at a time, in order */
-    ckpt_job j = {L->outer, L->momentum, L->revision, kind != CKPT_FINAL, NULL, AGORA_OK, ""};
+    ckpt_job j = {L->outer,           L->momentum, L->ef,    L->revision,
+                  kind != CKPT_FINAL, NULL,        AGORA_OK, ""};
     if (kind == CKPT_PERIODIC && p->ckpt_async) {
         agora_err rc = ckpt_stage(L);
         if (rc == AGORA_OK) {
-            L->ck =
-                (ckpt_job){L->ck_outer, L->ck_momentum, L->revision, true, L->snap, AGORA_OK, ""};
+            L->ck = (ckpt_job){L->ck_outer,
+                               L->ck_momentum,
+                               L->ef != NULL ? L->ck_ef : NULL,
+                               L->revision,
+                               true,
+                               L->snap,
+                               AGORA_OK,
+                               ""};
             L->ck_prev_last = L->ckpt_last;
             L->ckpt_last = L->revision;
             atomic_store(&L->ck_done, false);
@@ -497,14 +520,21 @@ static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
         rc = check_hash(f, "theta_outer", L->outer, L->n, path, err);
     if (rc == AGORA_OK)
         rc = check_hash(f, "outer_momentum", L->momentum, L->n, path, err);
+    bool ef_loaded = false;
+    if (rc == AGORA_OK && L->ef != NULL && agora_st_find(f, "ef_residual") != NULL) {
+        rc = agora_st_read_f32(f, "ef_residual", L->ef, 1, shape, err);
+        if (rc == AGORA_OK)
+            rc = check_hash(f, "ef_residual", L->ef, L->n, path, err);
+        ef_loaded = rc == AGORA_OK;
+    }
     agora_st_close(f);
     AGORA_TRY(rc);
     L->revision = step;
     L->ckpt_last = step;
     memcpy(L->inner, L->outer, L->n * sizeof(float));
     agora_trainer_set_step(L->t, step * p->inner_steps);
-    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "resumed the outer state of step %" PRId64 " from %s", step,
-                   dir);
+    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "resumed the outer state of step %" PRId64 " from %s%s", step,
+                   dir, ef_loaded ? " with its error-feedback residual" : "");
     return AGORA_OK;
 }
 
@@ -745,6 +775,7 @@ out:
     agora_ckpt_snapshot_free(L.snap);
     agora_free_aligned(L.ck_outer);
     agora_free_aligned(L.ck_momentum);
+    agora_free_aligned(L.ck_ef);
     agora_free_aligned(L.outer);
     agora_free_aligned(L.momentum);
     agora_free_aligned(L.delta);

@@ -187,6 +187,23 @@ static void error_feedback(bool overlap) {
     }
     agora_free(buf);
     assert_true(seen >= 2); /* overlap: the first record commits nothing */
+    if (!overlap) {         /* the residual travels in the outer state and comes back on resume */
+        char f[8400], head[4096] = "";
+        snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000003/outer.safetensors", run);
+        FILE *fp = fopen(f, "rb"); /* the JSON header names the tensors */
+        assert_non_null(fp);
+        size_t got = fread(head, 1, sizeof head - 1, fp);
+        fclose(fp);
+        head[got] = '\0';
+        assert_non_null(strstr(head + 8, "\"ef_residual\""));
+        char more[600];
+        snprintf(more, sizeof more, "%s --set diloco.outer_steps=4 --set train.resume=true", args);
+        rc = launch(dir, more);
+        if (rc != 0)
+            fail_msg("resumed launch exited %d:\n%s", rc, g_out);
+        assert_true(node_file_has(run, "node-00", "log.txt", "with its error-feedback residual"));
+        assert_true(summary_num(run, "node-00", "outer_steps") == 4);
+    }
     agora_test_rmtree(dir);
     free(dir);
 }
