@@ -194,11 +194,17 @@ static agora_err widen_csv(agora_metrics *m) {
         agora_sbuf_printf(&b, "%.*s\n", (int)(len - start), old + start);
     agora_free(old);
     rc = agora_sbuf_write(&b, m->csv_path, err);
-    if (rc != AGORA_OK)
+    if (rc != AGORA_OK) { /* the file is as it was: so are its columns */
+        while (m->n_header > first)
+            agora_free(m->header[--m->n_header]);
         return rc;
+    }
+    FILE *nf = fopen(m->csv_path, "a");
+    if (nf == NULL)
+        return AGORA_EIO; /* keeps the old handle: never a NULL stream */
     fclose(m->csv);
-    m->csv = fopen(m->csv_path, "a");
-    return m->csv != NULL ? AGORA_OK : AGORA_EIO;
+    m->csv = nf;
+    return AGORA_OK;
 }
 
 agora_err agora_metrics_end(agora_metrics *m) {

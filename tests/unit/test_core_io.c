@@ -186,13 +186,22 @@ static void io_metrics_write_jsonl_and_csv(void **state) {
     c = slurp(path);
     assert_string_equal(c, "step,loss,phase,extra\n0,1.5,\"a,\"\"b\"\"\",\n1,0.5,\"a,\"\"b\"\"\",\n"
                            "2,0.25,,7\n");
-    agora_free(c);
-    /* and later records, with or without the new key, keep to the wider header */
+    /* A failed rewrite returns the error and leaves the file as it was, and the columns
+     * too: the next record, without the new key, lands under the same header. */
     agora_assert_ok(agora_metrics_open(dir, NULL, &m));
+    agora_metrics_begin(m);
+    agora_metrics_i64(m, "another", 1);
+    agora_io_fail_after(0);
+    agora_assert_err(agora_metrics_end(m), AGORA_EIO);
+    agora_io_fail_after(-1);
+    char *same = slurp(path);
+    assert_string_equal(same, c);
+    agora_free(same);
     agora_metrics_begin(m);
     agora_metrics_i64(m, "step", 3);
     agora_assert_ok(agora_metrics_end(m));
     agora_metrics_close(m);
+    agora_free(c);
     c = slurp(path);
     assert_string_equal(c, "step,loss,phase,extra\n0,1.5,\"a,\"\"b\"\"\",\n1,0.5,\"a,\"\"b\"\"\",\n"
                            "2,0.25,,7\n3,,,\n");
