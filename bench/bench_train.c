@@ -8,7 +8,12 @@
  * rss_mb is the process's peak RSS; train_mb is that peak minus the RSS just before the
  * model was built (binary, libraries, OpenBLAS buffers), compared (rss_ratio) with the
  * analytic params + grads + AdamW moments (16 bytes per parameter) + activations.
+ * fma_gflops is the machine's floating-point ceiling: two threads at once, each running
+ * twelve independent chains of the widest FMA instruction the CPU has (512-bit with
+ * AVX-512, else 256-bit), registers only; sgemm_vs_fma is the sgemm peak as a share of it,
+ * which says how much a better sgemm than OpenBLAS's could still win.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +69,74 @@ static double native_peak(int n) {
     agora_free_aligned(c);
     return best;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+enum { FMA_ITERS = 20000000, FMA_CHAINS = 12 };
+/* One thread's FMA rate in GFLOP/s: FMA_CHAINS independent register chains, so latency
+ * never limits it. Inline assembly, so no compiler can fold or shorten the chains. */
+static void *fma_thread(void *arg) {
+    double *out = arg;
+    int zmm = __builtin_cpu_supports("avx512f");
+    int64_t t0 = agora_now_ns();
+    for (long i = 0; i < FMA_ITERS; i++) {
+        if (zmm)
+            __asm__ volatile("vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm1\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm2\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm3\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm4\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm5\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm6\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm7\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm8\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm9\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm10\n\t"
+                             "vfmadd231ps %%zmm14, %%zmm15, %%zmm11\n\t" ::
+                                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                                   "xmm8", "xmm9", "xmm10", "xmm11");
+        else
+            __asm__ volatile("vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm1\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm3\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm7\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm9\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n\t"
+                             "vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n\t" ::
+                                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                                   "xmm8", "xmm9", "xmm10", "xmm11");
+    }
+    double s = (double)(agora_now_ns() - t0) / 1e9;
+    *out = (double)FMA_ITERS * FMA_CHAINS * (zmm ? 32.0 : 16.0) / s / 1e9;
+    return NULL;
+}
+
+/* Two threads at once (the cores the training uses), best of 3; 0 where the CPU has no
+ * FMA. */
+static double fma_peak(void) {
+    if (!__builtin_cpu_supports("fma") || !__builtin_cpu_supports("avx2"))
+        return 0.0;
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        pthread_t th;
+        double g[2] = {0, 0};
+        if (pthread_create(&th, NULL, fma_thread, &g[1]) != 0)
+            return 0.0;
+        fma_thread(&g[0]);
+        pthread_join(th, NULL);
+        best = g[0] + g[1] > best ? g[0] + g[1] : best;
+    }
+    return best;
+}
+#else
+static double fma_peak(void) {
+    return 0.0;
+}
+#endif
 
 int main(int argc, char **argv) {
     if (argc < 5) {
@@ -133,17 +206,18 @@ int main(int argc, char **argv) {
     peak_native = again > peak_native ? again : peak_native;
     peak_split = again_split > peak_split ? again_split : peak_split;
     peak = peak_native > peak_split ? peak_native : peak_split;
+    double fma = fma_peak();
     double tok_s = (double)n * steps / total_s;
     double mfu = tok_s * agora_model_flops_per_token(&c, T) / (peak * 1e9);
     double analytic = (double)agora_model_config_n_params(&c) * 16.0 +
                       (double)agora_model_activation_bytes(&c, B, T);
     printf("preset=%s T=%d B=%d params=%llu tok_s=%.1f step_s=%.3f fwd_frac=%.2f bwd_frac=%.2f "
            "peak_gflops=%.1f openblas2=%.1f split=%.1f mfu=%.3f rss_mb=%.1f base_mb=%.1f "
-           "train_mb=%.1f analytic_mb=%.1f rss_ratio=%.3f\n",
+           "train_mb=%.1f analytic_mb=%.1f rss_ratio=%.3f fma_gflops=%.1f sgemm_vs_fma=%.3f\n",
            argv[1], T, B, (unsigned long long)agora_model_config_n_params(&c), tok_s,
            total_s / steps, fwd_s / total_s, bwd_s / total_s, peak, peak_native, peak_split, mfu,
            rss / 1048576.0, base_rss / 1048576.0, train_rss / 1048576.0, analytic / 1048576.0,
-           train_rss / analytic);
+           train_rss / analytic, fma, fma > 0 ? peak / fma : 0.0);
     free(x);
     free(y);
     agora_adamw_fini(&opt);

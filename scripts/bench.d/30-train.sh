@@ -11,6 +11,8 @@
 #            thread for both; two pools at 2 threads each fight over 2 cores, so that mix is
 #            not offered. One thread is sometimes the fastest on a loaded machine (no thread
 #            waits for a descheduled partner), so both sides get that option.
+# The last line gives the machine's FMA ceiling and the sgemm peak as a share of it: what a
+# better sgemm than OpenBLAS's could still win (MFU itself is against the sgemm peak).
 # BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small. BENCH_TRAIN_ROUNDS=N (default 1)
 # measures every shape N times, agora and PyTorch interleaved (each round: all settings of
 # both sides), prints the best of all rounds for each side and the median and range of the
@@ -40,6 +42,7 @@ configs="tiny:256:8:20 small:256:8:4 base:256:8:2 tiny:1024:2:10 small:1024:2:3 
 printf '%-6s %5s %3s %11s %8s %7s %11s %9s %8s %8s %8s %8s  %s\n' preset T B agora_tok/s MFU \
   peakGF torch_tok/s vs_torch rss_MB train_MB anal_MB ratio 'best settings (agora, torch)' 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+last=""
 for c in $configs; do
   IFS=: read -r preset T B steps <<<"$c"
   runs=()
@@ -83,4 +86,10 @@ for c in $configs; do
     "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
     "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field train_mb "$a")" \
     "$(field analytic_mb "$a")" "$(field rss_ratio "$a")" "$(field set "$a")" "$tset" "$spread"
+  last=$a
 done
+fma=$(field fma_gflops "$last")
+if [ -n "$fma" ] && [ "$fma" != 0.0 ]; then
+  printf 'FMA ceiling (2 threads, registers only): %s GFLOP/s; the sgemm peak of the last shape is %s%% of it\n' \
+    "$fma" "$(awk -v r="$(field sgemm_vs_fma "$last")" 'BEGIN{printf "%.0f", 100*r}')"
+fi
