@@ -2,7 +2,9 @@
  *
  * run:     one condition (burn-in under sim.burnin_recsys, then sim.recsys), with a progress
  *          bar; writes the run directory (config copy, metrics.jsonl/.csv every
- *          sim.metrics_every steps, summary.json, agents.csv, SVG plots).
+ *          sim.metrics_every steps, summary.json, agents.csv, SVG plots, and a checkpoint
+ *          every sim.checkpoint_every steps and at the end, which --resume continues from:
+ *          the resumed run ends with the same digest as one that never stopped).
  * compare: R replicates; each burns in once, then branches into every policy from the same
  *          state with the same random streams; prints the paper-style table (mean and 95%
  *          bootstrap CI over replicates) and writes compare.csv.
@@ -10,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agora/alloc.h"
 #include "agora/json.h"
@@ -41,7 +44,68 @@ typedef struct sim_opts {
     const char *run_dir, *policies, *progress;
     agora_cli_list sets;
     int64_t replicates;
+    bool resume;
 } sim_opts;
+
+#define SIM_CKPT "sim.ckpt.safetensors"
+
+/* Keeps the lines of buf whose record step (the integer after `prefix` at the start of the
+ * line) is at most t_max; other lines (a header, anything unparsable) stay. Returns the new
+ * length; buf is rewritten in place. */
+static size_t keep_until(char *buf, size_t len, const char *prefix, int64_t t_max) {
+    size_t w = 0, plen = strlen(prefix);
+    for (size_t r = 0; r < len;) {
+        size_t e = r;
+        while (e < len && buf[e] != '\n')
+            e++;
+        size_t next = e < len ? e + 1 : e;
+        bool keep = true;
+        if (next - r > plen && memcmp(buf + r, prefix, plen) == 0) {
+            char *end = NULL;
+            long long t = strtoll(buf + r + plen, &end, 10);
+            if (end != buf + r + plen && (*end == ',' || *end == '}'))
+                keep = t <= t_max;
+        }
+        if (keep) {
+            memmove(buf + w, buf + r, next - r);
+            w += next - r;
+        }
+        r = next;
+    }
+    return w;
+}
+
+/* A resumed run drops the metrics records written after its checkpoint (it writes them
+ * again, the same bits), so no step appears twice. Each file is rewritten atomically. */
+static agora_err trim_metrics(const char *dir, int64_t t_max, char err[AGORA_ERR_LEN]) {
+    static const char *const names[2] = {"metrics.jsonl", "metrics.csv"};
+    static const char *const prefixes[2] = {"{\"t\":", ""};
+    for (int i = 0; i < 2; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char *buf = NULL;
+        size_t len = 0;
+        agora_err rc = agora_read_file(path, (size_t)1 << 31, &buf, &len, err);
+        if (rc == AGORA_ENOENT)
+            continue;
+        if (rc != AGORA_OK)
+            return rc;
+        size_t n = keep_until(buf, len, prefixes[i], t_max);
+        rc = n == len ? AGORA_OK : agora_write_file_atomic(path, buf, n, err);
+        agora_free(buf);
+        if (rc != AGORA_OK)
+            return rc;
+    }
+    return AGORA_OK;
+}
+
+/* Saves the state and the step records so far to dir/SIM_CKPT, atomically. */
+static agora_err save_ckpt(const agora_sim *s, const char *dir, const agora_sim_stepstats *recs,
+                           size_t n_rec, char err[AGORA_ERR_LEN]) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, SIM_CKPT);
+    return agora_sim_save(s, path, recs, n_rec * sizeof *recs, err);
+}
 
 static agora_progress_mode progress_mode(const char *s) {
     agora_progress_mode m = AGORA_PROGRESS_AUTO;
@@ -189,22 +253,71 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
     char dir[4096], err[AGORA_ERR_LEN];
     agora_cfg_table t = agora_sim_cfg_table(&p);
     agora_err rc = agora_rundir_create(o->run_dir, "sim", dir, sizeof dir, err);
-    if (rc == AGORA_OK)
-        rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
-    if (rc == AGORA_OK)
-        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
     if (rc != AGORA_OK)
         return agora_cli_fail(cmd, "%s", err);
     agora_sim *s = NULL;
     agora_metrics *m = NULL;
     agora_sim_stepstats *recs = NULL;
     size_t n_rec = 0;
-    rc = agora_sim_create(&p, &s, err);
-    if (rc != AGORA_OK)
-        return agora_cli_fail(cmd, "%s", err);
-    rc = agora_metrics_open(dir, "metrics", &m);
     size_t max_rec = (size_t)(p.n_steps / p.metrics_every) + 2;
-    recs = agora_calloc(max_rec, sizeof *recs);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, SIM_CKPT);
+    if (o->resume && access(ckpt, F_OK) == 0) {
+        void *extra = NULL;
+        size_t extra_len = 0;
+        rc = agora_sim_load(ckpt, &p, &s, &extra, &extra_len, err);
+        if (rc == AGORA_OK && extra_len % sizeof *recs != 0) {
+            snprintf(err, sizeof err, "%.300s: step records of %zu bytes, not a multiple of %zu",
+                     ckpt, extra_len, sizeof *recs);
+            rc = AGORA_EPARSE;
+        }
+        if (rc != AGORA_OK) {
+            agora_free(extra);
+            ec = agora_cli_fail(cmd, "cannot resume: %s", err);
+            goto out;
+        }
+        if (rc == AGORA_OK && agora_sim_time(s) > p.n_steps) {
+            snprintf(err, sizeof err, "%.300s is at step %lld, past sim.n_steps = %lld", ckpt,
+                     (long long)agora_sim_time(s), (long long)p.n_steps);
+            rc = AGORA_EINVAL;
+        }
+        if (rc != AGORA_OK) {
+            agora_free(extra);
+            ec = agora_cli_fail(cmd, "cannot resume: %s", err);
+            goto out;
+        }
+        n_rec = extra_len / sizeof *recs;
+        max_rec = n_rec > max_rec ? n_rec : max_rec;
+        recs = agora_calloc(max_rec, sizeof *recs);
+        if (recs != NULL && n_rec > 0)
+            memcpy(recs, extra, n_rec * sizeof *recs);
+        agora_free(extra);
+        rc = trim_metrics(dir, agora_sim_time(s), err);
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "cannot resume: %s", err);
+            goto out;
+        }
+        AGORA_LOG_INFO(AGORA_SUB_SIM, "sim run: resumed from %s at step %lld", ckpt,
+                       (long long)agora_sim_time(s));
+    } else {
+        if (o->resume)
+            AGORA_LOG_INFO(AGORA_SUB_SIM, "sim run: no checkpoint in %s, starting fresh", dir);
+        rc = agora_sim_create(&p, &s, err);
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "%s", err);
+            goto out;
+        }
+        recs = agora_calloc(max_rec, sizeof *recs);
+    }
+    /* the config goes in only now: a refused resume leaves the run directory as it was */
+    rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
+    if (rc == AGORA_OK)
+        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
+    if (rc != AGORA_OK) {
+        ec = agora_cli_fail(cmd, "%s", err);
+        goto out;
+    }
+    rc = agora_metrics_open(dir, "metrics", &m);
     if (rc != AGORA_OK || recs == NULL) {
         ec = agora_cli_fail(cmd, "cannot open metrics in %s", dir);
         goto out;
@@ -215,8 +328,8 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
                    agora_sim_recsys_name(p.burnin_recsys), agora_sim_recsys_name(p.recsys), dir);
     agora_progress pr;
     agora_progress_init(&pr, "sim", (uint64_t)p.n_steps, stderr, progress_mode(o->progress));
-    int64_t t0ns = agora_now_ns();
-    for (int64_t step = 0; step < p.n_steps; step++) {
+    int64_t t0ns = agora_now_ns(), first = agora_sim_time(s);
+    for (int64_t step = first; step < p.n_steps; step++) {
         if (step == p.burnin_steps)
             agora_sim_branch(s);
         int rs = step < p.burnin_steps ? p.burnin_recsys : p.recsys;
@@ -238,11 +351,20 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
             agora_progress_update(&pr, (uint64_t)step + 1, "NE feed %.3f pool %.3f var %.3f",
                                   r.ne_feed, r.ne_pool, r.o_var);
         }
+        /* every checkpoint_every steps and at the end, so a finished run can be extended */
+        if (p.checkpoint_every > 0 &&
+            ((step + 1) % p.checkpoint_every == 0 || step + 1 == p.n_steps)) {
+            rc = save_ckpt(s, dir, recs, n_rec, err);
+            if (rc != AGORA_OK) {
+                ec = agora_cli_fail(cmd, "step %lld: %s", (long long)step, err);
+                goto out;
+            }
+        }
     }
     if (p.burnin_steps >= p.n_steps)
         agora_sim_branch(s);
     double secs = (double)(agora_now_ns() - t0ns) * 1e-9;
-    agora_progress_finish(&pr, "%lld steps in %.1f s", (long long)p.n_steps, secs);
+    agora_progress_finish(&pr, "%lld steps in %.1f s", (long long)(p.n_steps - first), secs);
     agora_sim_summary sum;
     rc = agora_sim_summarize(s, &sum);
     uint64_t dg = agora_sim_digest(s);
@@ -662,6 +784,8 @@ static const agora_cli_flag k_flags[] = {
      "compare: comma-separated rankers (default chrono,engagement)"},
     {"--replicates", AGORA_CLI_INT, &g_opts.replicates, "R",
      "compare: replicates (sim.replicates)"},
+    {"--resume", AGORA_CLI_SWITCH, &g_opts.resume, NULL,
+     "run: continue from the run directory's checkpoint (needs --run-dir)"},
     AGORA_CLI_PROGRESS_FLAG(g_opts.progress),
 };
 
@@ -672,7 +796,9 @@ static void sim_help(FILE *out) {
             "[flags]\n\n"
             "run: one condition (burn-in under sim.burnin_recsys, then sim.recsys); writes\n"
             "  config.ini, config.effective.ini, meta.json, metrics.jsonl/.csv, summary.json,\n"
-            "  agents.csv and SVG plots (opinions, anb, orq, lorenz) to the run directory.\n"
+            "  agents.csv and SVG plots (opinions, anb, orq, lorenz) to the run directory,\n"
+            "  and sim.ckpt.safetensors every sim.checkpoint_every steps and at the end:\n"
+            "  --resume continues from it (same settings; sim.n_steps may grow).\n"
             "compare: R replicates; each burns in once and branches into every policy\n"
             "  (common random numbers); prints the paper-style table, writes compare.csv.\n"
             "  chrono is always run first: it is the baseline of ANB vs chrono.\n\n"
@@ -701,9 +827,14 @@ static int sim_main(int argc, char **argv) {
     if (strcmp(pos[0], "run") == 0) {
         if (g_opts.policies != NULL || g_opts.replicates != 0)
             return agora_cli_usage("sim", "--policies and --replicates are for compare");
+        if (g_opts.resume && g_opts.run_dir == NULL)
+            return agora_cli_usage("sim", "--resume needs --run-dir");
         return sim_run(pos[1], &g_opts, argc, argv);
     }
-    if (strcmp(pos[0], "compare") == 0)
+    if (strcmp(pos[0], "compare") == 0) {
+        if (g_opts.resume)
+            return agora_cli_usage("sim", "--resume is for run");
         return sim_compare(pos[1], &g_opts, argc, argv);
+    }
     return agora_cli_usage("sim", "unknown action '%s' (run or compare)", pos[0]);
 }

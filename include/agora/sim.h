@@ -47,6 +47,7 @@ typedef enum agora_recsys {
  * listed by the config table (agora help config). */
 typedef struct agora_sim_params {
     int64_t n_agents, n_steps, burnin_steps, replicates, seed, metrics_every;
+    int64_t checkpoint_every; /* `agora sim run`: steps between checkpoints (0: none) */
     int burnin_recsys, recsys;
     /* network */
     int graph_init; /* fitness_homophily, dsbm, er, file */
@@ -112,6 +113,21 @@ AGORA_API agora_err agora_sim_create(const agora_sim_params *p, agora_sim **out,
 /* agora_sim_clone deep-copies s (the branch point of spec §10.2). */
 AGORA_API agora_err agora_sim_clone(const agora_sim *s, agora_sim **out);
 AGORA_API void agora_sim_destroy(agora_sim *s); /* NULL-safe */
+/* agora_sim_save writes the whole dynamic state to path, atomically (a safetensors file,
+ * layout in src/sim/sim_ckpt.c), with extra_len opaque caller bytes beside it.
+ * agora_sim_load rebuilds it under the same settings p (every sim.* key but n_steps,
+ * replicates, metrics_every and checkpoint_every must match, else AGORA_EINVAL): stepping
+ * on gives the same bits as the run that wrote it. *extra (agora_free it) gets the caller
+ * bytes; extra may be NULL. Truncated, corrupt or foreign files give a message naming the
+ * file and what is wrong. */
+AGORA_NODISCARD AGORA_API agora_err agora_sim_save(const agora_sim *s, const char *path,
+                                                   const void *AGORA_NULLABLE extra,
+                                                   size_t extra_len, char err[AGORA_ERR_LEN]);
+AGORA_NODISCARD AGORA_API agora_err agora_sim_load(const char *path, const agora_sim_params *p,
+                                                   agora_sim **out,
+                                                   void *AGORA_NULLABLE *AGORA_NULLABLE extra,
+                                                   size_t *AGORA_NULLABLE extra_len,
+                                                   char err[AGORA_ERR_LEN]);
 
 /* agora_sim_step runs one step (post, read, commit) under ranker `recsys`. */
 AGORA_API agora_err agora_sim_step(agora_sim *s, int recsys);

@@ -30,6 +30,8 @@ static const agora_cfg_entry k_cfg[] = {
     AGORA_CFG_INT(P, "sim.replicates", replicates, 20, 1, 100000, "replicates R (compare)"),
     AGORA_CFG_INT(P, "sim.seed", seed, 1, 0, INT64_MAX, "global seed"),
     AGORA_CFG_INT(P, "sim.metrics_every", metrics_every, 10, 1, 100000000, "steps between records"),
+    AGORA_CFG_INT(P, "sim.checkpoint_every", checkpoint_every, 100, 0, 100000000,
+                  "sim run: steps between checkpoints (0: none)"),
     AGORA_CFG_ENUM(P, "sim.burnin_recsys", burnin_recsys, "chrono", k_recsys, "burn-in ranker"),
     AGORA_CFG_ENUM(P, "sim.recsys", recsys, "chrono", k_recsys, "ranker after burn-in"),
     AGORA_CFG_ENUM(P, "sim.graph_init", graph_init, "fitness_homophily", k_graph,

@@ -13,6 +13,7 @@
 #include "agora/alloc.h"
 #include "agora/hash.h"
 #include "agora/log.h"
+#include "agora/safetensors.h"
 #include "agora/time.h"
 #include "sim/sim_internal.h"
 
@@ -22,29 +23,31 @@ enum { CNT_N, CNT_SEEN, CNT_D, CNT_K, CNT_2K, CNT_LX, CNT_M };
 typedef struct arr_desc {
     size_t off, elem;
     int cnt;
-    bool digest;
+    bool digest; /* part of the dynamic state: digested and checkpointed */
+    agora_st_dtype dtype;
+    const char *name;
 } arr_desc;
-#define A(f, c, d)                                                                                 \
-    { offsetof(agora_sim, f), sizeof(*((agora_sim *)0)->f), c, d }
+#define A(f, c, d, t)                                                                              \
+    { offsetof(agora_sim, f), sizeof(*((agora_sim *)0)->f), c, d, AGORA_ST_##t, #f }
 static const arr_desc k_arrays[] = {
-    A(o, CNT_N, 1),         A(tau, CNT_N, 1),      A(act, CNT_N, 1),
-    A(pi, CNT_N, 1),        A(toxic, CNT_N, 1),    A(E, CNT_N, 1),
-    A(En, CNT_N, 1),        A(C, CNT_N, 1),        A(Cn, CNT_N, 1),
-    A(rt_made, CNT_N, 1),   A(rt_recv, CNT_N, 1),  A(tot_exp, CNT_N, 1),
-    A(tot_rt, CNT_N, 1),    A(imp, CNT_N, 1),      A(followers_t0, CNT_N, 1),
-    A(out_n, CNT_N, 1),     A(out_cap, CNT_N, 0),  A(in_n, CNT_N, 1),
-    A(in_cap, CNT_N, 0),    A(post_n, CNT_N, 0),   A(seen_head, CNT_N, 1),
-    A(disc_head, CNT_N, 1), A(disc_n, CNT_N, 1),   A(rt_n, CNT_N, 1),
-    A(unf_n, CNT_N, 0),     A(fol_n, CNT_N, 0),    A(lnx, CNT_N, 0),
-    A(fd_n, CNT_N, 0),      A(fd_camp, CNT_N, 0),  A(seen, CNT_SEEN, 1),
-    A(disc_a, CNT_D, 1),    A(disc_w, CNT_D, 1),   A(rt_buf, CNT_K, 1),
-    A(rt_via, CNT_K, 1),    A(unf_buf, CNT_K, 0),  A(fd_seq, CNT_K, 0),
-    A(fd_auth, CNT_K, 0),   A(fol_buf, CNT_2K, 0), A(fol_kind, CNT_2K, 0),
-    A(fol_pair, CNT_2K, 0), A(lx, CNT_LX, 0),      A(ly, CNT_K, 0),
-    A(m_author, CNT_M, 1),  A(m_nrt, CNT_M, 1),    A(m_t0, CNT_M, 1),
-    A(m_idx, CNT_M, 1),     A(m_neg, CNT_M, 1),    A(m_o, CNT_M, 1),
-    A(m_exp[0], CNT_M, 1),  A(m_exp[1], CNT_M, 1), A(m_rtc[0], CNT_M, 1),
-    A(m_rtc[1], CNT_M, 1),
+    A(o, CNT_N, 1, F64),         A(tau, CNT_N, 1, F64),      A(act, CNT_N, 1, F64),
+    A(pi, CNT_N, 1, F64),        A(toxic, CNT_N, 1, U8),     A(E, CNT_N, 1, I64),
+    A(En, CNT_N, 1, I64),        A(C, CNT_N, 1, I64),        A(Cn, CNT_N, 1, I64),
+    A(rt_made, CNT_N, 1, I64),   A(rt_recv, CNT_N, 1, I64),  A(tot_exp, CNT_N, 1, I64),
+    A(tot_rt, CNT_N, 1, I64),    A(imp, CNT_N, 1, I64),      A(followers_t0, CNT_N, 1, U32),
+    A(out_n, CNT_N, 1, U32),     A(out_cap, CNT_N, 0, U32),  A(in_n, CNT_N, 1, U32),
+    A(in_cap, CNT_N, 0, U32),    A(post_n, CNT_N, 0, U32),   A(seen_head, CNT_N, 1, U32),
+    A(disc_head, CNT_N, 1, U32), A(disc_n, CNT_N, 1, U32),   A(rt_n, CNT_N, 1, U8),
+    A(unf_n, CNT_N, 0, U8),      A(fol_n, CNT_N, 0, U8),     A(lnx, CNT_N, 0, U8),
+    A(fd_n, CNT_N, 0, U8),       A(fd_camp, CNT_N, 0, U8),   A(seen, CNT_SEEN, 1, U32),
+    A(disc_a, CNT_D, 1, U32),    A(disc_w, CNT_D, 1, F32),   A(rt_buf, CNT_K, 1, U32),
+    A(rt_via, CNT_K, 1, U32),    A(unf_buf, CNT_K, 0, U32),  A(fd_seq, CNT_K, 0, U32),
+    A(fd_auth, CNT_K, 0, U32),   A(fol_buf, CNT_2K, 0, U32), A(fol_kind, CNT_2K, 0, U8),
+    A(fol_pair, CNT_2K, 0, U8),  A(lx, CNT_LX, 0, F32),      A(ly, CNT_K, 0, U8),
+    A(m_author, CNT_M, 1, U32),  A(m_nrt, CNT_M, 1, U32),    A(m_t0, CNT_M, 1, I32),
+    A(m_idx, CNT_M, 1, U8),      A(m_neg, CNT_M, 1, U8),     A(m_o, CNT_M, 1, F32),
+    A(m_exp[0], CNT_M, 1, U32),  A(m_exp[1], CNT_M, 1, U32), A(m_rtc[0], CNT_M, 1, U32),
+    A(m_rtc[1], CNT_M, 1, U32),
 };
 #undef A
 #define N_ARRAYS (sizeof k_arrays / sizeof k_arrays[0])
@@ -147,6 +150,45 @@ static agora_err window_init(agora_sim *s, size_t cap) {
     if (!s->wh || !s->wh2 || !s->win_off || !s->win || !s->win2)
         return AGORA_ENOMEM;
     s->win_n = 0;
+    return AGORA_OK;
+}
+
+// ---- for the checkpoint (sim_ckpt.c) ----
+
+bool agora__sim_array(const agora_sim *s, size_t a, agora__sim_array_view *v) {
+    if (a >= N_ARRAYS)
+        return false;
+    const arr_desc *d = &k_arrays[a];
+    AGORA_ASSERT(d->elem == agora_st_dtype_size(d->dtype));
+    v->name = d->name;
+    v->off = d->off;
+    v->count = arr_count(s, d->cnt);
+    v->elem = d->elem;
+    v->state = d->digest;
+    v->per_message = d->cnt == CNT_M;
+    v->dtype = (int)d->dtype;
+    return true;
+}
+
+void *agora__sim_big_alloc(size_t bytes, bool zero) {
+    return big_alloc(bytes, zero);
+}
+
+agora_err agora__sim_window_reserve(agora_sim *s, size_t cap) {
+    if (cap <= s->win_cap)
+        return AGORA_OK;
+    agora__sim_went *a = big_alloc(cap * sizeof *a, false), *b = big_alloc(cap * sizeof *b, false);
+    if (a == NULL || b == NULL) {
+        agora_free(a);
+        agora_free(b);
+        return AGORA_ENOMEM;
+    }
+    memcpy(a, s->win, s->win_n * sizeof *a);
+    agora_free(s->win);
+    agora_free(s->win2);
+    s->win = a;
+    s->win2 = b;
+    s->win_cap = s->win_cap2 = cap;
     return AGORA_OK;
 }
 

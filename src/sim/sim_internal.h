@@ -343,5 +343,21 @@ agora_err agora__sim_import(agora_sim *s, char err[AGORA_ERR_LEN]);
 // ---- step internals (sim.c) ----
 agora_err agora__sim_step_ops(agora_sim *s, const agora__sim_recsys_ops *ops);
 agora_err agora__sim_alloc(agora_sim *s, int64_t n);
+/* The per-agent and per-message arrays, for the checkpoint (sim_ckpt.c): array a's name,
+ * pointer field's offset, element count and size, and whether it is dynamic state (the rest is
+ * scratch rewritten every step); false past the last one. */
+typedef struct agora__sim_array_view {
+    const char *name;
+    size_t off; /* of the pointer field in agora_sim */
+    size_t count, elem;
+    bool state, per_message;
+    int dtype; /* agora_st_dtype */
+} agora__sim_array_view;
+bool agora__sim_array(const agora_sim *s, size_t a, agora__sim_array_view *v);
+/* Hash of the settings that shape a trajectory (sim_ckpt.c). */
+uint64_t agora__sim_params_hash(const agora_sim_params *p);
+void *agora__sim_big_alloc(size_t bytes, bool zero);
+/* Grows the emission-window overflow buffers to at least cap entries (keeping win). */
+agora_err agora__sim_window_reserve(agora_sim *s, size_t cap);
 
 #endif /* AGORA_SIM_INTERNAL_H */

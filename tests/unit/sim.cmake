@@ -27,7 +27,8 @@ agora_unit_test(sim_import SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_impor
   sim_import_filters_degree_and_component
   sim_import_opinions_from_labels_and_spectral
   sim_cli_run_writes_run_directory
-  sim_cli_rejects_bad_config_and_usage)
+  sim_cli_rejects_bad_config_and_usage
+  sim_cli_resume_matches_an_unbroken_run)
 # Phase B runs one short parallel region per step; on a loaded CI machine spinning OpenMP
 # workers steal the cores the other test processes need, so sim tests wait passively.
 get_property(_sim_tests DIRECTORY PROPERTY TESTS)
@@ -36,3 +37,8 @@ foreach(_t ${_sim_tests})
     set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT "OMP_WAIT_POLICY=passive")
   endif()
 endforeach()
+agora_unit_test(sim_ckpt SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_ckpt.c LIBS agora_sim
+  CASES
+  sim_ckpt_resume_is_bit_exact
+  sim_ckpt_refuses_damaged_or_mismatched_files
+  sim_ckpt_keeps_an_imported_network)

@@ -322,6 +322,96 @@ static void sim_cli_rejects_bad_config_and_usage(void **state) {
     free(tmp);
 }
 
+/* The whole file at dir/name (NUL-terminated; free it). */
+static char *slurp(const char *dir, const char *name) {
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *buf = NULL, err[AGORA_ERR_LEN];
+    size_t len = 0;
+    if (agora_read_file(p, (size_t)1 << 26, &buf, &len, err) != AGORA_OK)
+        fail_msg("%s", err);
+    return buf;
+}
+
+static void same_file(const char *a, const char *b, const char *name) {
+    char *x = slurp(a, name), *y = slurp(b, name);
+    if (strcmp(x, y) != 0)
+        fail_msg("%s differs between %s and %s", name, a, b);
+    agora_free(x);
+    agora_free(y);
+}
+
+static void copy_file(const char *from, const char *to) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A run stopped at step 20 and resumed to 40 ends like one that never stopped: the same
+ * digest, metrics, summary and plots. Resuming from an older checkpoint than the metrics
+ * (a crash between checkpoints) drops the later records before writing them again. A
+ * resume under other settings is refused and leaves the run directory as it was. */
+static void sim_cli_resume_matches_an_unbroken_run(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char ini[1024], a[1024], b[1024], ck[1100], ck20[1024], args[4096];
+    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
+    snprintf(a, sizeof a, "%s/a", tmp);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    snprintf(ck, sizeof ck, "%s/sim.ckpt.safetensors", b);
+    snprintf(ck20, sizeof ck20, "%s/ck20", tmp);
+    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 40\nburnin_steps = 10\nmetrics_every = 5\n"
+                    "checkpoint_every = 10\nout_degree_mean = 20\nrecsys = eng_oracle\n");
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s' --progress off", ini, a);
+    assert_int_equal(run(args), 0);
+    char *d = strstr(g_out, "digest");
+    assert_non_null(d);
+    char dig[64];
+    snprintf(dig, sizeof dig, "%.30s", d);
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s' --progress off --set sim.n_steps=20",
+             ini, b);
+    assert_int_equal(run(args), 0);
+    assert_null(strstr(g_out, dig));
+    copy_file(ck, ck20);
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s' --progress off --resume", ini, b);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "resumed from"));
+    assert_non_null(strstr(g_out, dig));
+    const char *same[] = {"metrics.jsonl", "metrics.csv", "summary.json", "agents.csv", "anb.svg"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        same_file(a, b, same[i]);
+    /* back to the step-20 checkpoint with metrics up to 40 on disk */
+    copy_file(ck20, ck);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, dig));
+    same_file(a, b, "metrics.jsonl");
+    same_file(a, b, "metrics.csv");
+    /* other settings: refused, nothing rewritten */
+    char *cfg = slurp(b, "config.effective.ini");
+    snprintf(args, sizeof args,
+             "sim run '%s' --run-dir '%s' --progress off --resume --set sim.beta_neg=0.9", ini, b);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "other sim.* settings"));
+    char *cfg2 = slurp(b, "config.effective.ini");
+    assert_string_equal(cfg, cfg2);
+    agora_free(cfg);
+    agora_free(cfg2);
+    /* a damaged checkpoint is named */
+    FILE *f = fopen(ck, "r+b");
+    assert_non_null(f);
+    fseek(f, -5, SEEK_END);
+    fputc('#', f);
+    fclose(f);
+    snprintf(args, sizeof args, "sim run '%s' --run-dir '%s' --progress off --resume", ini, b);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "sim.ckpt.safetensors"));
+    snprintf(args, sizeof args, "sim run '%s' --resume", ini);
+    assert_int_equal(run(args), 2);
+    assert_non_null(strstr(g_out, "--resume needs --run-dir"));
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sim_import_snap_and_csv_edges_remap_ids),
@@ -333,6 +423,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_import_opinions_from_labels_and_spectral),
         cmocka_unit_test(sim_cli_run_writes_run_directory),
         cmocka_unit_test(sim_cli_rejects_bad_config_and_usage),
+        cmocka_unit_test(sim_cli_resume_matches_an_unbroken_run),
     };
     return agora_test_main(tests, argc, argv);
 }
