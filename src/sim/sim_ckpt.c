@@ -35,8 +35,9 @@
 
 /* The scalars, in file order. */
 #define I64_FIELDS(X)                                                                              \
-    X(n) X(t) X(t0) X(k) X(n_edges) X(mcap) X(next_seq) X(step_seq0_cap) X(W) X(win_n) X(win_cap) \
-        X(seen_cap) X(D) X(g_exp) X(g_rt) X(s_exp) X(s_neg) X(s_pool) X(s_negpool) X(s_rt)      \
+    X(n)                                                                                           \
+    X(t) X(t0) X(k) X(n_edges) X(mcap) X(next_seq) X(step_seq0_cap) X(W) X(win_n) X(win_cap)       \
+        X(seen_cap) X(D) X(g_exp) X(g_rt) X(s_exp) X(s_neg) X(s_pool) X(s_negpool) X(s_rt)         \
             X(work_pool) X(work_feed) X(casc_n) X(casc_sum) X(casc_max)
 enum {
 #define X(f) I_##f,
@@ -90,8 +91,8 @@ static void **arr_slot(agora_sim *s, const agora__sim_array_view *v) {
     return (void **)((char *)s + v->off);
 }
 
-agora_err agora_sim_save(const agora_sim *s, const char *path, const void *extra,
-                         size_t extra_len, char err[AGORA_ERR_LEN]) {
+agora_err agora_sim_save(const agora_sim *s, const char *path, const void *extra, size_t extra_len,
+                         char err[AGORA_ERR_LEN]) {
     size_t n = (size_t)s->n, n_out = 0, n_in = 0;
     for (size_t i = 0; i < n; i++) {
         n_out += s->out_n[i];
@@ -152,10 +153,9 @@ agora_err agora_sim_save(const agora_sim *s, const char *path, const void *extra
     snprintf(hash, sizeof hash, "%016" PRIx64, agora__sim_params_hash(&s->p));
     snprintf(tbuf, sizeof tbuf, "%" PRId64, s->t);
     snprintf(content, sizeof content, "%016" PRIx64, content_hash(e, ne));
-    const char *meta[] = {"format",      CKPT_FORMAT, "version",     CKPT_VERSION,
-                          "params_hash", hash,        "t",           tbuf,
-                          "scalars_i64", k_i64_names, "scalars_f64", k_f64_names,
-                          "state_xxh3",  content};
+    const char *meta[] = {"format",      CKPT_FORMAT, "version",    CKPT_VERSION,  "params_hash",
+                          hash,          "t",         tbuf,         "scalars_i64", k_i64_names,
+                          "scalars_f64", k_f64_names, "state_xxh3", content};
     rc = agora_st_save(path, e, ne, meta, sizeof meta / sizeof meta[0] / 2, err);
 out:
     agora_free(out_v);
@@ -249,9 +249,45 @@ static agora_err check_meta(const agora_st_file *f, const char *path, const agor
     return AGORA_OK;
 }
 
+/* Every stored index stays inside its array, so even a file whose hash was forged cannot
+ * send a step out of bounds: agent ids < n, counts within their rings, window overflow
+ * slices within the overflow buffer. */
+static agora_err check_indices(const agora_sim *s, const char *path, char err[AGORA_ERR_LEN]) {
+    const uint32_t n = (uint32_t)s->n, k = (uint32_t)s->k, D = (uint32_t)s->D;
+    const char *what = NULL;
+    uint32_t at = 0;
+    for (uint32_t m = 0; m < s->mcap && what == NULL; m++)
+        if (s->m_author[m] >= n)
+            what = "m_author", at = m;
+    for (uint32_t i = 0; i < n && what == NULL; i++) {
+        at = i;
+        if (s->rt_n[i] > k)
+            what = "rt_n";
+        else if (D > 0 && (s->disc_n[i] > D || s->disc_head[i] >= D))
+            what = "disc_n or disc_head";
+        for (uint32_t d = 0; d < D && what == NULL; d++)
+            if (s->disc_a[(size_t)i * D + d] >= n)
+                what = "disc_a";
+        const agora__sim_whead *h = &s->wh[i];
+        if (what == NULL && h->n > SIM_WIN_INLINE &&
+            (uint64_t)h->ovf + (h->n - SIM_WIN_INLINE) > s->win_n)
+            what = "window_heads (overflow slice)";
+        for (uint32_t x = 0; x < h->n && x < SIM_WIN_INLINE && what == NULL; x++)
+            if ((h->e[x].author_neg & ~AGORA__SIM_NEG_BIT) >= n)
+                what = "window_heads (author)";
+    }
+    for (size_t w = 0; w < s->win_n && what == NULL; w++)
+        if ((s->win[w].author_neg & ~AGORA__SIM_NEG_BIT) >= n)
+            what = "window_overflow (author)", at = (uint32_t)w;
+    if (what == NULL)
+        return AGORA_OK;
+    snprintf(err, AGORA_ERR_LEN, "%s: %s out of range at entry %u", path, what, at);
+    return AGORA_EPARSE;
+}
+
 /* Fills s (allocated for its n by agora__sim_alloc) from the file. */
-static agora_err restore(agora_sim *s, const agora_st_file *f, const char *path,
-                         const int64_t *i64, char err[AGORA_ERR_LEN]) {
+static agora_err restore(agora_sim *s, const agora_st_file *f, const char *path, const int64_t *i64,
+                         char err[AGORA_ERR_LEN]) {
     agora_err rc = AGORA_OK;
     size_t n = (size_t)s->n;
     if (i64[I_k] != s->k || i64[I_W] != s->W || i64[I_D] != s->D ||
@@ -385,8 +421,8 @@ bad_node:
     return AGORA_EPARSE;
 }
 
-agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim **out,
-                         void **extra, size_t *extra_len, char err[AGORA_ERR_LEN]) {
+agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim **out, void **extra,
+                         size_t *extra_len, char err[AGORA_ERR_LEN]) {
     *out = NULL;
     if (extra != NULL)
         *extra = NULL;
@@ -411,10 +447,11 @@ agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim 
             snprintf(err, AGORA_ERR_LEN, "%s: %" PRId64 " agents, the settings say %" PRId64, path,
                      i64c[I_n], p->n_agents);
             rc = AGORA_ESHAPE;
-        } else if (i64c[I_n] < 2 || i64c[I_n] > UINT32_MAX / 2 || i64c[I_t] < 0 ||
-                   i64c[I_t0] < 0 || i64c[I_t0] > i64c[I_t]) {
-            snprintf(err, AGORA_ERR_LEN, "%s: agents %" PRId64 ", step %" PRId64 ", T0 %" PRId64
-                     " out of range", path, i64c[I_n], i64c[I_t], i64c[I_t0]);
+        } else if (i64c[I_n] < 2 || i64c[I_n] > UINT32_MAX / 2 || i64c[I_t] < 0 || i64c[I_t0] < 0 ||
+                   i64c[I_t0] > i64c[I_t]) {
+            snprintf(err, AGORA_ERR_LEN,
+                     "%s: agents %" PRId64 ", step %" PRId64 ", T0 %" PRId64 " out of range", path,
+                     i64c[I_n], i64c[I_t], i64c[I_t0]);
             rc = AGORA_EPARSE;
         }
     }
@@ -460,6 +497,8 @@ agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim 
         if (rc == AGORA_OK && extra_len != NULL)
             *extra_len = ex->nbytes;
     }
+    if (rc == AGORA_OK)
+        rc = check_indices(s, path, err);
     if (rc == AGORA_OK && err[0] == '\0') {
         char e2[AGORA_ERR_LEN];
         if (agora_sim_check_invariants(s, e2) != AGORA_OK) {

@@ -218,6 +218,21 @@ static void sim_ckpt_refuses_damaged_or_mismatched_files(void **state) {
     assert_true(agora_sim_load(bad, &p, &t, NULL, NULL, err) != AGORA_OK);
     assert_null(t);
     assert_non_null(strstr(err, "bad.ckpt"));
+    /* a well-hashed file whose indices point outside their arrays */
+    const char *fields[] = {"m_author", "disc_a", "window_heads"};
+    for (int which = 0; which < 3; which++) {
+        agora_sim *f = make(&p, 0);
+        run(f, &p, 0, 12);
+        if (which == 0)
+            f->m_author[f->mcap - 1] = (uint32_t)f->n;
+        else if (which == 1)
+            f->disc_a[0] = (uint32_t)f->n + 7;
+        else
+            f->wh[3].n = SIM_WIN_INLINE + (uint32_t)f->win_n + 1;
+        agora_assert_ok(agora_sim_save(f, bad, NULL, 0, err));
+        agora_sim_destroy(f);
+        expect_refused(bad, &p, AGORA_EPARSE, fields[which]);
+    }
     /* n_steps, metrics_every and checkpoint_every may change: a run can be extended */
     q = p;
     q.n_steps *= 3;
