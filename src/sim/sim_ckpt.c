@@ -34,11 +34,12 @@
 #define CKPT_VERSION "1"
 
 /* The scalars, in file order. */
-#define I64_FIELDS(X)                                                                              \
-    X(n)                                                                                           \
-    X(t) X(t0) X(k) X(n_edges) X(mcap) X(next_seq) X(step_seq0_cap) X(W) X(win_n) X(win_cap)       \
-        X(seen_cap) X(D) X(g_exp) X(g_rt) X(s_exp) X(s_neg) X(s_pool) X(s_negpool) X(s_rt)         \
-            X(work_pool) X(work_feed) X(casc_n) X(casc_sum) X(casc_max)
+// clang-format off
+#define I64_FIELDS(X) \
+    X(n) X(t) X(t0) X(k) X(n_edges) X(mcap) X(next_seq) X(step_seq0_cap) X(W) X(win_n) \
+    X(win_cap) X(seen_cap) X(D) X(g_exp) X(g_rt) X(s_exp) X(s_neg) X(s_pool) X(s_negpool) \
+    X(s_rt) X(work_pool) X(work_feed) X(casc_n) X(casc_sum) X(casc_max)
+// clang-format on
 enum {
 #define X(f) I_##f,
     I64_FIELDS(X)
