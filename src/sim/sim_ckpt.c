@@ -422,16 +422,10 @@ bad_node:
     return AGORA_EPARSE;
 }
 
-agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim **out, void **extra,
-                         size_t *extra_len, char err[AGORA_ERR_LEN]) {
-    *out = NULL;
-    if (extra != NULL)
-        *extra = NULL;
-    if (extra_len != NULL)
-        *extra_len = 0;
-    err[0] = '\0';
-    agora_st_file *f = NULL;
-    AGORA_TRY(agora_st_load(path, &f, err));
+/* Everything after the container parse, for a file or a memory image (the fuzzer). */
+static agora_err load_parsed(agora_st_file *f, const char *path, const agora_sim_params *p,
+                             agora_sim **out, void **extra, size_t *extra_len,
+                             char err[AGORA_ERR_LEN]) {
     agora_sim *s = NULL;
     agora_err rc = check_meta(f, path, p, err);
     const int64_t *i64 = need(f, path, "scalars_i64", N_I64 * sizeof(int64_t), &rc, err);
@@ -517,7 +511,36 @@ agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim 
         agora_sim_destroy(s);
         s = NULL;
     }
-    agora_st_close(f);
     *out = s;
+    return rc;
+}
+
+static void load_init(agora_sim **out, void **extra, size_t *extra_len, char err[AGORA_ERR_LEN]) {
+    *out = NULL;
+    if (extra != NULL)
+        *extra = NULL;
+    if (extra_len != NULL)
+        *extra_len = 0;
+    err[0] = '\0';
+}
+
+agora_err agora_sim_load(const char *path, const agora_sim_params *p, agora_sim **out, void **extra,
+                         size_t *extra_len, char err[AGORA_ERR_LEN]) {
+    load_init(out, extra, extra_len, err);
+    agora_st_file *f = NULL;
+    AGORA_TRY(agora_st_load(path, &f, err));
+    agora_err rc = load_parsed(f, path, p, out, extra, extra_len, err);
+    agora_st_close(f);
+    return rc;
+}
+
+agora_err agora__sim_load_mem(const void *data, size_t len, const char *name,
+                              const agora_sim_params *p, agora_sim **out, void **extra,
+                              size_t *extra_len, char err[AGORA_ERR_LEN]) {
+    load_init(out, extra, extra_len, err);
+    agora_st_file *f = NULL;
+    AGORA_TRY(agora_st_parse(data, len, name, &f, err));
+    agora_err rc = load_parsed(f, name, p, out, extra, extra_len, err);
+    agora_st_close(f);
     return rc;
 }

@@ -356,6 +356,10 @@ typedef struct agora__sim_array_view {
 bool agora__sim_array(const agora_sim *s, size_t a, agora__sim_array_view *v);
 /* Hash of the settings that shape a trajectory (sim_ckpt.c). */
 uint64_t agora__sim_params_hash(const agora_sim_params *p);
+/* agora_sim_load on a file image in memory (name stands for the path in messages). */
+agora_err agora__sim_load_mem(const void *data, size_t len, const char *name,
+                              const agora_sim_params *p, agora_sim **out, void **extra,
+                              size_t *extra_len, char err[AGORA_ERR_LEN]);
 void *agora__sim_big_alloc(size_t bytes, bool zero);
 /* Grows the emission-window overflow buffers to at least cap entries (keeping win). */
 agora_err agora__sim_window_reserve(agora_sim *s, size_t cap);
