@@ -5,7 +5,10 @@
  * The first byte picks the mode; the rest is the file. Odd: if the rest parses as
  * safetensors, it is re-sealed first (state_xxh3 recomputed, the other metadata kept), so
  * mutations get past the content hash to the size, index and invariant checks. The corpus
- * seeds are real checkpoints of the settings below. */
+ * seeds are real checkpoints of the settings below; to make one, run
+ *   agora sim run seed.ini --set sim.n_steps=7 --run-dir D
+ * with seed.ini = "[sim]" n_agents 40, out_degree_mean 5, burnin_steps 4, recsys eng_oracle,
+ * and put a mode byte in front of D/sim.ckpt.safetensors. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,8 +68,8 @@ static char *reseal(const uint8_t *data, size_t size, size_t *out_len) {
     }
     char content[32];
     snprintf(content, sizeof content, "%016" PRIx64, agora_hasher_digest(h));
-    static const char *const keys[] = {"format", "version", "params_hash", "t", "scalars_i64",
-                                       "scalars_f64"};
+    static const char *const keys[] = {"format", "version",     "params_hash",
+                                       "t",      "scalars_i64", "scalars_f64"};
     const char *meta[2 * 7];
     size_t nm = 0;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {

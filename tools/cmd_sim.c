@@ -194,6 +194,8 @@ static agora_err write_summary_json(const char *dir, const char *policy, const a
     agora_jw_f64(&w, s->modularity);
     agora_jw_key(&w, "ei_index");
     agora_jw_f64(&w, s->ei_index);
+    agora_jw_key(&w, "cross_camp_exposure_share");
+    agora_jw_f64(&w, s->cross_camp_share);
     for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++) {
         char key[64];
         snprintf(key, sizeof key, "power_%s", agora_sim_power_names[pw]);
@@ -400,6 +402,7 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
     printf("OR(1%%)       retweets %.2f  impressions %.2f  followers %.2f\n",
            agora_sim_or(&sum, 0, 2), agora_sim_or(&sum, 1, 2), agora_sim_or(&sum, 2, 2));
     printf("RPE          %.4f\n", sum.rpe);
+    printf("other camp   %.4f of exposures\n", sum.cross_camp_share);
     if (p.learner)
         printf(
             "learner w    1 %+.3f  d %+.3f  d2 %+.3f  neg %+.3f  rt %+.3f  fol %+.3f  age %+.3f  "
@@ -437,6 +440,8 @@ enum {
     C_ER,
     C_RO,
     C_Q,
+    C_XCAMP,
+    C_SHIFT,
     C_GINI_FOL,
     C_TOP1_FOL,
     C_GAIN_TOX,
@@ -465,6 +470,8 @@ static const char *const k_cnames[C_N] = {
     "Esteban-Ray P(1.6)",
     "opinion assortativity r_o",
     "camp modularity Q",
+    "exposures to the other camp",
+    "opinion shift vs chrono",
     "Gini followers",
     "top-1% follower share",
     "follower gain: toxic",
@@ -496,6 +503,7 @@ static void fill_row(double *row, const agora_sim_summary *s, const agora_sim_di
     row[C_ER] = s->esteban_ray;
     row[C_RO] = s->r_o;
     row[C_Q] = s->modularity;
+    row[C_XCAMP] = s->cross_camp_share;
     row[C_GINI_FOL] = s->gini[2];
     row[C_TOP1_FOL] = s->top1[2];
     row[C_GAIN_TOX] = s->follower_gain_toxic;
@@ -655,6 +663,15 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
             if (rc != AGORA_OK)
                 break;
             fill_row(&rows[(r * np + k) * C_N], &sum, &anb, pop);
+            /* paired shift (spec §12.2): mean |o_i(P) - o_i(chrono)| at T, same agents */
+            double shift = 0;
+            if (k > 0) {
+                const double *ob = agora_sim_opinions(b), *oc = agora_sim_opinions(base);
+                for (int64_t i = 0; i < sum.n; i++)
+                    shift += fabs(ob[i] - oc[i]);
+                shift /= (double)sum.n;
+            }
+            rows[(r * np + k) * C_N + C_SHIFT] = shift;
             agora_sim_summary *pl = &pooled[k];
             pl->n += sum.n;
             pl->n_toxic += sum.n_toxic;

@@ -187,6 +187,10 @@ typedef struct agora_sim_summary {
     int64_t n_toxic;
     double follower_gain_toxic, follower_gain_other;
     double cascade_mean, cascade_max;
+    /* Share of exposures to messages from the other camp (spec §12.2): a message's camp is
+     * its opinion o_m against sim.camp_split (o_m is its author's opinion when posting,
+     * plus noise), the reader's camp its opinion when reading. */
+    double cross_camp_share;
 } agora_sim_summary;
 
 AGORA_API void agora_sim_stepstats_compute(const agora_sim *s, agora_sim_stepstats *out);

@@ -30,23 +30,32 @@ typedef struct arr_desc {
 #define A(f, c, d, t)                                                                              \
     { offsetof(agora_sim, f), sizeof(*((agora_sim *)0)->f), c, d, AGORA_ST_##t, #f }
 static const arr_desc k_arrays[] = {
-    A(o, CNT_N, 1, F64),         A(tau, CNT_N, 1, F64),      A(act, CNT_N, 1, F64),
-    A(pi, CNT_N, 1, F64),        A(toxic, CNT_N, 1, U8),     A(E, CNT_N, 1, I64),
-    A(En, CNT_N, 1, I64),        A(C, CNT_N, 1, I64),        A(Cn, CNT_N, 1, I64),
-    A(rt_made, CNT_N, 1, I64),   A(rt_recv, CNT_N, 1, I64),  A(tot_exp, CNT_N, 1, I64),
-    A(tot_rt, CNT_N, 1, I64),    A(imp, CNT_N, 1, I64),      A(followers_t0, CNT_N, 1, U32),
-    A(out_n, CNT_N, 1, U32),     A(out_cap, CNT_N, 0, U32),  A(in_n, CNT_N, 1, U32),
-    A(in_cap, CNT_N, 0, U32),    A(post_n, CNT_N, 0, U32),   A(seen_head, CNT_N, 1, U32),
-    A(disc_head, CNT_N, 1, U32), A(disc_n, CNT_N, 1, U32),   A(rt_n, CNT_N, 1, U8),
-    A(unf_n, CNT_N, 0, U8),      A(fol_n, CNT_N, 0, U8),     A(lnx, CNT_N, 0, U8),
-    A(fd_n, CNT_N, 0, U8),       A(fd_camp, CNT_N, 0, U8),   A(seen, CNT_SEEN, 1, U32),
-    A(disc_a, CNT_D, 1, U32),    A(disc_w, CNT_D, 1, F32),   A(rt_buf, CNT_K, 1, U32),
-    A(rt_via, CNT_K, 1, U32),    A(unf_buf, CNT_K, 0, U32),  A(fd_seq, CNT_K, 0, U32),
-    A(fd_auth, CNT_K, 0, U32),   A(fol_buf, CNT_2K, 0, U32), A(fol_kind, CNT_2K, 0, U8),
-    A(fol_pair, CNT_2K, 0, U8),  A(lx, CNT_LX, 0, F32),      A(ly, CNT_K, 0, U8),
-    A(m_author, CNT_M, 1, U32),  A(m_nrt, CNT_M, 1, U32),    A(m_t0, CNT_M, 1, I32),
-    A(m_idx, CNT_M, 1, U8),      A(m_neg, CNT_M, 1, U8),     A(m_o, CNT_M, 1, F32),
-    A(m_exp[0], CNT_M, 1, U32),  A(m_exp[1], CNT_M, 1, U32), A(m_rtc[0], CNT_M, 1, U32),
+    A(o, CNT_N, 1, F64),         A(tau, CNT_N, 1, F64),
+    A(act, CNT_N, 1, F64),       A(pi, CNT_N, 1, F64),
+    A(toxic, CNT_N, 1, U8),      A(E, CNT_N, 1, I64),
+    A(En, CNT_N, 1, I64),        A(Ex, CNT_N, 1, I64),
+    A(C, CNT_N, 1, I64),         A(Cn, CNT_N, 1, I64),
+    A(rt_made, CNT_N, 1, I64),   A(rt_recv, CNT_N, 1, I64),
+    A(tot_exp, CNT_N, 1, I64),   A(tot_rt, CNT_N, 1, I64),
+    A(imp, CNT_N, 1, I64),       A(followers_t0, CNT_N, 1, U32),
+    A(out_n, CNT_N, 1, U32),     A(out_cap, CNT_N, 0, U32),
+    A(in_n, CNT_N, 1, U32),      A(in_cap, CNT_N, 0, U32),
+    A(post_n, CNT_N, 0, U32),    A(seen_head, CNT_N, 1, U32),
+    A(disc_head, CNT_N, 1, U32), A(disc_n, CNT_N, 1, U32),
+    A(rt_n, CNT_N, 1, U8),       A(unf_n, CNT_N, 0, U8),
+    A(fol_n, CNT_N, 0, U8),      A(lnx, CNT_N, 0, U8),
+    A(fd_n, CNT_N, 0, U8),       A(fd_camp, CNT_N, 0, U8),
+    A(seen, CNT_SEEN, 1, U32),   A(disc_a, CNT_D, 1, U32),
+    A(disc_w, CNT_D, 1, F32),    A(rt_buf, CNT_K, 1, U32),
+    A(rt_via, CNT_K, 1, U32),    A(unf_buf, CNT_K, 0, U32),
+    A(fd_seq, CNT_K, 0, U32),    A(fd_auth, CNT_K, 0, U32),
+    A(fol_buf, CNT_2K, 0, U32),  A(fol_kind, CNT_2K, 0, U8),
+    A(fol_pair, CNT_2K, 0, U8),  A(lx, CNT_LX, 0, F32),
+    A(ly, CNT_K, 0, U8),         A(m_author, CNT_M, 1, U32),
+    A(m_nrt, CNT_M, 1, U32),     A(m_t0, CNT_M, 1, I32),
+    A(m_idx, CNT_M, 1, U8),      A(m_neg, CNT_M, 1, U8),
+    A(m_o, CNT_M, 1, F32),       A(m_exp[0], CNT_M, 1, U32),
+    A(m_exp[1], CNT_M, 1, U32),  A(m_rtc[0], CNT_M, 1, U32),
     A(m_rtc[1], CNT_M, 1, U32),
 };
 #undef A
@@ -681,7 +690,7 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
     double o_i = s->o[i];
     agora__sim_read_ctx ctx = {s, i, o_i, t};
     size_t nf = agora__sim_feed_build(&ctx, ops->score, sc->pool, nc, k, sc->feed);
-    int64_t neg = 0;
+    int64_t neg = 0, cross = 0;
     size_t n_om = 0;
     s->unf_n[i] = 0;
     s->fol_n[i] = 0;
@@ -699,6 +708,7 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
         const uint32_t m = c->seq & s->mmask;
         const int mneg = c->neg;
         neg += mneg;
+        cross += (c->o >= p->camp_split) != camp_i; /* the message's camp, not the reader's */
         s->fd_seq[(size_t)i * k + r] = c->seq;
         s->fd_auth[(size_t)i * k + r] = c->author;
         double prt = agora__sim_p_rt_of(s, o_i, s->pi[i], c->o, mneg, p->beta_neg);
@@ -753,6 +763,7 @@ static void read_one(agora_sim *s, const agora__sim_recsys_ops *ops, uint32_t i,
         s->tau[i] = (1.0 - p->tox_eta) * s->tau[i] + p->tox_eta * (double)neg / (double)nf;
     s->E[i] += (int64_t)nf;
     s->En[i] += neg;
+    s->Ex[i] += cross;
     s->C[i] += (int64_t)nc;
     s->Cn[i] += negpool;
     s->tot_exp[i] += (int64_t)nf;
@@ -966,6 +977,7 @@ void agora_sim_branch(agora_sim *s) {
     s->t0 = s->t;
     memset(s->E, 0, (size_t)n * sizeof *s->E);
     memset(s->En, 0, (size_t)n * sizeof *s->En);
+    memset(s->Ex, 0, (size_t)n * sizeof *s->Ex);
     memset(s->C, 0, (size_t)n * sizeof *s->C);
     memset(s->Cn, 0, (size_t)n * sizeof *s->Cn);
     memset(s->rt_made, 0, (size_t)n * sizeof *s->rt_made);

@@ -148,6 +148,7 @@ struct agora_sim {
     double *o, *tau, *act, *pi;
     uint8_t *toxic; /* frozen at branch time */
     int64_t *E, *En, *C, *Cn, *rt_made, *rt_recv, *tot_exp, *tot_rt;
+    int64_t *Ex;  /* exposures to messages of the other camp (window) */
     int64_t *imp; /* impressions of i's messages (shown in a feed) */
     uint32_t *followers_t0;
     /* graph */

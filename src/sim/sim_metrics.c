@@ -325,6 +325,10 @@ agora_err agora_sim_summarize(const agora_sim *s, agora_sim_summary *out) {
     out->ne_feed = out->exposures ? (double)out->neg_exposures / (double)out->exposures : NAN;
     out->ne_pool = out->pool_items ? (double)out->neg_pool_items / (double)out->pool_items : NAN;
     out->rpe = out->exposures ? (double)out->retweets / (double)out->exposures : NAN;
+    int64_t cross = 0;
+    for (int64_t i = 0; i < s->n; i++)
+        cross += s->Ex[i];
+    out->cross_camp_share = out->exposures ? (double)cross / (double)out->exposures : NAN;
     double *v = agora_malloc((size_t)s->n * sizeof *v);
     if (v == NULL)
         return AGORA_ENOMEM;

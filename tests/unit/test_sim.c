@@ -589,12 +589,25 @@ static void sim_feeds_are_full_and_never_repeat(void **state) {
     agora_sim_branch(s);
     agora_assert_ok(agora_sim_step(s, AGORA_RECSYS_CHRONO));
     int64_t capped = 0;
+    int64_t cross_total = 0;
     for (int64_t i = 0; i < s->n; i++) {
         assert_int_equal(s->E[i], s->C[i] < 5 ? s->C[i] : 5);
         assert_true(s->C[i] <= 30);
         capped += s->C[i] == 30;
+        /* exposures to the other camp: this step's feed, message camp vs reader camp */
+        int64_t cross = 0;
+        for (uint32_t r = 0; r < s->fd_n[i]; r++) {
+            float om = s->m_o[s->fd_seq[(size_t)i * 5 + r] & s->mmask];
+            cross += (om >= p.camp_split) != s->fd_camp[i];
+        }
+        assert_int_equal(s->Ex[i], cross);
+        cross_total += cross;
     }
     assert_true(capped > 0); /* the cap was exercised */
+    assert_true(cross_total > 0);
+    agora_sim_summary sum;
+    agora_assert_ok(agora_sim_summarize(s, &sum));
+    agora_assert_near(sum.cross_camp_share, (double)cross_total / (double)sum.exposures, 1e-15);
     agora_sim_destroy(s);
 }
 

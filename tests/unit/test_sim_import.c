@@ -291,6 +291,10 @@ static void sim_cli_run_writes_run_directory(void **state) {
     assert_non_null(strstr(g_out, "| eng_oracle"));
     assert_non_null(strstr(g_out, "| random"));
     assert_non_null(strstr(g_out, "OR(1%) retweets received"));
+    assert_non_null(strstr(g_out, "exposures to the other camp"));
+    const char *shift = strstr(g_out, "opinion shift vs chrono");
+    assert_non_null(shift); /* chrono against itself: exactly 0 */
+    assert_true(strncmp(strchr(shift, '|'), "| 0.000 [0.000, 0.000]", 22) == 0);
     snprintf(rd, sizeof rd, "%s/cmp", tmp);
     assert_true(exists(rd, "compare.csv"));
     agora_test_rmtree(tmp);
