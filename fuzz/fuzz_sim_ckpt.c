@@ -6,7 +6,7 @@
  * safetensors, it is re-sealed first (state_xxh3 recomputed, the other metadata kept), so
  * mutations get past the content hash to the size, index and invariant checks. The corpus
  * seeds are real checkpoints of the settings below; to make one, run
- *   agora sim run seed.ini --set sim.n_steps=7 --run-dir D
+ *   agora sim run seed.ini --set sim.n_steps=7 --run-dir D   (or 5: T0 is 4)
  * with seed.ini = "[sim]" n_agents 40, out_degree_mean 5, burnin_steps 4, recsys eng_oracle,
  * and put a mode byte in front of D/sim.ckpt.safetensors. */
 #include <inttypes.h>

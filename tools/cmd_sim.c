@@ -218,6 +218,8 @@ static agora_err write_summary_json(const char *dir, const char *policy, const a
     agora_jw_f64(&w, s->follower_gain_other);
     agora_jw_key(&w, "cascade_mean");
     agora_jw_f64(&w, s->cascade_mean);
+    agora_jw_key(&w, "cascade_p99");
+    agora_jw_f64(&w, s->cascade_p99);
     agora_jw_key(&w, "cascade_max");
     agora_jw_f64(&w, s->cascade_max);
     agora_jw_key(&w, "learner_weights"); /* 1, d, d^2, n_m, log1p n_rt, log1p fol, log1p age, r */
@@ -403,6 +405,8 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
            agora_sim_or(&sum, 0, 2), agora_sim_or(&sum, 1, 2), agora_sim_or(&sum, 2, 2));
     printf("RPE          %.4f\n", sum.rpe);
     printf("other camp   %.4f of exposures\n", sum.cross_camp_share);
+    printf("cascades     mean %.2f  p99 %.0f  max %.0f retweets\n", sum.cascade_mean,
+           sum.cascade_p99, sum.cascade_max);
     if (p.learner)
         printf(
             "learner w    1 %+.3f  d %+.3f  d2 %+.3f  neg %+.3f  rt %+.3f  fol %+.3f  age %+.3f  "

@@ -186,7 +186,9 @@ typedef struct agora_sim_summary {
     int64_t or_hit[AGORA_SIM_NPOWER][AGORA_SIM_NQ], or_top[AGORA_SIM_NPOWER][AGORA_SIM_NQ];
     int64_t n_toxic;
     double follower_gain_toxic, follower_gain_other;
-    double cascade_mean, cascade_max;
+    /* Cascade sizes (retweets of each message that died in the window): mean, p99
+     * (nearest rank; a p99 of 4095 or more is reported as 4095, a lower bound), max. */
+    double cascade_mean, cascade_p99, cascade_max;
     /* Share of exposures to messages from the other camp (spec §12.2): a message's camp is
      * its opinion o_m against sim.camp_split (o_m is its author's opinion when posting,
      * plus noise), the reader's camp its opinion when reading. */

@@ -479,6 +479,7 @@ static agora_err phase_post(agora_sim *s) {
             uint32_t nrt = s->m_nrt[q & s->mmask];
             s->casc_n++;
             s->casc_sum += nrt;
+            s->casc_hist[nrt < SIM_CASC_BINS - 1 ? nrt : SIM_CASC_BINS - 1]++;
             if (nrt > s->casc_max)
                 s->casc_max = nrt;
         }
@@ -984,6 +985,7 @@ void agora_sim_branch(agora_sim *s) {
     memset(s->rt_recv, 0, (size_t)n * sizeof *s->rt_recv);
     memset(s->imp, 0, (size_t)n * sizeof *s->imp);
     s->casc_n = s->casc_sum = s->casc_max = 0;
+    memset(s->casc_hist, 0, sizeof s->casc_hist);
     for (int64_t i = 0; i < n; i++)
         s->followers_t0[i] = s->in_n[i];
     /* The toxic set: top decile of tau (ties by id) or tau >= threshold. */

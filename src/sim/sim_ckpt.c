@@ -5,6 +5,7 @@
  *     m_author, ...; per-step scratch is left out, a step rewrites it before reading it);
  *   - the follow graph as flat lists in node order: out_v, out_made, out_eng (out_n[i]
  *     entries for node i) and in_v (in_n[i] entries);
+ *   - cascade_hist (cascade sizes counted in the window, for the p99);
  *   - step_seq0 (the first message of each step), the emission window (window_heads: one
  *     128-byte block per emitter as 32 u32 words; window_overflow: 4 u32 words each);
  *   - the scalars as two tensors, scalars_i64 and scalars_f64, whose field names are listed
@@ -138,6 +139,7 @@ agora_err agora_sim_save(const agora_sim *s, const char *path, const void *extra
     e[ne++] = entry("step_seq0", AGORA_ST_U32, s->step_seq0_cap, s->step_seq0);
     e[ne++] = (agora_st_entry){"window_heads", AGORA_ST_U32, 2, {(int64_t)n, 32}, s->wh};
     e[ne++] = (agora_st_entry){"window_overflow", AGORA_ST_U32, 2, {(int64_t)s->win_n, 4}, s->win};
+    e[ne++] = entry("cascade_hist", AGORA_ST_I64, SIM_CASC_BINS, s->casc_hist);
     e[ne++] = entry("scalars_i64", AGORA_ST_I64, N_I64, i64);
     e[ne++] = entry("scalars_f64", AGORA_ST_F64, N_F64, f64);
     if (s->id_names != NULL && s->id_off != NULL) { /* NUL-terminated names, any order */
@@ -335,6 +337,10 @@ static agora_err restore(agora_sim *s, const agora_st_file *f, const char *path,
                  i64[I_n_edges], n_out);
         return AGORA_EPARSE;
     }
+    const void *hist = need(f, path, "cascade_hist", sizeof s->casc_hist, &rc, err);
+    if (rc != AGORA_OK)
+        return rc;
+    memcpy(s->casc_hist, hist, sizeof s->casc_hist);
     const uint32_t *out_v = need(f, path, "out_v", n_out * 4, &rc, err);
     const int32_t *out_made = need(f, path, "out_made", n_out * 4, &rc, err);
     const int32_t *out_eng = need(f, path, "out_eng", n_out * 4, &rc, err);

@@ -138,6 +138,8 @@ typedef struct agora__sim_scratch {
 } agora__sim_scratch;
 
 enum { SIM_NFEAT = 8 };
+/* Cascade sizes kept exactly below this (spec §12.4 p99); larger ones share the last bin. */
+enum { SIM_CASC_BINS = 4096 };
 
 struct agora_sim {
     agora_sim_params p;
@@ -212,6 +214,7 @@ struct agora_sim {
     int64_t phase_ns[AGORA_SIM_NPHASE];
     /* cascades: n_rt of messages that died in the window */
     int64_t casc_n, casc_sum, casc_max;
+    int64_t casc_hist[SIM_CASC_BINS]; /* [x]: cascades of size x; the last bin: >= its index */
     /* imported networks: original ids (NUL-separated, by node), not carried by clones */
     char *id_names;
     uint64_t *id_off;

@@ -363,5 +363,16 @@ agora_err agora_sim_summarize(const agora_sim *s, agora_sim_summary *out) {
     out->follower_gain_other = no ? go / (double)no : NAN;
     out->cascade_mean = s->casc_n ? (double)s->casc_sum / (double)s->casc_n : NAN;
     out->cascade_max = (double)s->casc_max;
+    out->cascade_p99 = NAN;
+    if (s->casc_n > 0) {
+        int64_t need = (99 * s->casc_n + 99) / 100, seen = 0; /* ceil(0.99 n) */
+        for (int x = 0; x < SIM_CASC_BINS; x++) {
+            seen += s->casc_hist[x];
+            if (seen >= need) {
+                out->cascade_p99 = x;
+                break;
+            }
+        }
+    }
     return AGORA_OK;
 }

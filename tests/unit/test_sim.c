@@ -608,6 +608,16 @@ static void sim_feeds_are_full_and_never_repeat(void **state) {
     agora_sim_summary sum;
     agora_assert_ok(agora_sim_summarize(s, &sum));
     agora_assert_near(sum.cross_camp_share, (double)cross_total / (double)sum.exposures, 1e-15);
+    /* every message that died since T0 is in the cascade histogram */
+    run_steps(s, AGORA_RECSYS_CHRONO, 25);
+    int64_t in_hist = 0, top = -1;
+    for (int x = 0; x < SIM_CASC_BINS; x++) {
+        in_hist += s->casc_hist[x];
+        top = s->casc_hist[x] ? x : top;
+    }
+    assert_true(s->casc_n > 0);
+    assert_int_equal(in_hist, s->casc_n);
+    assert_int_equal(top, s->casc_max);
     agora_sim_destroy(s);
 }
 
@@ -654,8 +664,18 @@ static void sim_metrics_hand_computed(void **state) {
         s->C[i] = 100;
         s->Cn[i] = 25;
     }
+    /* cascades: 90 of size 0, 5 of 1, 4 of 3, 1 of 7: the 99th of 100 is a 3 */
+    s->casc_hist[0] = 90;
+    s->casc_hist[1] = 5;
+    s->casc_hist[3] = 4;
+    s->casc_hist[7] = 1;
+    s->casc_n = 100;
+    s->casc_sum = 5 + 12 + 7;
+    s->casc_max = 7;
     agora_sim_summary sum;
     agora_assert_ok(agora_sim_summarize(s, &sum));
+    agora_assert_near(sum.cascade_p99, 3.0, 0);
+    agora_assert_near(sum.cascade_mean, 0.24, 1e-15);
     assert_int_equal(sum.n_toxic, 10);
     /* Top 1% by retweets received is agent 99 (toxic): OR = 1 / 0.1 = 10 */
     agora_assert_near(agora_sim_or(&sum, 0, 2), 10.0, 1e-12);

@@ -8,6 +8,7 @@
  */
 #include "agora_test.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ static void run(agora_sim *s, const agora_sim_params *p, int64_t from, int64_t t
 
 typedef struct fingerprint {
     uint64_t digest;
-    double w[AGORA_SIM_NFEAT], ne_feed, o_var;
+    double w[AGORA_SIM_NFEAT], ne_feed, o_var, cascade_p99, cascade_mean, cross;
     int64_t t, edges;
 } fingerprint;
 
@@ -70,6 +71,9 @@ static fingerprint print_of(const agora_sim *s) {
     agora_assert_ok(agora_sim_summarize(s, &sum));
     f.ne_feed = sum.ne_feed;
     f.o_var = sum.o_var;
+    f.cascade_p99 = sum.cascade_p99;
+    f.cascade_mean = sum.cascade_mean;
+    f.cross = sum.cross_camp_share;
     f.t = agora_sim_time(s);
     f.edges = agora_sim_n_edges(s);
     return f;
@@ -113,6 +117,9 @@ static void sim_ckpt_resume_is_bit_exact(void **state) {
                          (unsigned long long)whole.digest);
             assert_memory_equal(resumed.w, whole.w, sizeof whole.w);
             assert_true(resumed.ne_feed == whole.ne_feed && resumed.o_var == whole.o_var);
+            assert_true(resumed.cascade_mean == whole.cascade_mean && resumed.cross == whole.cross);
+            assert_true(resumed.cascade_p99 == whole.cascade_p99 ||
+                        (isnan(resumed.cascade_p99) && isnan(whole.cascade_p99)));
             assert_true(resumed.t == whole.t && resumed.edges == whole.edges);
         }
     }
