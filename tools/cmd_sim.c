@@ -21,6 +21,7 @@
 #include "agora/progress.h"
 #include "agora/rng.h"
 #include "agora/rundir.h"
+#include "agora/safetensors.h"
 #include "agora/sim.h"
 #include "agora/stream.h"
 #include "agora/time.h"
@@ -592,6 +593,118 @@ static int parse_policies(const char *list, int *pol, int max, int *n_out) {
     return 0;
 }
 
+// ---- compare: the finished replicates on disk, for --resume ----
+
+#define CMP_PARTIAL "compare.partial.safetensors"
+#define CMP_FORMAT "agora-sim-compare-partial"
+
+/* What a replicate's rows depend on: every sim.* key but replicates (so a finished compare
+ * can take more) and the run-only ones. */
+static uint64_t compare_hash(const agora_sim_params *p) {
+    agora_sim_params q = *p;
+    q.replicates = 1;
+    q.metrics_every = 1;
+    q.checkpoint_every = 0;
+    agora_cfg_table t = agora_sim_cfg_table(&q);
+    return agora_cfg_hash(&t, 1);
+}
+
+static void policy_list(const int *pol, int np, char *out, size_t len) {
+    size_t n = 0;
+    out[0] = '\0';
+    for (int k = 0; k < np && n < len; k++)
+        n +=
+            (size_t)snprintf(out + n, len - n, "%s%s", k ? "," : "", agora_sim_recsys_name(pol[k]));
+}
+
+/* Saves rows [0, done) and the pooled OR counts, atomically. */
+static agora_err save_partial(const char *dir, const agora_sim_params *p, const int *pol, int np,
+                              int64_t done, const double *rows, const agora_sim_summary *pooled,
+                              char err[AGORA_ERR_LEN]) {
+    int64_t *counts =
+        agora_calloc((size_t)np * (2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ), sizeof *counts);
+    if (counts == NULL)
+        return AGORA_ENOMEM;
+    const size_t per = 2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ;
+    for (int k = 0; k < np; k++) {
+        int64_t *c = counts + (size_t)k * per;
+        c[0] = pooled[k].n;
+        c[1] = pooled[k].n_toxic;
+        memcpy(c + 2, pooled[k].or_hit, sizeof pooled[k].or_hit);
+        memcpy(c + 2 + AGORA_SIM_NPOWER * AGORA_SIM_NQ, pooled[k].or_top, sizeof pooled[k].or_top);
+    }
+    char path[4200], hash[32], pols[512], ndone[32];
+    snprintf(path, sizeof path, "%s/%s", dir, CMP_PARTIAL);
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)compare_hash(p));
+    snprintf(ndone, sizeof ndone, "%lld", (long long)done);
+    policy_list(pol, np, pols, sizeof pols);
+    agora_st_entry e[2] = {
+        {"rows", AGORA_ST_F64, 3, {done, np, C_N}, rows},
+        {"pooled_counts", AGORA_ST_I64, 2, {np, (int64_t)per}, counts},
+    };
+    const char *meta[] = {"format",   CMP_FORMAT, "config_hash",     hash,
+                          "policies", pols,       "replicates_done", ndone};
+    agora_err rc = agora_st_save(path, e, 2, meta, 4, err);
+    agora_free(counts);
+    return rc;
+}
+
+/* Loads the finished replicates into rows and pooled; *done gets their count (0 if there is
+ * no file). Refuses another config or policy list, or more replicates than R. */
+static agora_err load_partial(const char *dir, const agora_sim_params *p, const int *pol, int np,
+                              int64_t R, double *rows, agora_sim_summary *pooled, int64_t *done,
+                              char err[AGORA_ERR_LEN]) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, CMP_PARTIAL);
+    *done = 0;
+    if (access(path, F_OK) != 0)
+        return AGORA_OK;
+    agora_st_file *f = NULL;
+    AGORA_TRY(agora_st_load(path, &f, err));
+    char hash[32], pols[512];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)compare_hash(p));
+    policy_list(pol, np, pols, sizeof pols);
+    const char *fmt = agora_st_meta(f, "format"), *h = agora_st_meta(f, "config_hash");
+    const char *pl = agora_st_meta(f, "policies");
+    const agora_st_tensor *tr = agora_st_find(f, "rows"), *tc = agora_st_find(f, "pooled_counts");
+    const size_t per = 2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ;
+    agora_err rc = AGORA_EPARSE;
+    if (fmt == NULL || strcmp(fmt, CMP_FORMAT) != 0)
+        snprintf(err, AGORA_ERR_LEN, "%.300s: not a compare checkpoint", path);
+    else if (h == NULL || strcmp(h, hash) != 0)
+        snprintf(err, AGORA_ERR_LEN,
+                 "%.300s: written with other sim.* settings (only sim.replicates may change)",
+                 path);
+    else if (pl == NULL || strcmp(pl, pols) != 0)
+        snprintf(err, AGORA_ERR_LEN, "%.200s: written for policies %.100s, now %.100s", path,
+                 pl ? pl : "(none)", pols);
+    else if (tr == NULL || tc == NULL || tr->dtype != AGORA_ST_F64 || tr->ndim != 3 ||
+             tr->shape[1] != np || tr->shape[2] != C_N || tc->dtype != AGORA_ST_I64 ||
+             tc->ndim != 2 || tc->shape[0] != np || tc->shape[1] != (int64_t)per)
+        snprintf(err, AGORA_ERR_LEN, "%.300s: rows or counts of an unexpected shape", path);
+    else if (tr->shape[0] > R)
+        snprintf(err, AGORA_ERR_LEN, "%.300s holds %lld replicates, more than the %lld asked", path,
+                 (long long)tr->shape[0], (long long)R);
+    else
+        rc = AGORA_OK;
+    if (rc == AGORA_OK) {
+        *done = tr->shape[0];
+        memcpy(rows, agora_st_data(f, tr), (size_t)tr->nbytes);
+        const char *c = agora_st_data(f, tc);
+        for (int k = 0; k < np; k++) {
+            int64_t v[2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ];
+            memcpy(v, c + (size_t)k * per * sizeof *v, sizeof v);
+            pooled[k].n = v[0];
+            pooled[k].n_toxic = v[1];
+            memcpy(pooled[k].or_hit, v + 2, sizeof pooled[k].or_hit);
+            memcpy(pooled[k].or_top, v + 2 + AGORA_SIM_NPOWER * AGORA_SIM_NQ,
+                   sizeof pooled[k].or_top);
+        }
+    }
+    agora_st_close(f);
+    return rc;
+}
+
 static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv) {
     const char *cmd = "sim";
     agora_sim_params p;
@@ -609,10 +722,6 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
     char dir[4096], err[AGORA_ERR_LEN];
     agora_cfg_table t = agora_sim_cfg_table(&p);
     agora_err rc = agora_rundir_create(o->run_dir, "simcmp", dir, sizeof dir, err);
-    if (rc == AGORA_OK)
-        rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
-    if (rc == AGORA_OK)
-        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
     if (rc != AGORA_OK)
         return agora_cli_fail(cmd, "%s", err);
     double *rows = agora_calloc((size_t)(R * np * C_N), sizeof *rows);
@@ -622,14 +731,34 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
         agora_free(pooled);
         return agora_cli_fail(cmd, "out of memory");
     }
+    int64_t r_first = 0;
+    if (o->resume) {
+        rc = load_partial(dir, &p, pol, np, R, rows, pooled, &r_first, err);
+        if (rc != AGORA_OK) {
+            agora_free(rows);
+            agora_free(pooled);
+            return agora_cli_fail(cmd, "cannot resume: %s", err);
+        }
+        AGORA_LOG_INFO(AGORA_SUB_SIM, "sim compare: %lld of %lld replicates already done in %s",
+                       (long long)r_first, (long long)R, dir);
+    }
+    /* the config goes in only now: a refused resume leaves the run directory as it was */
+    rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
+    if (rc == AGORA_OK)
+        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
+    if (rc != AGORA_OK) {
+        agora_free(rows);
+        agora_free(pooled);
+        return agora_cli_fail(cmd, "%s", err);
+    }
     int64_t T0 = p.burnin_steps, T = p.n_steps;
     agora_progress pr;
     agora_progress_init(&pr, "compare", (uint64_t)(R * (T0 + np * (T - T0))), stderr,
                         progress_mode(o->progress));
-    uint64_t done = 0;
+    uint64_t done = (uint64_t)(r_first * (T0 + np * (T - T0)));
     int64_t t_start = agora_now_ns();
     agora_sim *s0 = NULL, *base = NULL, *b = NULL;
-    for (int64_t r = 0; r < R; r++) {
+    for (int64_t r = r_first; r < R; r++) {
         agora_sim_params pr_p = p;
         pr_p.seed = p.seed + r;
         rc = agora_sim_create(&pr_p, &s0, err);
@@ -699,6 +828,11 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
         base = NULL;
         agora_sim_destroy(s0);
         s0 = NULL;
+        rc = save_partial(dir, &p, pol, np, r + 1, rows, pooled, err);
+        if (rc != AGORA_OK) {
+            ec = agora_cli_fail(cmd, "%s", err);
+            goto out;
+        }
     }
     agora_progress_finish(&pr, "%lld replicates x %d policies in %.1f s", (long long)R, np,
                           (double)(agora_now_ns() - t_start) * 1e-9);
@@ -806,7 +940,7 @@ static const agora_cli_flag k_flags[] = {
     {"--replicates", AGORA_CLI_INT, &g_opts.replicates, "R",
      "compare: replicates (sim.replicates)"},
     {"--resume", AGORA_CLI_SWITCH, &g_opts.resume, NULL,
-     "run: continue from the run directory's checkpoint (needs --run-dir)"},
+     "continue in --run-dir: run from its checkpoint, compare after its finished replicates"},
     AGORA_CLI_PROGRESS_FLAG(g_opts.progress),
 };
 
@@ -822,7 +956,9 @@ static void sim_help(FILE *out) {
             "  --resume continues from it (same settings; sim.n_steps may grow).\n"
             "compare: R replicates; each burns in once and branches into every policy\n"
             "  (common random numbers); prints the paper-style table, writes compare.csv.\n"
-            "  chrono is always run first: it is the baseline of ANB vs chrono.\n\n"
+            "  chrono is always run first: it is the baseline of ANB vs chrono. Finished\n"
+            "  replicates are saved as they end (compare.partial.safetensors); --resume skips\n"
+            "  them (same settings and policies; --replicates may grow).\n\n"
             "Rankers: chrono random eng_oracle (engagement) eng_learned popularity\n"
             "         eng_neg_neutral bridging. Keys: agora help config (sim.*).\n\nflags:\n");
     agora_cli_print_flags(out, k_flags, sizeof k_flags / sizeof k_flags[0]);
@@ -853,8 +989,8 @@ static int sim_main(int argc, char **argv) {
         return sim_run(pos[1], &g_opts, argc, argv);
     }
     if (strcmp(pos[0], "compare") == 0) {
-        if (g_opts.resume)
-            return agora_cli_usage("sim", "--resume is for run");
+        if (g_opts.resume && g_opts.run_dir == NULL)
+            return agora_cli_usage("sim", "--resume needs --run-dir");
         return sim_compare(pos[1], &g_opts, argc, argv);
     }
     return agora_cli_usage("sim", "unknown action '%s' (run or compare)", pos[0]);

@@ -416,6 +416,53 @@ static void sim_cli_resume_matches_an_unbroken_run(void **state) {
     free(tmp);
 }
 
+/* A compare stopped after 2 replicates and resumed to 3 prints and writes what one run of 3
+ * does; other policies, other settings or fewer replicates than are done are refused. */
+static void sim_cli_compare_resumes_after_finished_replicates(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char ini[1024], a[1024], b[1024], args[4096];
+    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
+    snprintf(a, sizeof a, "%s/a", tmp);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\n"
+                    "out_degree_mean = 20\n");
+    const char *pols = "--policies engagement,random --progress off";
+    snprintf(args, sizeof args, "sim compare '%s' %s --replicates 3 --run-dir '%s'", ini, pols, a);
+    assert_int_equal(run(args), 0);
+    char *table = strstr(g_out, "metric ");
+    assert_non_null(table);
+    char *want = strdup(table);
+    snprintf(args, sizeof args, "sim compare '%s' %s --replicates 2 --run-dir '%s'", ini, pols, b);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "sim compare '%s' %s --replicates 3 --run-dir '%s' --resume", ini,
+             pols, b);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "2 of 3 replicates already done"));
+    table = strstr(g_out, "metric ");
+    assert_non_null(table);
+    assert_string_equal(table, want);
+    same_file(a, b, "compare.csv");
+    free(want);
+    snprintf(args, sizeof args,
+             "sim compare '%s' --policies random --replicates 3 --run-dir '%s' "
+             "--resume --progress off",
+             ini, b);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "written for policies chrono,eng_oracle,random"));
+    snprintf(args, sizeof args, "sim compare '%s' %s --replicates 2 --run-dir '%s' --resume", ini,
+             pols, b);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "more than the 2 asked"));
+    snprintf(args, sizeof args,
+             "sim compare '%s' %s --replicates 4 --run-dir '%s' --resume --set sim.beta_neg=0.9",
+             ini, pols, b);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "other sim.* settings"));
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sim_import_snap_and_csv_edges_remap_ids),
@@ -428,6 +475,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_cli_run_writes_run_directory),
         cmocka_unit_test(sim_cli_rejects_bad_config_and_usage),
         cmocka_unit_test(sim_cli_resume_matches_an_unbroken_run),
+        cmocka_unit_test(sim_cli_compare_resumes_after_finished_replicates),
     };
     return agora_test_main(tests, argc, argv);
 }
