@@ -197,6 +197,10 @@ static agora_err write_summary_json(const char *dir, const char *policy, const a
     agora_jw_f64(&w, s->ei_index);
     agora_jw_key(&w, "cross_camp_exposure_share");
     agora_jw_f64(&w, s->cross_camp_share);
+    agora_jw_key(&w, "louvain_modularity");
+    agora_jw_f64(&w, s->louvain_q);
+    agora_jw_key(&w, "louvain_communities");
+    agora_jw_i64(&w, s->louvain_communities);
     for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++) {
         char key[64];
         snprintf(key, sizeof key, "power_%s", agora_sim_power_names[pw]);
@@ -406,6 +410,9 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
            agora_sim_or(&sum, 0, 2), agora_sim_or(&sum, 1, 2), agora_sim_or(&sum, 2, 2));
     printf("RPE          %.4f\n", sum.rpe);
     printf("other camp   %.4f of exposures\n", sum.cross_camp_share);
+    if (p.louvain)
+        printf("Louvain      Q %.4f, %lld communities\n", sum.louvain_q,
+               (long long)sum.louvain_communities);
     printf("cascades     mean %.2f  p99 %.0f  max %.0f retweets\n", sum.cascade_mean,
            sum.cascade_p99, sum.cascade_max);
     if (p.learner)
@@ -445,6 +452,7 @@ enum {
     C_ER,
     C_RO,
     C_Q,
+    C_LOUVAIN,
     C_XCAMP,
     C_SHIFT,
     C_GINI_FOL,
@@ -455,33 +463,20 @@ enum {
     C_N
 };
 static const char *const k_cnames[C_N] = {
-    "NE feed (neg. share shown)",
-    "NE pool",
-    "ANB vs chrono: population",
-    "ANB vs chrono: median",
-    "ANB vs chrono: p90",
-    "ANB vs chrono: p99",
-    "ANB vs chrono: max",
-    "share ANB >= +100%",
-    "A_i vs pool: median",
-    "A_i vs pool: p99",
-    "A_i vs pool: max",
-    "OR(1%) retweets received",
-    "OR(1%) impressions",
-    "OR(1%) followers",
-    "opinion variance",
-    "bimodality coeff.",
-    "extremist share |o|>0.8",
-    "Esteban-Ray P(1.6)",
-    "opinion assortativity r_o",
-    "camp modularity Q",
-    "exposures to the other camp",
-    "opinion shift vs chrono",
-    "Gini followers",
-    "top-1% follower share",
-    "follower gain: toxic",
-    "follower gain: other",
-    "retweets per exposure",
+    "NE feed (neg. share shown)", "NE pool",
+    "ANB vs chrono: population",  "ANB vs chrono: median",
+    "ANB vs chrono: p90",         "ANB vs chrono: p99",
+    "ANB vs chrono: max",         "share ANB >= +100%",
+    "A_i vs pool: median",        "A_i vs pool: p99",
+    "A_i vs pool: max",           "OR(1%) retweets received",
+    "OR(1%) impressions",         "OR(1%) followers",
+    "opinion variance",           "bimodality coeff.",
+    "extremist share |o|>0.8",    "Esteban-Ray P(1.6)",
+    "opinion assortativity r_o",  "camp modularity Q",
+    "Louvain modularity",         "exposures to the other camp",
+    "opinion shift vs chrono",    "Gini followers",
+    "top-1% follower share",      "follower gain: toxic",
+    "follower gain: other",       "retweets per exposure",
 };
 static const bool k_pct[C_N] = {[C_ANB_POP] = 1, [C_ANB_MED] = 1, [C_ANB_P90] = 1, [C_ANB_P99] = 1,
                                 [C_ANB_MAX] = 1, [C_API_MED] = 1, [C_API_P99] = 1, [C_API_MAX] = 1};
@@ -508,6 +503,7 @@ static void fill_row(double *row, const agora_sim_summary *s, const agora_sim_di
     row[C_ER] = s->esteban_ray;
     row[C_RO] = s->r_o;
     row[C_Q] = s->modularity;
+    row[C_LOUVAIN] = s->louvain_q;
     row[C_XCAMP] = s->cross_camp_share;
     row[C_GINI_FOL] = s->gini[2];
     row[C_TOP1_FOL] = s->top1[2];

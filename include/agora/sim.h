@@ -92,6 +92,7 @@ typedef struct agora_sim_params {
     int toxic_def; /* decile, threshold */
     int64_t anb_min_exposures;
     bool freeze_opinions, freeze_rewiring;
+    bool louvain; /* summaries also run Louvain on the follow graph (spec §12.2, optional) */
 } agora_sim_params;
 
 /* agora_sim_cfg_table binds the sim.* table to p (call agora_cfg_set_defaults or
@@ -193,6 +194,10 @@ typedef struct agora_sim_summary {
      * its opinion o_m against sim.camp_split (o_m is its author's opinion when posting,
      * plus noise), the reader's camp its opinion when reading. */
     double cross_camp_share;
+    /* Louvain modularity of the follow graph and its community count (sim.louvain; NaN
+     * and 0 when off). */
+    double louvain_q;
+    int64_t louvain_communities;
 } agora_sim_summary;
 
 AGORA_API void agora_sim_stepstats_compute(const agora_sim *s, agora_sim_stepstats *out);

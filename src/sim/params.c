@@ -114,6 +114,8 @@ static const agora_cfg_entry k_cfg[] = {
     AGORA_CFG_INT(P, "sim.anb_min_exposures", anb_min_exposures, 50, 1, INT64_MAX, "n_min"),
     AGORA_CFG_BOOL(P, "sim.freeze_opinions", freeze_opinions, 0, "no opinion updates"),
     AGORA_CFG_BOOL(P, "sim.freeze_rewiring", freeze_rewiring, 0, "no follow/unfollow"),
+    AGORA_CFG_BOOL(P, "sim.louvain", louvain, 0,
+                   "summaries add Louvain modularity of the follow graph (slow at N = 1e6)"),
 };
 #undef P
 

@@ -360,6 +360,10 @@ typedef struct agora__sim_array_view {
 bool agora__sim_array(const agora_sim *s, size_t a, agora__sim_array_view *v);
 /* Hash of the settings that shape a trajectory (sim_ckpt.c). */
 uint64_t agora__sim_params_hash(const agora_sim_params *p);
+/* Louvain modularity of the undirected projection of the follow graph (louvain.c): Q and
+ * the number of communities; node_comm (n entries) gets each agent's community if set. */
+agora_err agora__sim_louvain(const agora_sim *s, double *q_out, int64_t *n_comm_out,
+                             uint32_t *node_comm);
 /* agora_sim_load on a file image in memory (name stands for the path in messages). */
 agora_err agora__sim_load_mem(const void *data, size_t len, const char *name,
                               const agora_sim_params *p, agora_sim **out, void **extra,

@@ -329,6 +329,9 @@ agora_err agora_sim_summarize(const agora_sim *s, agora_sim_summary *out) {
     for (int64_t i = 0; i < s->n; i++)
         cross += s->Ex[i];
     out->cross_camp_share = out->exposures ? (double)cross / (double)out->exposures : NAN;
+    out->louvain_q = NAN;
+    if (s->p.louvain)
+        AGORA_TRY(agora__sim_louvain(s, &out->louvain_q, &out->louvain_communities, NULL));
     double *v = agora_malloc((size_t)s->n * sizeof *v);
     if (v == NULL)
         return AGORA_ENOMEM;

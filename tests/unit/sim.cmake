@@ -16,7 +16,8 @@ agora_unit_test(sim SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim.c LIBS agora
   sim_graph_invariants_hold_after_rewiring
   sim_feeds_are_full_and_never_repeat
   sim_metrics_hand_computed
-  sim_message_ring_grows_without_losing_messages)
+  sim_message_ring_grows_without_losing_messages
+  sim_louvain_finds_a_ring_of_cliques)
 agora_unit_test(sim_import SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_import.c LIBS agora_sim
   CASES
   sim_import_snap_and_csv_edges_remap_ids

@@ -646,6 +646,56 @@ static void sim_message_ring_grows_without_losing_messages(void **state) {
 
 // ---- metrics ----
 
+/* Louvain on a ring of L cliques of K agents (mutual follows inside, one follow from each
+ * clique to the next): it finds the L cliques, with Q equal to that partition's modularity
+ * computed here by hand from the follow lists; a graph without edges has no communities. */
+static void sim_louvain_finds_a_ring_of_cliques(void **state) {
+    (void)state;
+    enum { L = 6, K = 8, N = L * K };
+    uint32_t src[L * K * K], dst[L * K * K];
+    size_t ne = 0;
+    for (uint32_t c = 0; c < L; c++) {
+        for (uint32_t a = 0; a < K; a++)
+            for (uint32_t b = 0; b < K; b++)
+                if (a != b) {
+                    src[ne] = c * K + a;
+                    dst[ne++] = c * K + b;
+                }
+        src[ne] = c * K;
+        dst[ne++] = ((c + 1) % L) * K + 1;
+    }
+    agora_sim_params p;
+    agora_sim_params_default(&p);
+    agora_sim *s = tiny(N, &p);
+    agora_assert_ok(agora__sim_graph_from_edges(s, src, dst, ne));
+    double q = 0;
+    int64_t k = 0;
+    uint32_t comm[N];
+    agora_assert_ok(agora__sim_louvain(s, &q, &k, comm));
+    assert_int_equal(k, L);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(comm[i], comm[i / K * K]); /* one community per clique */
+    /* Q of the cliques: each follow weighs 1 from both ends, m2 = 2 E */
+    double m2 = 2.0 * (double)ne, qh = 0;
+    for (uint32_t c = 0; c < L; c++) {
+        double in = 0, tot = 0;
+        for (uint32_t i = c * K; i < (c + 1) * K; i++) {
+            tot += s->out_n[i] + s->in_n[i];
+            for (uint32_t a = 0; a < s->out_n[i]; a++)
+                in += 2.0 * (s->out_v[i][a] / K == c);
+        }
+        qh += in / m2 - (tot / m2) * (tot / m2);
+    }
+    agora_assert_near(q, qh, 1e-12);
+    agora_sim_destroy(s);
+    /* no edges: nothing to partition */
+    s = tiny(10, &p);
+    agora_assert_ok(agora__sim_louvain(s, &q, &k, NULL));
+    assert_true(isnan(q));
+    assert_int_equal(k, 0);
+    agora_sim_destroy(s);
+}
+
 static void sim_metrics_hand_computed(void **state) {
     (void)state;
     agora_sim_params p;
@@ -717,6 +767,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_feeds_are_full_and_never_repeat),
         cmocka_unit_test(sim_metrics_hand_computed),
         cmocka_unit_test(sim_message_ring_grows_without_losing_messages),
+        cmocka_unit_test(sim_louvain_finds_a_ring_of_cliques),
     };
     return agora_test_main(tests, argc, argv);
 }
