@@ -132,8 +132,8 @@ static int64_t one_level(const lgraph *g, double m2, uint32_t *comm, bool fresh)
             for (uint32_t t = 0; t < nt; t++) {
                 uint32_t c = touched[t];
                 double gain = kin[c] - tot[c] * ki / m2;
-                if (gain > best_gain + 1e-12 || (fabs(gain - best_gain) <= 1e-12 && c < best &&
-                                                  best != ci))
+                if (gain > best_gain + 1e-12 ||
+                    (fabs(gain - best_gain) <= 1e-12 && c < best && best != ci))
                     best_gain = gain, best = c;
             }
             tot[best] += ki;
@@ -182,8 +182,7 @@ static agora_err aggregate(const lgraph *g, uint32_t *comm, uint32_t *n_comm, lg
     out->deg = agora_calloc(k ? k : 1, sizeof *out->deg);
     out->nb = agora_malloc((g->off[n] ? g->off[n] : 1) * sizeof *out->nb);
     out->w = agora_malloc((g->off[n] ? g->off[n] : 1) * sizeof *out->w);
-    if (!start || !members || !acc || !touched || !out->off || !out->deg || !out->nb ||
-        !out->w) {
+    if (!start || !members || !acc || !touched || !out->off || !out->deg || !out->nb || !out->w) {
         agora_free(start);
         agora_free(members);
         agora_free(acc);
