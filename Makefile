@@ -24,9 +24,11 @@ fuzz:
 	@scripts/deps.sh clang libfuzzer-14-dev
 	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
 	@scripts/fuzz.sh build/fuzz $(or $(FUZZ_SECONDS),60)
+# Tracked files and new ones git does not ignore, so a file not yet added is checked too.
+FMT_FILES = $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 fmt:
-	@clang-format -i $$(git ls-files '*.c' '*.h')
+	@clang-format -i $(FMT_FILES)
 fmt-check:
-	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+	@clang-format --dry-run -Werror $(FMT_FILES)
 clean:
 	@rm -rf build
