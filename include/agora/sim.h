@@ -117,7 +117,7 @@ AGORA_API void agora_sim_destroy(agora_sim *s); /* NULL-safe */
 /* agora_sim_save writes the whole dynamic state to path, atomically (a safetensors file,
  * layout in src/sim/sim_ckpt.c), with extra_len opaque caller bytes beside it.
  * agora_sim_load rebuilds it under the same settings p (every sim.* key but n_steps,
- * replicates, metrics_every and checkpoint_every must match, else AGORA_EINVAL): stepping
+ * replicates, metrics_every, checkpoint_every and louvain must match, else AGORA_EINVAL): stepping
  * on gives the same bits as the run that wrote it. *extra (agora_free it) gets the caller
  * bytes; extra may be NULL. Truncated, corrupt or foreign files give a message naming the
  * file and what is wrong. */

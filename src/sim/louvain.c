@@ -182,11 +182,14 @@ static agora_err aggregate(const lgraph *g, uint32_t *comm, uint32_t *n_comm, lg
     out->deg = agora_calloc(k ? k : 1, sizeof *out->deg);
     out->nb = agora_malloc((g->off[n] ? g->off[n] : 1) * sizeof *out->nb);
     out->w = agora_malloc((g->off[n] ? g->off[n] : 1) * sizeof *out->w);
-    if (!start || !members || !acc || !touched || !out->off || !out->deg || !out->nb || !out->w) {
+    uint64_t *fill = agora_malloc(((size_t)k ? k : 1) * sizeof *fill);
+    if (!start || !members || !acc || !touched || !fill || !out->off || !out->deg || !out->nb ||
+        !out->w) {
         agora_free(start);
         agora_free(members);
         agora_free(acc);
         agora_free(touched);
+        agora_free(fill);
         lgraph_free(out);
         return AGORA_ENOMEM;
     }
@@ -194,15 +197,6 @@ static agora_err aggregate(const lgraph *g, uint32_t *comm, uint32_t *n_comm, lg
         start[comm[i] + 1]++;
     for (uint32_t c = 0; c < k; c++)
         start[c + 1] += start[c];
-    uint64_t *fill = agora_malloc(((size_t)k ? k : 1) * sizeof *fill);
-    if (fill == NULL) {
-        agora_free(start);
-        agora_free(members);
-        agora_free(acc);
-        agora_free(touched);
-        lgraph_free(out);
-        return AGORA_ENOMEM;
-    }
     memcpy(fill, start, (size_t)k * sizeof *fill);
     for (uint32_t i = 0; i < n; i++)
         members[fill[comm[i]]++] = i;

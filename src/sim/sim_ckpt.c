@@ -14,10 +14,10 @@
  *     i's name starts), and an opaque caller blob
  *     (caller_extra: `agora sim run` keeps its step records there).
  * Metadata: format "agora-sim-checkpoint", version, params_hash (the sim.* settings that
- * shape the trajectory: every key but n_steps, replicates, metrics_every and
- * checkpoint_every), t, and state_xxh3: XXH3-64 over every tensor's bytes in file order,
- * checked before anything is restored, so a damaged file is refused, never half-used.
- * A resumed state steps on bit for bit as the original would have (tests/unit/test_sim_ckpt.c
+ * shape the trajectory: every key but n_steps, replicates, metrics_every,
+ * checkpoint_every and louvain), t, and state_xxh3: XXH3-64 over every tensor's bytes in file
+ * order, checked before anything is restored, so a damaged file is refused, never half-used. A
+ * resumed state steps on bit for bit as the original would have (tests/unit/test_sim_ckpt.c
  * compares digests).
  */
 #include <inttypes.h>
@@ -34,21 +34,24 @@
 #define CKPT_FORMAT "agora-sim-checkpoint"
 #define CKPT_VERSION "1"
 
-/* The scalars, in file order. */
+/* The scalars, in file order. X(field, copied): copied = 1 for the ones load copies back
+ * as they are; the sizes (0) are checked against the settings or re-derived by restore(),
+ * so a field added here is restored unless it is marked otherwise. */
 // clang-format off
 #define I64_FIELDS(X) \
-    X(n) X(t) X(t0) X(k) X(n_edges) X(mcap) X(next_seq) X(step_seq0_cap) X(W) X(win_n) \
-    X(win_cap) X(seen_cap) X(D) X(g_exp) X(g_rt) X(s_exp) X(s_neg) X(s_pool) X(s_negpool) \
-    X(s_rt) X(work_pool) X(work_feed) X(casc_n) X(casc_sum) X(casc_max)
+    X(n, 0) X(t, 1) X(t0, 1) X(k, 0) X(n_edges, 1) X(mcap, 0) X(next_seq, 1) \
+    X(step_seq0_cap, 0) X(W, 0) X(win_n, 0) X(win_cap, 0) X(seen_cap, 0) X(D, 0) X(g_exp, 1) \
+    X(g_rt, 1) X(s_exp, 1) X(s_neg, 1) X(s_pool, 1) X(s_negpool, 1) X(s_rt, 1) X(work_pool, 1) \
+    X(work_feed, 1) X(casc_n, 1) X(casc_sum, 1) X(casc_max, 1)
 // clang-format on
 enum {
-#define X(f) I_##f,
+#define X(f, copied) I_##f,
     I64_FIELDS(X)
 #undef X
         N_I64
 };
 static const char k_i64_names[] =
-#define X(f) #f ","
+#define X(f, copied) #f ","
     I64_FIELDS(X)
 #undef X
     ;
@@ -61,6 +64,7 @@ uint64_t agora__sim_params_hash(const agora_sim_params *p) {
     q.replicates = 1;
     q.metrics_every = 1;
     q.checkpoint_every = 0;
+    q.louvain = false; /* read only by summaries */
     agora_cfg_table t = agora_sim_cfg_table(&q);
     return agora_cfg_hash(&t, 1);
 }
@@ -119,7 +123,7 @@ agora_err agora_sim_save(const agora_sim *s, const char *path, const void *extra
         q += s->in_n[i];
     }
     int64_t i64[N_I64];
-#define X(f) i64[I_##f] = (int64_t)s->f;
+#define X(f, copied) i64[I_##f] = (int64_t)s->f;
     I64_FIELDS(X)
 #undef X
     double f64[N_F64];
@@ -245,7 +249,8 @@ static agora_err check_meta(const agora_st_file *f, const char *path, const agor
     if (got == NULL || strcmp(got, want) != 0) {
         snprintf(err, AGORA_ERR_LEN,
                  "%s: written with other sim.* settings (params hash %s, now %s); only "
-                 "sim.n_steps, sim.metrics_every and sim.checkpoint_every may change on resume",
+                 "sim.n_steps, sim.metrics_every, sim.checkpoint_every and sim.louvain may change "
+                 "on resume",
                  path, got ? got : "(none)", want);
         return AGORA_EINVAL;
     }
@@ -395,7 +400,8 @@ static agora_err restore(agora_sim *s, const agora_st_file *f, const char *path,
     const void *win = need(f, path, "window_overflow", (size_t)win_n * sizeof *s->win, &rc, err);
     if (rc != AGORA_OK)
         return rc;
-    AGORA_TRY(agora__sim_window_reserve(s, (size_t)i64[I_win_cap]));
+    /* the stored capacity is not state: room for the stored entries is enough */
+    AGORA_TRY(agora__sim_window_reserve(s, (size_t)win_n));
     memcpy(s->wh, wh, n * sizeof *s->wh);
     memcpy(s->win, win, (size_t)win_n * sizeof *s->win);
     s->win_n = (size_t)win_n;
@@ -456,6 +462,15 @@ static agora_err load_parsed(agora_st_file *f, const char *path, const agora_sim
             rc = AGORA_EPARSE;
         }
     }
+    /* Nothing is allocated by a size the file states until the file holds that much: a
+     * per-agent and a per-message array must have exactly n and mcap entries. */
+    if (rc == AGORA_OK && (i64c[I_mcap] < 16 || i64c[I_mcap] > ((int64_t)1 << 31))) {
+        snprintf(err, AGORA_ERR_LEN, "%s: message ring capacity %" PRId64 " out of range", path,
+                 i64c[I_mcap]);
+        rc = AGORA_EPARSE;
+    }
+    (void)need(f, path, "o", (size_t)i64c[I_n] * sizeof(double), &rc, err);
+    (void)need(f, path, "m_author", (size_t)i64c[I_mcap] * sizeof(uint32_t), &rc, err);
     if (rc == AGORA_OK) {
         s = agora_calloc(1, sizeof *s);
         rc = s == NULL ? AGORA_ENOMEM : AGORA_OK;
@@ -468,22 +483,11 @@ static agora_err load_parsed(agora_st_file *f, const char *path, const agora_sim
     if (rc == AGORA_OK)
         rc = restore(s, f, path, i64c, err);
     if (rc == AGORA_OK) {
-        s->t = i64c[I_t];
-        s->t0 = i64c[I_t0];
-        s->n_edges = i64c[I_n_edges];
-        s->next_seq = (uint32_t)i64c[I_next_seq];
-        s->g_exp = i64c[I_g_exp];
-        s->g_rt = i64c[I_g_rt];
-        s->s_exp = i64c[I_s_exp];
-        s->s_neg = i64c[I_s_neg];
-        s->s_pool = i64c[I_s_pool];
-        s->s_negpool = i64c[I_s_negpool];
-        s->s_rt = i64c[I_s_rt];
-        s->work_pool = i64c[I_work_pool];
-        s->work_feed = i64c[I_work_feed];
-        s->casc_n = i64c[I_casc_n];
-        s->casc_sum = i64c[I_casc_sum];
-        s->casc_max = i64c[I_casc_max];
+#define X(f, copied)                                                                               \
+    if (copied)                                                                                    \
+        s->f = i64c[I_##f];
+        I64_FIELDS(X)
+#undef X
         memcpy(s->w, (const char *)f64 + F_W * sizeof(double), sizeof s->w);
         memcpy(s->camp_mean, (const char *)f64 + F_CAMP * sizeof(double), sizeof s->camp_mean);
         memcpy(&s->rbar, (const char *)f64 + F_RBAR * sizeof(double), sizeof s->rbar);

@@ -43,4 +43,5 @@ agora_unit_test(sim_ckpt SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_ckpt.c 
   CASES
   sim_ckpt_resume_is_bit_exact
   sim_ckpt_refuses_damaged_or_mismatched_files
-  sim_ckpt_keeps_an_imported_network)
+  sim_ckpt_keeps_an_imported_network
+  sim_ckpt_fuzz_seeds_still_load)

@@ -240,11 +240,13 @@ static void sim_ckpt_refuses_damaged_or_mismatched_files(void **state) {
         agora_sim_destroy(f);
         expect_refused(bad, &p, AGORA_EPARSE, fields[which]);
     }
-    /* n_steps, metrics_every and checkpoint_every may change: a run can be extended */
+    /* n_steps, metrics_every, checkpoint_every and louvain may change: a run can be
+     * extended */
     q = p;
     q.n_steps *= 3;
     q.metrics_every = 7;
     q.checkpoint_every = 1;
+    q.louvain = !q.louvain; /* read only by summaries */
     if (agora_sim_load(path, &q, &t, NULL, NULL, err) != AGORA_OK)
         fail_msg("load with more steps: %s", err);
     assert_int_equal(agora_sim_time(t), 12);
@@ -254,11 +256,39 @@ static void sim_ckpt_refuses_damaged_or_mismatched_files(void **state) {
     free(tmp);
 }
 
+/* The fuzz corpus seeds are checkpoints of fuzz_sim_ckpt.c's settings: they must still
+ * load, or the fuzzer only ever reaches the settings check (a new sim.* key changes the
+ * settings hash: regenerate them as fuzz_sim_ckpt.c says). */
+static void sim_ckpt_fuzz_seeds_still_load(void **state) {
+    (void)state;
+    agora_sim_params p;
+    agora_sim_params_default(&p);
+    p.n_agents = 40;
+    p.out_degree_mean = 5;
+    p.n_steps = 12;
+    p.burnin_steps = 4;
+    p.recsys = AGORA_RECSYS_ENG_ORACLE;
+    const char *seeds[] = {"seed-step5-sealed", "seed-step7"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[2048], err[AGORA_ERR_LEN];
+        snprintf(path, sizeof path, "%s/fuzz/corpus/sim_ckpt/%s", agora_test_src(), seeds[i]);
+        size_t n = 0;
+        char *b = read_bytes(path, &n);
+        agora_sim *s = NULL;
+        if (agora__sim_load_mem(b + 1, n - 1, path, &p, &s, NULL, NULL, err) != AGORA_OK)
+            fail_msg("%s", err);
+        agora_assert_ok(agora_sim_step(s, p.recsys));
+        agora_sim_destroy(s);
+        free(b);
+    }
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sim_ckpt_resume_is_bit_exact),
         cmocka_unit_test(sim_ckpt_refuses_damaged_or_mismatched_files),
         cmocka_unit_test(sim_ckpt_keeps_an_imported_network),
+        cmocka_unit_test(sim_ckpt_fuzz_seeds_still_load),
     };
     return agora_test_main(tests, argc, argv);
 }
