@@ -356,6 +356,8 @@ static int launch_run(int argc, char **argv) {
     agora_err crc = agora_cfg_load_all(t, 3, o.config, o.sets.v, o.sets.n, cerr);
     if (crc != AGORA_OK)
         return agora_cli_cfg_exit("launch", crc, cerr);
+    if ((crc = agora_diloco_check(&dp, 0, cerr)) != AGORA_OK)
+        return agora_cli_cfg_exit("launch", crc, cerr);
     ssize_t sl = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
     if (sl <= 0)
         return agora_cli_fail("launch", "cannot find the agora binary (/proc/self/exe)");

@@ -208,6 +208,8 @@ static int node_run(int argc, char **argv) {
     agora_err rc = agora_cfg_load_all(t, 3, o.config, o.sets.v, o.sets.n, err);
     if (rc != AGORA_OK)
         return agora_cli_cfg_exit("node", rc, err);
+    if ((rc = agora_diloco_check(&dp, 0, err)) != AGORA_OK)
+        return agora_cli_cfg_exit("node", rc, err);
     if (o.key_file)
         snprintf(cc.key_file, sizeof cc.key_file, "%s", o.key_file);
     if (cc.key_file[0] == '\0')
@@ -275,7 +277,9 @@ static int node_run(int argc, char **argv) {
     AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s%s", host,
                    (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
                    agora_codec_name((agora_codec)cc.codec),
-                   dp.overlap ? ", overlapped outer steps" : "");
+                   dp.overlap     ? ", overlapped outer steps"
+                   : dp.streaming ? ", streaming fragments"
+                                  : "");
     for (;;) {
         rc = agora_diloco_run(&dp, tr, c, (agora_codec)cc.codec, cc.collective_timeout_ms, on_outer,
                               &n);

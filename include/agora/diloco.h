@@ -39,6 +39,25 @@
  * (end of run, or an early stop) is written before agora_diloco_run returns.
  * outer.safetensors carries the XXH3-64 of each tensor in its metadata, checked on resume.
  *
+ * Streaming (diloco.streaming = true; spec §17, Streaming DiLoCo, arXiv 2501.18512): the
+ * parameters are cut into diloco.fragments fragments, strided by layer (layer l belongs to
+ * fragment l mod P; the embedding to fragment 0, the final norm and the LM head to fragment
+ * P-1). Within each outer step of H inner steps, fragment q is synced once: after inner
+ * step (q+1)H/P - tau its delta (theta_outer - theta_inner over the fragment) goes into
+ * the all-reduce, training goes on for tau = diloco.fragment_overlap inner steps while it
+ * travels (on a background thread), then the outer Nesterov step is applied to the
+ * fragment's theta_outer and momentum and the local copy is mixed back,
+ * theta_inner = alpha theta_inner + (1 - alpha) theta_outer (alpha =
+ * diloco.fragment_mix). So each collective carries about 1/P of the parameters (peak
+ * bandwidth / P) and hides behind tau inner steps. theta_outer and the momentum stay
+ * byte-identical everywhere; the last outer step ends with theta_inner = theta_outer.
+ * With P = 1, tau = 0 and alpha = 0 it is blocking DiLoCo, bit for bit. The shared
+ * revision counts fragment syncs (2 x syncs, + 1 while a failed one is retried), so a
+ * node admitted at a retry joins that fragment's collective without a delta and carries
+ * on from there. Periodic checkpoints are taken at outer-step boundaries only; a stop in
+ * the middle of an outer step leaves the last periodic checkpoint standing. Not with
+ * diloco.overlap or diloco.error_feedback.
+ *
  * Screening (spec §17): before each outer all-reduce the members exchange the norms of
  * their deltas (a census: a W-float SUM in which each member fills its own slot, exact and
  * identical everywhere). A delta that is not finite, or whose norm exceeds
@@ -84,6 +103,10 @@ typedef struct agora_diloco_params {
     bool error_feedback;         /* add this node's quantization residual of the last
                                     committed collective to its next delta (spec §17; no
                                     effect with f32; kept in the outer-state checkpoint) */
+    bool streaming;              /* sync the parameters fragment by fragment, see above */
+    int64_t fragments;           /* streaming: P, fragments (strided by layer) */
+    int64_t fragment_overlap;    /* streaming: tau, inner steps a fragment's all-reduce overlaps */
+    double fragment_mix;         /* streaming: alpha, the local copy's weight when merging */
     /* Not config keys: set by the caller. */
     const char *ckpt_root; /* where outer-state checkpoints go (NULL: none) */
     bool resume;           /* start from the newest outer-state checkpoint under ckpt_root */
@@ -121,6 +144,13 @@ typedef struct agora_diloco_outer_stats {
     double residual_norm;        /* diloco.error_feedback: L2 norm of the residual this node
                                     carries into its next delta (0 when off) */
 } agora_diloco_outer_stats;
+
+/* agora_diloco_check rejects settings that cannot run together: streaming with overlap or
+ * error feedback, more fragments than inner steps, an overlap that does not leave every
+ * fragment at least one inner step of its own (tau > H/P - 1), or (n_layers > 0) more
+ * fragments than layers. Returns AGORA_OK or AGORA_ERANGE with err naming the keys. */
+AGORA_API agora_err agora_diloco_check(const agora_diloco_params *p, int64_t n_layers,
+                                       char err[AGORA_ERR_LEN]);
 
 /* Called after every outer step (committed or skipped); return nonzero to stop. */
 typedef int (*agora_diloco_cb)(const agora_diloco_outer_stats *st, void *user);
@@ -167,6 +197,10 @@ AGORA_API float agora_diloco_delta_norm(const float *delta, size_t n);
  * member runs it on the same norms (a census all-reduce), so all decide alike. */
 AGORA_API uint32_t agora_diloco_screen(const float *norms, uint32_t n, double max_ratio,
                                        uint8_t *keep);
+/* agora_diloco_mix merges a synced fragment back into the local copy:
+ * theta_inner = alpha * theta_inner + (1 - alpha) * theta_outer (alpha = 0: replace). */
+AGORA_API void agora_diloco_mix(float *theta_inner, const float *theta_outer, size_t n,
+                                float alpha);
 /* agora_diloco_pseudo_grad writes delta = theta_outer - theta_inner. */
 AGORA_API void agora_diloco_pseudo_grad(float *delta, const float *theta_outer,
                                         const float *theta_inner, size_t n);

@@ -59,6 +59,17 @@ const agora_cfg_entry agora_diloco_cfg[] = {
     AGORA_CFG_BOOL(agora_diloco_params, "diloco.overlap", overlap, false,
                    "reduce delta_t in the background while round t+1 trains (delayed outer "
                    "update with an eager local estimate)"),
+    AGORA_CFG_BOOL(agora_diloco_params, "diloco.streaming", streaming, false,
+                   "streaming DiLoCo: sync the parameters one fragment at a time, each "
+                   "all-reduce overlapping the next inner steps"),
+    D_INT("diloco.fragments", fragments, 4, 1, 4096,
+          "streaming: fragments (layer l in fragment l mod P), synced in turn within each "
+          "outer step"),
+    D_INT("diloco.fragment_overlap", fragment_overlap, 1, 0, 1000000,
+          "streaming: inner steps a fragment's all-reduce runs behind (0: blocking)"),
+    D_DBL("diloco.fragment_mix", fragment_mix, 0.5, 0.0, 1.0,
+          "streaming: weight of the local copy when a synced fragment is merged back "
+          "(0: take the outer parameters)"),
 };
 const size_t agora_diloco_cfg_len = sizeof agora_diloco_cfg / sizeof agora_diloco_cfg[0];
 
@@ -86,7 +97,14 @@ typedef struct loop {
     float *ef, *ef_next;
     float *start; /* (n,) overlap: where the current round's inner steps started */
     size_t n;
-    int64_t revision;  /* committed outer steps */
+    size_t cur;       /* floats of delta the next collective averages (n, or a fragment) */
+    int64_t revision; /* committed outer steps */
+    /* streaming: fragment q is the ranges frag_off/frag_len[frag_first[q] ..
+     * frag_first[q + 1]) of the parameters; frag counts the fragment syncs made so far */
+    size_t *frag_off, *frag_len, *frag_first;
+    int64_t frag;
+    bool retrying;     /* streaming: inside the boundary of a failed collective's retry */
+    bool join_retry;   /* streaming: recovered at a retry: join that collective first */
     int64_t ckpt_last; /* revision of the last checkpoint written */
     double mfu;        /* inner MFU of the last inner step */
     /* overlap: the collective in flight on the background thread */
@@ -110,6 +128,15 @@ typedef struct loop {
     _Atomic bool ck_done;
 } loop;
 
+/* Streaming: fragment q of an outer step is merged back after inner step (q+1)H/P of it,
+ * and its delta is taken fragment_overlap inner steps before. */
+static int64_t frag_merge_at(const loop *L, int64_t q) {
+    return (q + 1) * L->p->inner_steps / L->p->fragments;
+}
+static int64_t frag_send_at(const loop *L, int64_t q) {
+    return frag_merge_at(L, q) - L->p->fragment_overlap;
+}
+
 static bool retryable(agora_err rc) {
     return rc == AGORA_EPEER_LOST || rc == AGORA_ETIMEDOUT || rc == AGORA_ECHECKSUM;
 }
@@ -125,12 +152,22 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
                                  {"adamw.exp_avg", opt->m, opt->n, true},
                                  {"adamw.exp_avg_sq", opt->v, opt->n, true}};
     agora_sync_info info;
-    int64_t shared = L->revision + L->rev_bias;
+    int64_t shared =
+        L->p->streaming ? 2 * L->frag + (L->retrying ? 1 : 0) : L->revision + L->rev_bias;
     AGORA_TRY(agora_comm_sync_shared_state(L->c, ts, 4, (uint64_t)shared, deadline, &info));
     if (info.tensors_pulled > 0 || (int64_t)info.revision != shared) {
         /* Recovered from a peer: train from the elected outer parameters. */
         int64_t elected = (int64_t)info.revision;
-        if (L->p->overlap) { /* elected >= 1: the ring is mid-run (see run_overlap) */
+        int64_t inner_at = elected * L->p->inner_steps; /* the LR schedule's position */
+        if (L->p->streaming) {
+            L->frag = elected / 2;
+            L->join_retry = elected % 2 != 0;
+            L->revision = L->frag / L->p->fragments;
+            int64_t q = L->frag % L->p->fragments;
+            inner_at = L->revision * L->p->inner_steps + (L->join_retry ? frag_merge_at(L, q)
+                                                          : q > 0       ? frag_merge_at(L, q - 1)
+                                                                        : 0);
+        } else if (L->p->overlap) { /* elected >= 1: the ring is mid-run (see run_overlap) */
             L->revision = elected > 0 ? elected - 1 : 0;
             L->rev_bias = elected > 0 ? 1 : 0;
             memcpy(L->start, L->outer, L->n * sizeof(float));
@@ -138,9 +175,9 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
             L->revision = elected;
         }
         memcpy(L->inner, L->outer, L->n * sizeof(float));
-        agora_trainer_set_step(L->t, elected * L->p->inner_steps);
+        agora_trainer_set_step(L->t, inner_at);
         if (elected != shared) /* the moments came with the state: so does their step count */
-            opt->t = elected * L->p->inner_steps;
+            opt->t = inner_at;
         st->joined = 1;
         st->sync_rx_bytes += info.rx_bytes;
         AGORA_LOG_INFO(AGORA_SUB_TRAIN,
@@ -182,7 +219,7 @@ static agora_err boundary(loop *L, uint32_t need_world, agora_diloco_outer_stats
  * members leave out the same deltas); without it a node leaves out only its own
  * non-finite delta. Sets *contributes and L->excluded. */
 static agora_err screen(loop *L, int *contributes) {
-    float norm = L->contributes ? agora_diloco_delta_norm(L->delta, L->n) : 0.0f;
+    float norm = L->contributes ? agora_diloco_delta_norm(L->delta, L->cur) : 0.0f;
     *contributes = L->contributes;
     L->excluded = 0;
     uint32_t W = agora_comm_world(L->c), r = agora_comm_rank(L->c);
@@ -222,7 +259,7 @@ static agora_err reduce_once(loop *L, agora_reduce_info *info) {
     int contributes = 0;
     AGORA_TRY(screen(L, &contributes));
     agora_reduce_desc d = {.buf = L->delta,
-                           .count = L->n,
+                           .count = L->cur,
                            .op = AGORA_REDUCE_AVG,
                            .codec = L->codec,
                            .contributes = contributes,
@@ -266,7 +303,10 @@ static agora_err finish_reduce(loop *L, agora_err rc, const agora_reduce_info *i
         return rc;
     AGORA_LOG_WARN(AGORA_SUB_TRAIN, "all-reduce failed (%s); rebuilding the ring",
                    agora_err_name(rc));
-    AGORA_TRY(boundary(L, 1, st));
+    L->retrying = true;
+    agora_err brc = boundary(L, 1, st);
+    L->retrying = false;
+    AGORA_TRY(brc);
     return AGORA_EAGAIN;
 }
 
@@ -428,6 +468,14 @@ typedef enum ckpt_kind { CKPT_PERIODIC, CKPT_FINAL, CKPT_STOP } ckpt_kind;
 static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
     const agora_diloco_params *p = L->p;
     ckpt_finish(L, false);
+    if (p->streaming && L->frag % p->fragments != 0) {
+        if (kind == CKPT_STOP)
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN,
+                           "stopped inside outer step %" PRId64 " (fragment %" PRId64 " of %" PRId64
+                           "): no stop checkpoint; the last periodic one stands",
+                           L->revision + 1, L->frag % p->fragments, p->fragments);
+        return;
+    }
     if (p->ckpt_root == NULL || p->ckpt_every <= 0 || L->revision <= 0 ||
         (kind == CKPT_PERIODIC && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
         return;
@@ -530,6 +578,7 @@ static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
     agora_st_close(f);
     AGORA_TRY(rc);
     L->revision = step;
+    L->frag = step * p->fragments;
     L->ckpt_last = step;
     memcpy(L->inner, L->outer, L->n * sizeof(float));
     agora_trainer_set_step(L->t, step * p->inner_steps);
@@ -564,7 +613,7 @@ static void chaos(loop *L) {
     if (L->p->chaos_at <= 0 || L->revision + 1 != L->p->chaos_at)
         return;
     float s = (float)L->p->chaos_delta_scale;
-    for (size_t i = 0; i < L->n; i++)
+    for (size_t i = 0; i < L->cur; i++)
         L->delta[i] *= s;
     AGORA_LOG_WARN(AGORA_SUB_TRAIN, "chaos: delta of outer step %" PRId64 " scaled by %g",
                    L->revision + 1, (double)s);
@@ -712,6 +761,209 @@ static agora_err run_overlap(loop *L, agora_diloco_cb cb, void *user) {
     return AGORA_OK;
 }
 
+/* inner_to runs inner steps until *h (the step within the outer step) reaches `to`,
+ * adding their losses to *loss_sum and their count to *n_loss. */
+static agora_err inner_to(loop *L, int64_t *h, int64_t to, double *loss_sum, int64_t *n_loss,
+                          double *tps, double *inner_s) {
+    int64_t t0 = agora_now_ns();
+    for (; *h < to; (*h)++) {
+        agora_train_stats ts;
+        AGORA_TRY(agora_trainer_step(L->t, &ts));
+        *loss_sum += ts.loss;
+        (*n_loss)++;
+        *tps = ts.tok_per_s;
+        L->mfu = ts.mfu;
+    }
+    *inner_s += secs_since(t0);
+    return AGORA_OK;
+}
+
+/* frag_delta gathers fragment q's delta (theta_outer - theta_inner) into L->delta. */
+static void frag_delta(loop *L, int64_t q) {
+    size_t k = 0;
+    for (size_t r = L->frag_first[q]; r < L->frag_first[q + 1]; r++) {
+        agora_diloco_pseudo_grad(L->delta + k, L->outer + L->frag_off[r], L->inner + L->frag_off[r],
+                                 L->frag_len[r]);
+        k += L->frag_len[r];
+    }
+    L->cur = k;
+}
+
+/* frag_commit applies the averaged delta of fragment q to its theta_outer and momentum
+ * (unless nobody contributed) and mixes the fragment back into theta_inner. */
+static void frag_commit(loop *L, int64_t q, const agora_diloco_outer_stats *st) {
+    size_t k = 0;
+    for (size_t r = L->frag_first[q]; r < L->frag_first[q + 1]; r++) {
+        size_t o = L->frag_off[r], len = L->frag_len[r];
+        if (st->contributors > 0)
+            agora_diloco_outer_nesterov(L->outer + o, L->momentum + o, L->delta + k, len,
+                                        (float)L->p->outer_lr, (float)L->p->outer_momentum);
+        agora_diloco_mix(L->inner + o, L->outer + o, len, (float)L->p->fragment_mix);
+        k += len;
+    }
+    L->frag++;
+}
+
+/* run_streaming: streaming DiLoCo (see diloco.h). Each record of the loop is one outer
+ * step: boundary (checkpoint when it starts an outer step), then for each fragment q in
+ * turn: inner steps up to q's send point, delta of q, all-reduce (on the background
+ * thread while fragment_overlap more inner steps run), outer step of q, mix-back. A node
+ * left alone drops its progress (theta_inner = theta_outer) and waits at the next
+ * boundary for a peer; it then resumes at the fragment it stopped at, and so does anyone
+ * admitted there. */
+static agora_err run_streaming(loop *L, agora_diloco_cb cb, void *user) {
+    const agora_diloco_params *p = L->p;
+    const int64_t P = p->fragments, end = p->outer_steps * P;
+    uint32_t need_world = (uint32_t)p->min_world;
+    while (L->frag < end) {
+        agora_diloco_outer_stats st = {0};
+        int64_t t0 = agora_now_ns();
+        AGORA_TRY(boundary(L, need_world, &st));
+        need_world = 1;
+        if (L->frag >= end)
+            break; /* a joiner may arrive after the end */
+        double boundary_s = secs_since(t0), loss_sum = 0, tps = 0, inner_s = 0, reduce_s = 0;
+        int64_t n_loss = 0, q = L->frag % P, h = q > 0 ? frag_merge_at(L, q - 1) : 0;
+        if (q == 0)
+            save_ckpt(L, &st, CKPT_PERIODIC);
+        bool alone = false;
+        if (L->join_retry) { /* admitted while the ring retried fragment q: join it */
+            L->join_retry = false;
+            frag_delta(L, q);
+            memset(L->delta, 0, L->cur * sizeof(float));
+            L->contributes = 0;
+            int64_t t1 = agora_now_ns();
+            agora_err rc = outer_reduce(L, &st);
+            L->contributes = 1;
+            AGORA_TRY(rc);
+            reduce_s += secs_since(t1);
+            alone = st.skipped != 0;
+            if (!alone) {
+                frag_commit(L, q, &st);
+                h = frag_merge_at(L, q);
+                q++;
+            }
+        }
+        for (; q < P && !alone; q++) {
+            AGORA_TRY(inner_to(L, &h, frag_send_at(L, q), &loss_sum, &n_loss, &tps, &inner_s));
+            frag_delta(L, q);
+            chaos(L);
+            int64_t t1 = agora_now_ns();
+            if (p->fragment_overlap == 0 || agora_comm_world(L->c) < 2) {
+                AGORA_TRY(outer_reduce(L, &st));
+                reduce_s += secs_since(t1);
+            } else {
+                AGORA_TRY(start_bg(L));
+                reduce_s += secs_since(t1);
+                AGORA_TRY(inner_to(L, &h, frag_merge_at(L, q), &loss_sum, &n_loss, &tps, &inner_s));
+                int64_t t2 = agora_now_ns();
+                AGORA_TRY(wait_bg(L, &st));
+                reduce_s += secs_since(t2);
+            }
+            if (st.skipped) {
+                alone = true;
+                break;
+            }
+            frag_commit(L, q, &st);
+        }
+        if (alone) { /* the progress since the last sync is dropped */
+            memcpy(L->inner, L->outer, L->n * sizeof(float));
+            need_world = 2;
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN,
+                           "alone in the ring at fragment %" PRId64 " of outer step %" PRId64
+                           ": waiting for a peer",
+                           L->frag % P, L->revision + 1);
+        }
+        if (L->frag % P == 0 && L->frag / P > L->revision) {
+            L->revision = L->frag / P;
+            st.committed = 1;
+        }
+        if (L->frag >= end) /* every node ends with theta_inner = theta_outer */
+            memcpy(L->inner, L->outer, L->n * sizeof(float));
+        finish_stats(&st, L, n_loss > 0 ? loss_sum / (double)n_loss : 0.0, tps, inner_s, reduce_s,
+                     boundary_s);
+        if (cb != NULL && cb(&st, user) != 0)
+            break;
+    }
+    return AGORA_OK;
+}
+
+/* frag_plan cuts the parameters into p->fragments fragments: every tensor owns its floats
+ * up to the next tensor (alignment padding included, so one fragment is exactly [0, n)),
+ * layer l's tensors go to fragment l mod P, the embedding to 0, the rest (final norm, LM
+ * head) to P - 1; adjacent ranges of a fragment are merged. */
+static agora_err frag_plan(loop *L, const agora_model *m) {
+    size_t nt = agora_model_n_tensors(m), P = (size_t)L->p->fragments;
+    L->frag_off = agora_calloc(nt + 1, sizeof(size_t));
+    L->frag_len = agora_calloc(nt + 1, sizeof(size_t));
+    L->frag_first = agora_calloc(P + 1, sizeof(size_t));
+    size_t *owner = agora_calloc(nt + 1, sizeof(size_t));
+    if (L->frag_off == NULL || L->frag_len == NULL || L->frag_first == NULL || owner == NULL) {
+        agora_free(owner);
+        return AGORA_ENOMEM;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const agora_model_param *t = agora_model_tensor(m, i);
+        int layer = -1;
+        if (sscanf(t->name, "model.layers.%d.", &layer) == 1 && layer >= 0)
+            owner[i] = (size_t)layer % P;
+        else
+            owner[i] = strstr(t->name, "embed_tokens") != NULL ? 0 : P - 1;
+    }
+    size_t k = 0;
+    for (size_t q = 0; q < P; q++) {
+        L->frag_first[q] = k;
+        for (size_t i = 0; i < nt; i++) {
+            if (owner[i] != q)
+                continue;
+            size_t lo = agora_model_tensor(m, i)->offset, hi = L->n;
+            for (size_t j = 0; j < nt; j++) { /* up to the next tensor in memory */
+                size_t o = agora_model_tensor(m, j)->offset;
+                if (o > lo && o < hi)
+                    hi = o;
+            }
+            if (k > L->frag_first[q] && L->frag_off[k - 1] + L->frag_len[k - 1] == lo)
+                L->frag_len[k - 1] += hi - lo;
+            else {
+                L->frag_off[k] = lo;
+                L->frag_len[k] = hi - lo;
+                k++;
+            }
+        }
+    }
+    L->frag_first[P] = k;
+    agora_free(owner);
+    return AGORA_OK;
+}
+
+agora_err agora_diloco_check(const agora_diloco_params *p, int64_t n_layers,
+                             char err[AGORA_ERR_LEN]) {
+    if (!p->streaming)
+        return AGORA_OK;
+    const char *why = NULL;
+    if (p->overlap)
+        why = "diloco.streaming and diloco.overlap are two ways to overlap: pick one";
+    else if (p->error_feedback)
+        why = "diloco.error_feedback is not supported with diloco.streaming";
+    else if (p->fragments > p->inner_steps)
+        why = "diloco.fragments exceeds diloco.inner_steps";
+    else if (p->fragment_overlap > p->inner_steps / p->fragments - 1)
+        why = "diloco.fragment_overlap must leave every fragment an inner step of its own "
+              "(at most diloco.inner_steps / diloco.fragments - 1)";
+    else if (n_layers > 0 && p->fragments > n_layers)
+        why = "diloco.fragments exceeds the model's layers";
+    if (why == NULL)
+        return AGORA_OK;
+    char layers[48] = "";
+    if (n_layers > 0)
+        snprintf(layers, sizeof layers, ", %lld layers", (long long)n_layers);
+    snprintf(err, AGORA_ERR_LEN,
+             "%s (diloco.fragments = %lld, diloco.fragment_overlap = %lld, H = %lld%s)", why,
+             (long long)p->fragments, (long long)p->fragment_overlap, (long long)p->inner_steps,
+             layers);
+    return AGORA_ERANGE;
+}
+
 agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora_comm *c,
                            agora_codec codec, int64_t collective_timeout_ms, agora_diloco_cb cb,
                            void *user) {
@@ -725,7 +977,15 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
               .timeout_ms = collective_timeout_ms,
               .contributes = 1};
     L.inner = agora_model_params(m);
-    agora_err rc = AGORA_OK;
+    L.cur = L.n;
+    char cerr[AGORA_ERR_LEN];
+    agora_err rc = agora_diloco_check(p, agora_model_get_config(m)->n_layers, cerr);
+    if (rc != AGORA_OK) {
+        AGORA_LOG_ERROR(AGORA_SUB_TRAIN, "%s", cerr);
+        return rc;
+    }
+    if (p->streaming && (rc = frag_plan(&L, m)) != AGORA_OK)
+        goto out;
     L.outer = agora_malloc_aligned(L.n * sizeof(float));
     L.momentum = agora_malloc_aligned(L.n * sizeof(float));
     L.delta = agora_malloc_aligned(L.n * sizeof(float));
@@ -752,7 +1012,9 @@ agora_err agora_diloco_run(const agora_diloco_params *p, agora_trainer *t, agora
             goto out;
         }
     }
-    if (p->overlap) {
+    if (p->streaming) {
+        rc = run_streaming(&L, cb, user);
+    } else if (p->overlap) {
         memcpy(L.start, L.inner, L.n * sizeof(float));
         rc = run_overlap(&L, cb, user);
     } else {
@@ -782,5 +1044,8 @@ out:
     agora_free_aligned(L.start);
     agora_free_aligned(L.ef);
     agora_free_aligned(L.ef_next);
+    agora_free(L.frag_off);
+    agora_free(L.frag_len);
+    agora_free(L.frag_first);
     return rc;
 }

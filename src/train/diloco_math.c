@@ -22,6 +22,17 @@ void agora_diloco_pseudo_grad(float *delta, const float *theta_outer, const floa
         delta[i] = theta_outer[i] - theta_inner[i];
 }
 
+void agora_diloco_mix(float *theta_inner, const float *theta_outer, size_t n, float alpha) {
+    if (alpha == 0.0f) {
+        for (size_t i = 0; i < n; i++)
+            theta_inner[i] = theta_outer[i];
+        return;
+    }
+    float beta = 1.0f - alpha;
+    for (size_t i = 0; i < n; i++)
+        theta_inner[i] = alpha * theta_inner[i] + beta * theta_outer[i];
+}
+
 void agora_diloco_outer_estimate(float *dst, const float *theta_outer, const float *momentum,
                                  const float *g, size_t n, float lr, float mu) {
     for (size_t i = 0; i < n; i++) {

@@ -145,6 +145,46 @@ static void diloco_overlap_two_nodes_end_bit_identical(void **state) {
     two_nodes("--set diloco.overlap=true", true);
 }
 
+/* Streaming: the parameters go out in two fragments, each all-reduce behind an inner
+ * step; the replicas still end byte-identical and each record is one outer step. */
+static void diloco_streaming_two_nodes_end_bit_identical(void **state) {
+    (void)state;
+    two_nodes("--set diloco.streaming=true --set diloco.fragments=2 "
+              "--set diloco.fragment_overlap=1",
+              false);
+}
+
+/* One fragment, no overlap, no mixing: streaming DiLoCo is blocking DiLoCo, bit for bit
+ * (f32 on the wire: with 2 nodes the average does not depend on who holds which rank). */
+static void diloco_streaming_one_fragment_is_blocking_diloco(void **state) {
+    (void)state;
+    uint64_t h[2] = {0, 0};
+    double v[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        char *dir = agora_test_tmpdir();
+        char p[4200], run[4200];
+        snprintf(p, sizeof p, "%s/corpus.txt", dir);
+        write_corpus(p);
+        int rc = launch(dir, i == 0 ? "--nodes 2 --set diloco.outer_steps=3 --set comm.codec=f32"
+                                    : "--nodes 2 --set diloco.outer_steps=3 --set comm.codec=f32 "
+                                      "--set diloco.streaming=true --set diloco.fragments=1 "
+                                      "--set diloco.fragment_overlap=0 "
+                                      "--set diloco.fragment_mix=0");
+        if (rc != 0)
+            fail_msg("agora launch exited %d:\n%s", rc, g_out);
+        snprintf(run, sizeof run, "%s/run", dir);
+        h[i] = weights_hash(run, "node-00");
+        v[i] = summary_num(run, "node-00", "val_loss");
+        assert_true(h[i] != 0 && h[i] == weights_hash(run, "node-01"));
+        agora_test_rmtree(dir);
+        free(dir);
+    }
+    if (h[0] != h[1] || v[0] != v[1])
+        fail_msg("streaming with one fragment differs from blocking DiLoCo: %016llx (val %.9g) vs "
+                 "%016llx (val %.9g)",
+                 (unsigned long long)h[0], v[0], (unsigned long long)h[1], v[1]);
+}
+
 /* new_launch_dir makes a test directory with the corpus in it (free it) and writes the
  * launch directory inside it, DIR/run, to run. */
 static char *new_launch_dir(char *run, size_t len) {
@@ -252,6 +292,13 @@ static void kill_and_join(const char *extra) {
 static void diloco_survives_sigkill_and_admits_joiner(void **state) {
     (void)state;
     kill_and_join("");
+}
+
+/* The same chaos in streaming mode: fragments in flight behind the inner steps. */
+static void diloco_streaming_survives_sigkill_and_admits_joiner(void **state) {
+    (void)state;
+    kill_and_join("--set diloco.streaming=true --set diloco.fragments=2 "
+                  "--set diloco.fragment_overlap=2");
 }
 
 /* The same chaos with the collective in flight during the kill (overlap mode). */
@@ -370,6 +417,16 @@ static void diloco_launch_rejects_bad_config(void **state) {
     snprintf(cmd, sizeof cmd, "'%s' launch --set diloco.inner_steps=0", agora_test_bin());
     assert_int_equal(agora_test_run(cmd, g_out, sizeof g_out), 2);
     assert_non_null(strstr(g_out, "diloco.inner_steps = 0 is out of range"));
+    snprintf(cmd, sizeof cmd, "'%s' launch --set diloco.streaming=true --set diloco.overlap=true",
+             agora_test_bin());
+    assert_int_equal(agora_test_run(cmd, g_out, sizeof g_out), 2);
+    assert_non_null(strstr(g_out, "diloco.streaming and diloco.overlap"));
+    snprintf(cmd, sizeof cmd,
+             "'%s' launch --set diloco.streaming=true --set diloco.inner_steps=8 "
+             "--set diloco.fragments=4 --set diloco.fragment_overlap=2",
+             agora_test_bin());
+    assert_int_equal(agora_test_run(cmd, g_out, sizeof g_out), 2);
+    assert_non_null(strstr(g_out, "diloco.fragment_overlap must leave"));
 }
 
 /* A node whose delta blows up (x 1e6 at outer step 2): the norm census leaves it out on
@@ -440,6 +497,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_coordinator_death_checkpoints_then_resumes),
         cmocka_unit_test(diloco_screens_out_a_poisoned_delta),
         cmocka_unit_test(diloco_nodes_rejoin_a_restarted_coordinator),
+        cmocka_unit_test(diloco_streaming_two_nodes_end_bit_identical),
+        cmocka_unit_test(diloco_streaming_one_fragment_is_blocking_diloco),
+        cmocka_unit_test(diloco_streaming_survives_sigkill_and_admits_joiner),
     };
     return agora_test_main(tests, argc, argv);
 }
