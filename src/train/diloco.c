@@ -829,6 +829,10 @@ static agora_err run_streaming(loop *L, agora_diloco_cb cb, void *user) {
         bool alone = false;
         if (L->join_retry) { /* admitted while the ring retried fragment q: join it */
             L->join_retry = false;
+            AGORA_LOG_INFO(AGORA_SUB_TRAIN,
+                           "joining the retried all-reduce of fragment %" PRId64
+                           " of outer step %" PRId64 " without a delta",
+                           q, L->revision + 1);
             frag_delta(L, q);
             memset(L->delta, 0, L->cur * sizeof(float));
             L->contributes = 0;
