@@ -12,7 +12,9 @@
 #   slow link the same DiLoCo run with every node's uplink capped by comm.rate_limit_mbps
 #             (BENCH_DILOCO_MBIT, default 10), blocking and overlapped (diloco.overlap:
 #             the all-reduce of round t runs while round t+1 trains), and blocking with
-#             the 4-bit codec (half the bytes of int8-lut).
+#             the 4-bit codec (half the bytes of int8-lut), and streaming (diloco.streaming:
+#             BENCH_DILOCO_FRAGMENTS fragments, default 4, each all-reduce behind
+#             BENCH_DILOCO_TAU inner steps, default 10).
 # Printed: validation loss of each, the traffic ratio, the measured utilization on
 # loopback and on the capped link, and the utilization projected for other link speeds
 # from the measured inner-step time and bytes per outer step.
@@ -49,16 +51,22 @@ t2=$(date +%s.%N)
   --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER --set comm.codec=e3m0 \
   --set diloco.error_feedback=true >"$out/e3m0-ef.log" 2>&1
 MBIT=${BENCH_DILOCO_MBIT:-10}
-for mode in false true e3m0; do
+P=${BENCH_DILOCO_FRAGMENTS:-4}
+TAU=${BENCH_DILOCO_TAU:-10}
+for mode in false true e3m0 stream; do
   extra=(--set diloco.overlap=$mode)
   [ $mode = e3m0 ] && extra=(--set comm.codec=e3m0)
+  [ $mode = stream ] && extra=(--set diloco.streaming=true --set diloco.fragments=$P
+                               --set diloco.fragment_overlap=$TAU)
   "$agora" launch --nodes $W --run-dir "$out/slow-$mode" "${common[@]}" --set train.batch_size=$B \
     --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER "${extra[@]}" \
     --set comm.rate_limit_mbps=$MBIT >"$out/slow-$mode.log" 2>&1
 done
-/usr/bin/python3 - "$out" "$W" "$t0" "$t1" "$t2" "$MBIT" <<'PY'
+/usr/bin/python3 - "$out" "$W" "$t0" "$t1" "$t2" "$MBIT" "$P" "$TAU" <<'PY'
 import json, sys, glob
-out, W, t0, t1, t2, mbit_cap = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+out, W = sys.argv[1], int(sys.argv[2])
+t0, t1, t2, mbit_cap = map(float, sys.argv[3:7])
+P, TAU = int(sys.argv[7]), int(sys.argv[8])
 import re
 # `agora train` ends with "done at step N: loss L, val loss V, ...".
 m = re.search(r"done at step \d+: .*?val loss ([0-9.]+)", open(out + "/dp.log").read())
@@ -88,7 +96,8 @@ for mbit in (1000, 100, 10):
     t = bytes_per_outer * 8 / (mbit * 1e6)
     print(f"  utilization at {mbit:>4} Mbit/s (projected from {inner:.2f} s inner, "
           f"{bytes_per_outer / 1e6:.2f} MB/outer step): {100 * inner / (inner + t):.1f}%")
-for mode, name in (("false", "blocking"), ("true", "overlapped"), ("e3m0", "blocking e3m0")):
+for mode, name in (("false", "blocking"), ("true", "overlapped"), ("e3m0", "blocking e3m0"),
+                   ("stream", f"streaming P={P} tau={TAU}")):
     try:
         d = json.load(open(f"{out}/slow-{mode}/node-00/summary.json"))
     except OSError:
@@ -98,6 +107,7 @@ for mode, name in (("false", "blocking"), ("true", "overlapped"), ("e3m0", "bloc
     ar = sorted(x["allreduce_s"] for x in r)
     print(f"  {name:>13} DiLoCo, uplink capped at {mbit_cap:g} Mbit/s (measured): utilization "
           f"{100 * d['mean_utilization']:.1f}%, median wait for the all-reduce "
-          f"{ar[len(ar) // 2]:.2f} s, val loss {d['val_loss']:.4f}")
+          f"{ar[len(ar) // 2]:.2f} s, val loss {d['val_loss']:.4f}, largest all-reduce "
+          f"{sum(x['tx_bytes'] for x in r) / len(r) / (P if mode == 'stream' else 1) / 1e6:.2f} MB")
 PY
 [ -n "${BENCH_KEEP:-}" ] && echo "(kept $out)" || rm -rf "$out"
