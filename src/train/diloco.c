@@ -26,6 +26,7 @@
 #include "agora/log.h"
 #include "agora/safetensors.h"
 #include "agora/time.h"
+#include "train/diloco_internal.h"
 
 #define D_INT(key, f, d, lo, hi, h) AGORA_CFG_INT(agora_diloco_params, key, f, d, lo, hi, h)
 #define D_DBL(key, f, d, lo, hi, h) AGORA_CFG_DBL(agora_diloco_params, key, f, d, lo, hi, h)
@@ -892,51 +893,46 @@ static agora_err run_streaming(loop *L, agora_diloco_cb cb, void *user) {
     return AGORA_OK;
 }
 
-/* frag_plan cuts the parameters into p->fragments fragments: every tensor owns its floats
- * up to the next tensor (alignment padding included, so one fragment is exactly [0, n)),
- * layer l's tensors go to fragment l mod P, the embedding to 0, the rest (final norm, LM
- * head) to P - 1; adjacent ranges of a fragment are merged. */
-static agora_err frag_plan(loop *L, const agora_model *m) {
-    size_t nt = agora_model_n_tensors(m), P = (size_t)L->p->fragments;
-    L->frag_off = agora_calloc(nt + 1, sizeof(size_t));
-    L->frag_len = agora_calloc(nt + 1, sizeof(size_t));
-    L->frag_first = agora_calloc(P + 1, sizeof(size_t));
-    size_t *owner = agora_calloc(nt + 1, sizeof(size_t));
-    if (L->frag_off == NULL || L->frag_len == NULL || L->frag_first == NULL || owner == NULL) {
-        agora_free(owner);
-        return AGORA_ENOMEM;
-    }
-    for (size_t i = 0; i < nt; i++) {
-        const agora_model_param *t = agora_model_tensor(m, i);
-        int layer = -1;
-        if (sscanf(t->name, "model.layers.%d.", &layer) == 1 && layer >= 0)
-            owner[i] = (size_t)layer % P;
-        else
-            owner[i] = strstr(t->name, "embed_tokens") != NULL ? 0 : P - 1;
-    }
-    size_t k = 0;
+void agora__diloco_plan(const agora_model *m, size_t n, size_t P, size_t *off, size_t *len,
+                        size_t *first) {
+    size_t nt = agora_model_n_tensors(m), k = 0;
     for (size_t q = 0; q < P; q++) {
-        L->frag_first[q] = k;
+        first[q] = k;
         for (size_t i = 0; i < nt; i++) {
-            if (owner[i] != q)
+            const agora_model_param *t = agora_model_tensor(m, i);
+            int layer = -1;
+            size_t owner = strstr(t->name, "embed_tokens") != NULL ? 0 : P - 1;
+            if (sscanf(t->name, "model.layers.%d.", &layer) == 1 && layer >= 0)
+                owner = (size_t)layer % P;
+            if (owner != q)
                 continue;
-            size_t lo = agora_model_tensor(m, i)->offset, hi = L->n;
+            size_t lo = t->offset, hi = n;
             for (size_t j = 0; j < nt; j++) { /* up to the next tensor in memory */
                 size_t o = agora_model_tensor(m, j)->offset;
                 if (o > lo && o < hi)
                     hi = o;
             }
-            if (k > L->frag_first[q] && L->frag_off[k - 1] + L->frag_len[k - 1] == lo)
-                L->frag_len[k - 1] += hi - lo;
-            else {
-                L->frag_off[k] = lo;
-                L->frag_len[k] = hi - lo;
+            if (k > first[q] && off[k - 1] + len[k - 1] == lo) {
+                len[k - 1] += hi - lo;
+            } else {
+                off[k] = lo;
+                len[k] = hi - lo;
                 k++;
             }
         }
     }
-    L->frag_first[P] = k;
-    agora_free(owner);
+    first[P] = k;
+}
+
+/* frag_plan allocates and fills the fragment plan (agora__diloco_plan). */
+static agora_err frag_plan(loop *L, const agora_model *m) {
+    size_t nt = agora_model_n_tensors(m), P = (size_t)L->p->fragments;
+    L->frag_off = agora_calloc(nt + 1, sizeof(size_t));
+    L->frag_len = agora_calloc(nt + 1, sizeof(size_t));
+    L->frag_first = agora_calloc(P + 1, sizeof(size_t));
+    if (L->frag_off == NULL || L->frag_len == NULL || L->frag_first == NULL)
+        return AGORA_ENOMEM;
+    agora__diloco_plan(m, L->n, P, L->frag_off, L->frag_len, L->frag_first);
     return AGORA_OK;
 }
 

@@ -3,4 +3,4 @@ agora_unit_test(diloco SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_diloco.c LIBS
   CASES diloco_outer_nesterov_matches_pytorch_by_hand diloco_pseudo_grad_is_outer_minus_inner
   diloco_outer_step_is_bit_reproducible
   diloco_outer_estimate_matches_step_without_side_effects diloco_reproduces_intellect1_table2
-  diloco_screen_leaves_out_nonfinite_and_outliers)
+  diloco_screen_leaves_out_nonfinite_and_outliers diloco_streaming_plan_covers_every_parameter_once)

@@ -3,9 +3,12 @@
 #include "agora_test.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "agora/alloc.h"
 #include "agora/diloco.h"
+#include "train/diloco_internal.h"
 
 /* torch.optim.SGD(lr, momentum=mu, nesterov=True, dampening=0):
  *   step 1: buf = g;           p -= lr * (g + mu * buf)
@@ -132,6 +135,58 @@ static void diloco_screen_leaves_out_nonfinite_and_outliers(void **state) {
     assert_true(keep[0] == 1 && keep[1] == 0 && keep[2] == 0);
 }
 
+/* Streaming fragments: every float of the slab in exactly one fragment, each layer's
+ * tensors in fragment l mod P, the embedding in 0 and the LM head in P - 1; with one
+ * fragment the whole slab [0, n) as one range. Also the merge-back of a synced fragment. */
+static void diloco_streaming_plan_covers_every_parameter_once(void **state) {
+    (void)state;
+    agora_model_config cfg;
+    assert_int_equal(agora_model_config_preset("tiny", &cfg), AGORA_OK);
+    agora_model *m = NULL;
+    assert_int_equal(agora_model_create(&cfg, 1, &m), AGORA_OK);
+    size_t n = agora_model_n_params(m), nt = agora_model_n_tensors(m);
+    size_t off[256], len[256], first[8];
+    unsigned char *seen = agora_calloc(n, 1);
+    assert_non_null(seen);
+    assert_true(nt < 256);
+    for (size_t P = 1; P <= 4; P++) {
+        memset(seen, 0, n);
+        agora__diloco_plan(m, n, P, off, len, first);
+        assert_int_equal(first[0], 0);
+        for (size_t q = 0; q < P; q++)
+            for (size_t r = first[q]; r < first[q + 1]; r++)
+                for (size_t i = off[r]; i < off[r] + len[r]; i++) {
+                    assert_true(i < n);
+                    assert_int_equal(seen[i], 0);
+                    seen[i] = (unsigned char)(q + 1);
+                }
+        for (size_t i = 0; i < n; i++)
+            assert_true(seen[i] != 0);
+        for (size_t i = 0; i < nt; i++) {
+            const agora_model_param *t = agora_model_tensor(m, i);
+            int layer = -1;
+            size_t want = P; /* the LM head and the final norm */
+            if (sscanf(t->name, "model.layers.%d.", &layer) == 1)
+                want = (size_t)layer % P + 1;
+            else if (strstr(t->name, "embed_tokens") != NULL)
+                want = 1;
+            assert_int_equal(seen[t->offset], want);
+        }
+        if (P == 1) {
+            assert_int_equal(first[1], 1);
+            assert_int_equal(off[0], 0);
+            assert_int_equal(len[0], n);
+        }
+    }
+    agora_free(seen);
+    agora_model_destroy(m);
+    float inner[3] = {1, 2, 3}, outer[3] = {3, 2, 1};
+    agora_diloco_mix(inner, outer, 3, 0.5f);
+    assert_true(inner[0] == 2 && inner[1] == 2 && inner[2] == 2);
+    agora_diloco_mix(inner, outer, 3, 0.0f);
+    assert_true(inner[0] == 3 && inner[1] == 2 && inner[2] == 1);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diloco_outer_nesterov_matches_pytorch_by_hand),
@@ -140,6 +195,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_reproduces_intellect1_table2),
         cmocka_unit_test(diloco_outer_step_is_bit_reproducible),
         cmocka_unit_test(diloco_screen_leaves_out_nonfinite_and_outliers),
+        cmocka_unit_test(diloco_streaming_plan_covers_every_parameter_once),
     };
     return agora_test_main(tests, argc, argv);
 }
