@@ -50,7 +50,7 @@ const agora_cli_cmd agora_cmd_launch = {
 
 static struct {
     const char *config, *run_dir, *progress;
-    bool restart_master;
+    bool restart_master, standby;
     agora_cli_list sets;
     int64_t nodes, kill_at, join_at, kill_master_at, poison_at, timeout_s, outer_steps;
 } o;
@@ -66,6 +66,8 @@ static const agora_cli_flag k_flags[] = {
      "SIGKILL the coordinator at outer step K (nodes checkpoint and stop)"},
     {"--restart-master", AGORA_CLI_SWITCH, &o.restart_master, NULL,
      "with --kill-master-at: start it again 1 s later on the same port; the nodes rejoin"},
+    {"--standby", AGORA_CLI_SWITCH, &o.standby, NULL,
+     "also start a standby coordinator; the nodes turn to it when theirs dies"},
     {"--poison-at", AGORA_CLI_INT, &o.poison_at, "K",
      "scale node 0's delta of outer step K by 1e6 (the ring must leave it out)"},
     {"--timeout", AGORA_CLI_INT, &o.timeout_s, "SECONDS", "give up after this long (3600)"},
@@ -137,6 +139,8 @@ static pid_t spawn(const char *const *args, const char *log_path, bool append) {
     _exit(127);
 }
 
+static char g_standby_port_file[1200];
+
 static int start_node(proc *p, const char *root, int idx, int n_workers, const char *key,
                       const char *port_file) {
     snprintf(p->dir, sizeof p->dir, "%s/node-%02d", root, idx);
@@ -171,9 +175,13 @@ static int start_node(proc *p, const char *root, int idx, int n_workers, const c
     args[k++] = setw;
     args[k++] = "--set";
     args[k++] = setn;
-    if (o.restart_master) { /* the nodes wait for the coordinator to come back */
+    if (o.restart_master || o.standby) { /* the nodes wait for a coordinator to come back */
         args[k++] = "--set";
         args[k++] = "comm.rejoin_timeout_ms=60000";
+    }
+    if (o.standby) {
+        args[k++] = "--standby-port-file";
+        args[k++] = g_standby_port_file;
     }
     if (idx == 0 && o.poison_at > 0) {
         snprintf(chaos, sizeof chaos, "diloco.chaos_at=%lld", (long long)o.poison_at);
@@ -393,6 +401,24 @@ static int launch_run(int argc, char **argv) {
     pid_t master = spawn(margs, mlog, false);
     if (master < 0)
         return agora_cli_fail("launch", "cannot start the coordinator");
+    pid_t standby = -1;
+    if (o.standby) { /* the same, watching the first through its port file */
+        char sdir[1100], slog[1200];
+        snprintf(sdir, sizeof sdir, "%s/standby", root);
+        snprintf(slog, sizeof slog, "%s/standby.log", root);
+        snprintf(g_standby_port_file, sizeof g_standby_port_file, "%s/master.port", sdir);
+        unlink(g_standby_port_file);
+        const char *sargs[MAX_ARGS];
+        int sk = 0;
+        for (int i = 0; i < mk; i++)
+            sargs[sk++] = margs[i] == mdir ? sdir : margs[i];
+        sargs[sk++] = "--standby-of-port-file";
+        sargs[sk++] = port_file;
+        sargs[sk] = NULL;
+        standby = spawn(sargs, slog, false);
+        if (standby < 0)
+            return agora_cli_fail("launch", "cannot start the standby coordinator");
+    }
     int64_t deadline = agora_deadline_in_ms(o.timeout_s * 1000);
 
     proc nodes[MAX_NODES];
@@ -455,9 +481,10 @@ static int launch_run(int argc, char **argv) {
             master_killed = true;
             fprintf(stderr, "\nagora launch: SIGKILL the coordinator at outer step %lld\n",
                     (long long)outer);
-            marks[n_marks++] =
-                (agora_svg_mark){(double)(outer * dp.inner_steps),
-                                 o.restart_master ? "master killed, restarted" : "master killed"};
+            marks[n_marks++] = (agora_svg_mark){(double)(outer * dp.inner_steps),
+                                                o.restart_master ? "master killed, restarted"
+                                                : o.standby ? "master killed, standby took over"
+                                                            : "master killed"};
             if (o.restart_master) {
                 char *pbuf = NULL;
                 size_t plen = 0;
@@ -503,6 +530,10 @@ static int launch_run(int argc, char **argv) {
     if (master > 0) {
         kill(master, SIGTERM);
         waitpid(master, NULL, 0);
+    }
+    if (standby > 0) {
+        kill(standby, SIGTERM);
+        waitpid(standby, NULL, 0);
     }
     print_summary(root, nodes, n);
     write_loss_plot(root, nodes, n, marks, n_marks);

@@ -30,7 +30,7 @@ const agora_cli_cmd agora_cmd_node = {
 };
 
 static struct {
-    const char *config, *run_dir, *key_file, *master, *port_file, *progress;
+    const char *config, *run_dir, *key_file, *master, *port_file, *standby_port_file, *progress;
     agora_cli_list sets;
 } o;
 
@@ -40,6 +40,8 @@ static const agora_cli_flag k_flags[] = {
     {"--master", AGORA_CLI_STR, &o.master, "HOST:PORT", "coordinator address"},
     {"--master-port-file", AGORA_CLI_STR, &o.port_file, "FILE",
      "read the coordinator port from this file (its master.port), waiting for it"},
+    {"--standby-port-file", AGORA_CLI_STR, &o.standby_port_file, "FILE",
+     "a standby coordinator's master.port (on host comm.master), tried while rejoining"},
     {"--key-file", AGORA_CLI_STR, &o.key_file, "FILE", "cluster secret (= comm.key_file)"},
     {"--set", AGORA_CLI_LIST, &o.sets, "K=V", "override a config key (repeatable)"},
     AGORA_CLI_PROGRESS_FLAG(o.progress),
@@ -228,6 +230,15 @@ static int node_run(int argc, char **argv) {
                               (long long)cc.connect_timeout_ms);
     if (port == 0)
         return agora_cli_usage("node", "needs --master HOST:PORT or --master-port-file FILE");
+    char sb_host[256];
+    uint16_t sb_port = 0;
+    snprintf(sb_host, sizeof sb_host, "%s", cc.master);
+    if (cc.standby[0] != '\0' && agora_cli_host_port("node", "comm.standby", cc.standby, sb_host,
+                                                     sizeof sb_host, &sb_port) != 0)
+        return AGORA_EXIT_USAGE;
+    if ((cc.standby[0] != '\0' || o.standby_port_file != NULL) && cc.rejoin_timeout_ms <= 0)
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "a standby coordinator needs comm.rejoin_timeout_ms > 0 "
+                                        "to be used");
 
     agora_comm_opts co;
     memset(&co, 0, sizeof co);
@@ -301,20 +312,39 @@ static int node_run(int argc, char **argv) {
         AGORA_LOG_WARN(AGORA_SUB_TRAIN,
                        "coordinator lost at outer step %lld; reconnecting for up to %lld ms",
                        (long long)n.outer_done, (long long)cc.rejoin_timeout_ms);
+        /* The coordinator, then the standby (if any), in turn. */
+        bool at_standby = false;
         while (c == NULL && !g_stopping && !agora_deadline_passed(deadline)) {
             if (o.port_file != NULL)
                 (void)read_port(o.port_file, agora_deadline_in_ms(100), &port);
+            co.master_host = host;
             co.master_port = port;
-            if (agora_comm_create(&co, &c) != AGORA_OK) {
+            at_standby = false;
+            if (agora_comm_create(&co, &c) == AGORA_OK)
+                break;
+            c = NULL;
+            if (sb_port == 0 && o.standby_port_file != NULL)
+                (void)read_port(o.standby_port_file, agora_deadline_in_ms(100), &sb_port);
+            if (sb_port != 0) {
+                co.master_host = sb_host;
+                co.master_port = sb_port;
+                at_standby = true;
+                if (agora_comm_create(&co, &c) == AGORA_OK)
+                    break;
                 c = NULL;
-                agora_sleep_ns(250 * 1000000LL);
             }
+            agora_sleep_ns(250 * 1000000LL);
         }
         if (c == NULL)
             break; /* rc stays AGORA_ECLOSED */
         g_comm = c;
         dp.resume = true;
-        AGORA_LOG_INFO(AGORA_SUB_TRAIN, "rejoined the coordinator at %s:%u", host, (unsigned)port);
+        if (at_standby)
+            AGORA_LOG_INFO(AGORA_SUB_TRAIN, "rejoined through the standby coordinator at %s:%u",
+                           sb_host, (unsigned)sb_port);
+        else
+            AGORA_LOG_INFO(AGORA_SUB_TRAIN, "rejoined the coordinator at %s:%u", host,
+                           (unsigned)port);
     }
     g_comm = NULL;
     agora_progress_finish(&n.bar, NULL);

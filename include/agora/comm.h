@@ -86,6 +86,8 @@ typedef struct agora_comm_cfg {
     int64_t collective_timeout_ms; /* comm.collective_timeout_ms: deadline per all-reduce */
     int64_t rejoin_timeout_ms;     /* comm.rejoin_timeout_ms: node reconnects this long (0: stop) */
     double rate_limit_mbps;        /* comm.rate_limit_mbps: per-peer P2P send cap, 0 = none */
+    char standby[AGORA_CFG_STR_LEN]; /* comm.standby: HOST:PORT of a standby coordinator */
+    int64_t standby_takeover_ms;     /* comm.standby_takeover_ms: standby waits this long */
 } agora_comm_cfg;
 
 /* agora_comm_cfg_table binds the [comm] table to cfg (defaults applied by the loaders). */

@@ -33,6 +33,12 @@ static const agora_cfg_entry k_comm_cfg[] = {
     AGORA_CFG_INT(agora_comm_cfg, "comm.rejoin_timeout_ms", rejoin_timeout_ms, 0, 0, 86400000,
                   "node: after losing the coordinator, checkpoint and try to reconnect this long "
                   "(a restarted coordinator), then continue; 0: stop"),
+    AGORA_CFG_STR(agora_comm_cfg, "comm.standby", standby, "",
+                  "node: HOST:PORT of a standby coordinator, tried in turn with the coordinator "
+                  "while rejoining (needs comm.rejoin_timeout_ms); empty: none"),
+    AGORA_CFG_INT(agora_comm_cfg, "comm.standby_takeover_ms", standby_takeover_ms, 3000, 100,
+                  3600000,
+                  "standby master: take over once the coordinator has been unreachable this long"),
     AGORA_CFG_DBL(agora_comm_cfg, "comm.rate_limit_mbps", rate_limit_mbps, 0.0, 0.0, 1e6,
                   "cap on each peer's outgoing P2P data in Mbit/s (token bucket over all ring "
                   "streams, shared-state serving and link measurement); 0: unlimited"),

@@ -506,6 +506,29 @@ static void diloco_screens_out_a_poisoned_delta(void **state) {
 /* The coordinator is killed and comes back a second later on the same port: the nodes,
  * waiting comm.rejoin_timeout_ms for it, checkpoint, reconnect, resume from that checkpoint
  * and finish the run in the same processes, with identical replicas. */
+/* A standby coordinator watches the first one and takes over when it dies; the nodes
+ * checkpoint, turn to it, resume from their checkpoints and finish with the same weights. */
+static void diloco_standby_coordinator_takes_over(void **state) {
+    (void)state;
+    char run[4200];
+    char *dir = new_launch_dir(run, sizeof run);
+    int rc = launch(dir, "--nodes 2 --set diloco.outer_steps=5 --kill-master-at 2 --standby "
+                         "--set comm.standby_takeover_ms=1000");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    assert_true(node_file_has(run, ".", "standby.log", "taking over"));
+    for (int i = 0; i < 2; i++) {
+        char node[16];
+        snprintf(node, sizeof node, "node-%02d", i);
+        assert_true(summary_num(run, node, "outer_steps") == 5);
+        assert_true(node_file_has(run, node, "log.txt", "rejoined through the standby"));
+    }
+    assert_true(weights_hash(run, "node-00") != 0);
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void diloco_nodes_rejoin_a_restarted_coordinator(void **state) {
     (void)state;
     char run[4200];
@@ -539,6 +562,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_coordinator_death_checkpoints_then_resumes),
         cmocka_unit_test(diloco_screens_out_a_poisoned_delta),
         cmocka_unit_test(diloco_nodes_rejoin_a_restarted_coordinator),
+        cmocka_unit_test(diloco_standby_coordinator_takes_over),
         cmocka_unit_test(diloco_streaming_two_nodes_end_bit_identical),
         cmocka_unit_test(diloco_streaming_one_fragment_is_blocking_diloco),
         cmocka_unit_test(diloco_streaming_survives_sigkill_and_admits_joiner),
