@@ -77,8 +77,9 @@ const size_t agora_diloco_cfg_len = sizeof agora_diloco_cfg / sizeof agora_diloc
 /* One checkpoint: the trainer's (live, or a snapshot) and the outer state. */
 typedef struct ckpt_job {
     const float *outer, *momentum;
-    const float *ef; /* diloco.error_feedback: the residual to carry (NULL: none) */
-    int64_t revision;
+    const float *ef;                 /* diloco.error_feedback: the residual to carry (NULL: none) */
+    int64_t revision;                /* the directory's step: outer steps (streaming: fragment
+                                        syncs, see ckpt_pos) */
     bool trainer;                    /* write the trainer's checkpoint first */
     const agora_ckpt_snapshot *snap; /* ... from this snapshot (NULL: the live trainer) */
     agora_err rc;
@@ -106,7 +107,7 @@ typedef struct loop {
     int64_t frag;
     bool retrying;     /* streaming: inside the boundary of a failed collective's retry */
     bool join_retry;   /* streaming: recovered at a retry: join that collective first */
-    int64_t ckpt_last; /* revision of the last checkpoint written */
+    int64_t ckpt_last; /* ckpt_pos of the last checkpoint written */
     double mfu;        /* inner MFU of the last inner step */
     /* overlap: the collective in flight on the background thread */
     agora_codec codec;
@@ -367,9 +368,15 @@ static void commit(loop *L, agora_diloco_outer_stats *st) {
  * writes that), then CKPT_ROOT/step_<revision>/outer.safetensors with the XXH3-64 of both
  * tensors in its metadata, then DONE, then prunes. Reads only the job, L->p and L->n (and
  * the live trainer when the job has no snapshot), so it may run on the writer thread. */
+static void meta_add(const char **meta, size_t *nm, const char *key, const char *value) {
+    meta[2 * *nm] = key;
+    meta[2 * *nm + 1] = value;
+    (*nm)++;
+}
+
 static void ckpt_write(const loop *L, ckpt_job *j) {
     const agora_diloco_params *p = L->p;
-    char dir[4096], path[4200], rev[32], h[32], n[32], hx[3][24];
+    char dir[4096], path[4200], rev[32], h[32], n[32], hx[3][24], fs[32], fp[32];
     j->err[0] = '\0';
     agora_err rc = AGORA_OK;
     if (j->trainer)
@@ -379,7 +386,11 @@ static void ckpt_write(const loop *L, ckpt_job *j) {
         rc = agora_ckpt_dir_begin(p->ckpt_root, j->revision, dir, sizeof dir);
     if (rc == AGORA_OK) {
         snprintf(path, sizeof path, "%s/outer.safetensors", dir);
-        snprintf(rev, sizeof rev, "%" PRId64, j->revision);
+        /* streaming: the directory counts fragment syncs, outer_step the whole outer steps */
+        snprintf(rev, sizeof rev, "%" PRId64,
+                 p->streaming ? j->revision / p->fragments : j->revision);
+        snprintf(fs, sizeof fs, "%" PRId64, j->revision);
+        snprintf(fp, sizeof fp, "%" PRId64, p->fragments);
         snprintf(h, sizeof h, "%" PRId64, p->inner_steps);
         snprintf(n, sizeof n, "%zu", L->n);
         snprintf(hx[0], sizeof hx[0], "%016" PRIx64, agora_hash64(j->outer, L->n * sizeof(float)));
@@ -388,26 +399,31 @@ static void ckpt_write(const loop *L, ckpt_job *j) {
         hx[2][0] = '\0';
         if (j->ef != NULL)
             snprintf(hx[2], sizeof hx[2], "%016" PRIx64, agora_hash64(j->ef, L->n * sizeof(float)));
-        const char *meta[] = {"format",
-                              "agora-diloco-outer",
-                              "outer_step",
-                              rev,
-                              "inner_steps",
-                              h,
-                              "n_params",
-                              n,
-                              "theta_outer.xxh3",
-                              hx[0],
-                              "outer_momentum.xxh3",
-                              hx[1],
-                              "ef_residual.xxh3",
-                              hx[2]};
+        const char *meta[18] = {"format",
+                                "agora-diloco-outer",
+                                "outer_step",
+                                rev,
+                                "inner_steps",
+                                h,
+                                "n_params",
+                                n,
+                                "theta_outer.xxh3",
+                                hx[0],
+                                "outer_momentum.xxh3",
+                                hx[1]};
+        size_t nm = 6;
+        bool ef = j->ef != NULL; /* its tensor comes last: left out when absent */
+        if (p->streaming) {      /* where in the outer step the state was taken */
+            meta_add(meta, &nm, "fragment_syncs", fs);
+            meta_add(meta, &nm, "fragments", fp);
+        }
+        if (ef)
+            meta_add(meta, &nm, "ef_residual.xxh3", hx[2]);
         /* ef_residual: this node's own error-feedback residual (never shared) */
         agora_st_entry e[3] = {{"theta_outer", AGORA_ST_F32, 1, {(int64_t)L->n}, j->outer},
                                {"outer_momentum", AGORA_ST_F32, 1, {(int64_t)L->n}, j->momentum},
                                {"ef_residual", AGORA_ST_F32, 1, {(int64_t)L->n}, j->ef}};
-        bool ef = j->ef != NULL; /* its tensor and hash come last: left out when absent */
-        rc = agora_st_save(path, e, ef ? 3 : 2, meta, ef ? 7 : 6, j->err);
+        rc = agora_st_save(path, e, ef ? 3 : 2, meta, nm, j->err);
     }
     if (rc == AGORA_OK)
         rc = agora_ckpt_dir_commit(dir);
@@ -466,37 +482,38 @@ static agora_err ckpt_stage(loop *L) {
  * and stop ones are written here, after any write in flight. */
 typedef enum ckpt_kind { CKPT_PERIODIC, CKPT_FINAL, CKPT_STOP } ckpt_kind;
 
+/* ckpt_pos is where a checkpoint taken now stands: committed outer steps, or in streaming
+ * mode fragment syncs (a stop may come between two fragments of an outer step; the
+ * directory is named by it and the file says both, see load_ckpt). */
+static int64_t ckpt_pos(const loop *L) {
+    return L->p->streaming ? L->frag : L->revision;
+}
+
 static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
     const agora_diloco_params *p = L->p;
     ckpt_finish(L, false);
-    if (p->streaming && L->frag % p->fragments != 0) {
-        if (kind == CKPT_STOP)
-            AGORA_LOG_WARN(AGORA_SUB_TRAIN,
-                           "stopped inside outer step %" PRId64 " (fragment %" PRId64 " of %" PRId64
-                           "): no stop checkpoint; the last periodic one stands",
-                           L->revision + 1, L->frag % p->fragments, p->fragments);
-        return;
-    }
-    if (p->ckpt_root == NULL || p->ckpt_every <= 0 || L->revision <= 0 ||
-        (kind == CKPT_PERIODIC && L->revision % p->ckpt_every != 0) || L->revision == L->ckpt_last)
+    int64_t pos = ckpt_pos(L);
+    if (p->ckpt_root == NULL || p->ckpt_every <= 0 || pos <= 0 ||
+        (kind == CKPT_PERIODIC && (pos != L->revision * (p->streaming ? p->fragments : 1) ||
+                                   L->revision % p->ckpt_every != 0)) ||
+        pos == L->ckpt_last)
         return;
     int64_t t0 = agora_now_ns();
     ckpt_finish(L, true); /* back-pressure: one write at a time, in order */
-    ckpt_job j = {L->outer,           L->momentum, L->ef,    L->revision,
-                  kind != CKPT_FINAL, NULL,        AGORA_OK, ""};
+    ckpt_job j = {L->outer, L->momentum, L->ef, pos, kind != CKPT_FINAL, NULL, AGORA_OK, ""};
     if (kind == CKPT_PERIODIC && p->ckpt_async) {
         agora_err rc = ckpt_stage(L);
         if (rc == AGORA_OK) {
             L->ck = (ckpt_job){L->ck_outer,
                                L->ck_momentum,
                                L->ef != NULL ? L->ck_ef : NULL,
-                               L->revision,
+                               pos,
                                true,
                                L->snap,
                                AGORA_OK,
                                ""};
             L->ck_prev_last = L->ckpt_last;
-            L->ckpt_last = L->revision;
+            L->ckpt_last = pos;
             atomic_store(&L->ck_done, false);
             if (pthread_create(&L->ck_th, NULL, ckpt_thread, L) == 0) {
                 L->ck_running = true;
@@ -514,7 +531,7 @@ static void save_ckpt(loop *L, agora_diloco_outer_stats *st, ckpt_kind kind) {
                        L->revision, agora_err_name(j.rc), j.err);
         return;
     }
-    L->ckpt_last = L->revision;
+    L->ckpt_last = pos;
     st->ckpt_s = (double)(agora_now_ns() - t0) / 1e9;
 }
 
@@ -553,13 +570,28 @@ static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
     AGORA_TRY(agora_st_load(path, &f, err));
     int64_t shape[1] = {(int64_t)L->n};
     const char *fmt = agora_st_meta(f, "format"), *rev = agora_st_meta(f, "outer_step");
-    char *end = NULL;
+    const char *fs = agora_st_meta(f, "fragment_syncs"), *fp = agora_st_meta(f, "fragments");
+    char *end = NULL, *fend = NULL, *pend = NULL;
     long long r = rev != NULL ? strtoll(rev, &end, 10) : -1;
+    /* Streaming checkpoints are named by fragment syncs and may stand inside an outer step;
+     * the others by outer steps. */
+    long long syncs = fs != NULL ? strtoll(fs, &fend, 10) : r * p->fragments;
+    long long frags = fp != NULL ? strtoll(fp, &pend, 10) : p->fragments;
+    bool bad_frag =
+        fs != NULL && (fp == NULL || fend == fs || *fend != '\0' || pend == fp || *pend != '\0' ||
+                       frags < 1 || syncs != step || syncs / frags != r);
     if (fmt == NULL || strcmp(fmt, "agora-diloco-outer") != 0 || end == rev || *end != '\0' ||
-        r != step) {
+        (fs == NULL && r != step) || bad_frag) {
         snprintf(err, AGORA_ERR_LEN, "%.300s: not an agora DiLoCo outer state for step %" PRId64,
                  path, step);
         rc = AGORA_EPARSE;
+    } else if (fs != NULL && (!p->streaming || frags != p->fragments)) {
+        /* (its directory counts fragment syncs: another mode would name newer ones lower) */
+        snprintf(err, AGORA_ERR_LEN,
+                 "%.300s: taken by streaming DiLoCo with %lld fragments; resume it with "
+                 "diloco.streaming=true and diloco.fragments=%lld",
+                 path, frags, frags);
+        rc = AGORA_ESHAPE;
     }
     if (rc == AGORA_OK)
         rc = agora_st_read_f32(f, "theta_outer", L->outer, 1, shape, err);
@@ -578,13 +610,15 @@ static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
     }
     agora_st_close(f);
     AGORA_TRY(rc);
-    L->revision = step;
-    L->frag = step * p->fragments;
-    L->ckpt_last = step;
+    L->revision = r;
+    L->frag = fs != NULL ? syncs : r * p->fragments;
+    L->ckpt_last = ckpt_pos(L);
     memcpy(L->inner, L->outer, L->n * sizeof(float));
-    agora_trainer_set_step(L->t, step * p->inner_steps);
-    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "resumed the outer state of step %" PRId64 " from %s%s", step,
-                   dir, ef_loaded ? " with its error-feedback residual" : "");
+    int64_t q = L->frag % p->fragments; /* streaming: resume at this fragment */
+    agora_trainer_set_step(L->t, r * p->inner_steps + (q > 0 ? frag_merge_at(L, q - 1) : 0));
+    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "resumed the outer state of step %" PRId64 "%s from %s%s",
+                   L->revision, q > 0 ? " (inside the next, at a fragment)" : "", dir,
+                   ef_loaded ? " with its error-feedback residual" : "");
     return AGORA_OK;
 }
 

@@ -529,6 +529,39 @@ static void diloco_standby_coordinator_takes_over(void **state) {
     free(dir);
 }
 
+/* Streaming, the coordinator killed: a stop may fall between two fragments of an outer
+ * step; the stop checkpoint records the fragment, the nodes resume there through the
+ * standby and end identical. A run in another mode refuses that checkpoint. */
+static void diloco_streaming_resumes_at_a_fragment_through_the_standby(void **state) {
+    (void)state;
+    char run[4200];
+    char *dir = new_launch_dir(run, sizeof run);
+    const char *stream = "--set diloco.streaming=true --set diloco.fragments=2 "
+                         "--set diloco.fragment_overlap=1 --set diloco.inner_steps=8";
+    char args[1024];
+    snprintf(args, sizeof args,
+             "--nodes 2 --set diloco.outer_steps=5 --kill-master-at 2 --standby "
+             "--set comm.standby_takeover_ms=1000 %s",
+             stream);
+    int rc = launch(dir, args);
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    for (int i = 0; i < 2; i++) {
+        char node[16];
+        snprintf(node, sizeof node, "node-%02d", i);
+        assert_true(summary_num(run, node, "outer_steps") == 5);
+        assert_true(node_file_has(run, node, "log.txt", "rejoined through the standby"));
+        assert_true(node_file_has(run, node, "log.txt", "resumed the outer state of step 2"));
+    }
+    assert_true(weights_hash(run, "node-00") != 0);
+    assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    rc = launch(dir, "--nodes 2 --set diloco.outer_steps=7 --set train.resume=true");
+    assert_int_not_equal(rc, 0);
+    assert_true(node_file_has(run, "node-00", "log.txt", "taken by streaming DiLoCo with 2"));
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 static void diloco_nodes_rejoin_a_restarted_coordinator(void **state) {
     (void)state;
     char run[4200];
@@ -563,6 +596,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_screens_out_a_poisoned_delta),
         cmocka_unit_test(diloco_nodes_rejoin_a_restarted_coordinator),
         cmocka_unit_test(diloco_standby_coordinator_takes_over),
+        cmocka_unit_test(diloco_streaming_resumes_at_a_fragment_through_the_standby),
         cmocka_unit_test(diloco_streaming_two_nodes_end_bit_identical),
         cmocka_unit_test(diloco_streaming_one_fragment_is_blocking_diloco),
         cmocka_unit_test(diloco_streaming_survives_sigkill_and_admits_joiner),
