@@ -21,6 +21,7 @@
  * compares digests).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,46 @@ static agora_err check_meta(const agora_st_file *f, const char *path, const agor
 /* Every stored index stays inside its array, so even a file whose hash was forged cannot
  * send a step out of bounds: agent ids < n, counts within their rings, window overflow
  * slices within the overflow buffer. */
+/* check_values refuses the floats that the step would feed to a cast or a sampler out of
+ * their domain: message and window opinions outside [-1, 1] (or NaN: a NaN opinion turns
+ * into an int in the ranking), negative or non-finite discovery weights and activities,
+ * non-finite learner scalars. (o, tau and pi are agora_sim_check_invariants' part.) */
+static agora_err check_values(const agora_sim *s, const char *path, char err[AGORA_ERR_LEN]) {
+    const char *what = NULL;
+    size_t at = 0;
+    for (size_t m = 0; m < s->mcap && what == NULL; m++)
+        if (!(s->m_o[m] >= -1.0f && s->m_o[m] <= 1.0f))
+            what = "m_o (message opinion)", at = m;
+    for (size_t i = 0; i < (size_t)s->n && what == NULL; i++) {
+        const agora__sim_whead *h = &s->wh[i];
+        for (uint32_t x = 0; x < h->n && x < SIM_WIN_INLINE && what == NULL; x++)
+            if (!(h->e[x].o >= -1.0f && h->e[x].o <= 1.0f))
+                what = "window_heads (opinion)", at = i;
+        if (what == NULL && !(isfinite(s->act[i]) && s->act[i] >= 0))
+            what = "act (activity)", at = i;
+        for (size_t d = 0; d < (size_t)s->D && what == NULL; d++) {
+            float w = s->disc_w[i * (size_t)s->D + d];
+            if (!(isfinite(w) && w >= 0))
+                what = "disc_w (discovery weight)", at = i;
+        }
+    }
+    for (size_t w = 0; w < s->win_n && what == NULL; w++)
+        if (!(s->win[w].o >= -1.0f && s->win[w].o <= 1.0f))
+            what = "window_overflow (opinion)", at = w;
+    for (size_t j = 0; j < SIM_NFEAT && what == NULL; j++)
+        if (!isfinite(s->w[j]))
+            what = "scalars_f64 (learner weight)", at = j;
+    for (size_t j = 0; j < 2 && what == NULL; j++)
+        if (!isfinite(s->camp_mean[j]))
+            what = "scalars_f64 (camp_mean)", at = j;
+    if (what == NULL && !isfinite(s->rbar))
+        what = "scalars_f64 (rbar)", at = 0;
+    if (what == NULL)
+        return AGORA_OK;
+    snprintf(err, AGORA_ERR_LEN, "%s: %s out of range at entry %zu", path, what, at);
+    return AGORA_EPARSE;
+}
+
 static agora_err check_indices(const agora_sim *s, const char *path, char err[AGORA_ERR_LEN]) {
     const uint32_t n = (uint32_t)s->n, k = (uint32_t)s->k, D = (uint32_t)s->D;
     const char *what = NULL;
@@ -504,6 +545,8 @@ static agora_err load_parsed(agora_st_file *f, const char *path, const agora_sim
     }
     if (rc == AGORA_OK)
         rc = check_indices(s, path, err);
+    if (rc == AGORA_OK)
+        rc = check_values(s, path, err);
     if (rc == AGORA_OK && err[0] == '\0') {
         char e2[AGORA_ERR_LEN];
         if (agora_sim_check_invariants(s, e2) != AGORA_OK) {

@@ -240,6 +240,32 @@ static void sim_ckpt_refuses_damaged_or_mismatched_files(void **state) {
         agora_sim_destroy(f);
         expect_refused(bad, &p, AGORA_EPARSE, fields[which]);
     }
+    /* well-hashed, indices fine, but floats the step would turn into a bad cast or a bad
+     * draw (the first from fuzz_sim_ckpt: a NaN message opinion reached (int) in the
+     * ranking, undefined behaviour) */
+    const char *values[] = {"m_o", "window_heads (opinion)", "disc_w", "act", "learner weight"};
+    for (int which = 0; which < 5; which++) {
+        agora_sim *f = make(&p, 0);
+        run(f, &p, 0, 12);
+        if (which == 0)
+            f->m_o[f->mcap / 2] = NAN;
+        else if (which == 1) {
+            uint32_t i = 0;
+            while (i + 1 < (uint32_t)f->n && f->wh[i].n == 0)
+                i++;
+            assert_true(f->wh[i].n > 0);
+            f->wh[i].e[0].o = 1.5f;
+        } else if (which == 2) {
+            assert_true(f->D > 0);
+            f->disc_w[0] = -1.0f;
+        } else if (which == 3)
+            f->act[1] = INFINITY;
+        else
+            f->w[2] = NAN;
+        agora_assert_ok(agora_sim_save(f, bad, NULL, 0, err));
+        agora_sim_destroy(f);
+        expect_refused(bad, &p, AGORA_EPARSE, values[which]);
+    }
     /* n_steps, metrics_every, checkpoint_every and louvain may change: a run can be
      * extended */
     q = p;
