@@ -268,7 +268,8 @@ static agora_err reduce_once(loop *L, agora_reduce_info *info) {
                            .deadline_ns = agora_deadline_in_ms(L->timeout_ms),
                            .residual = L->ef_next};
     agora_err rc = agora_comm_allreduce(L->c, &d, info);
-    if (rc == AGORA_OK && L->ef != NULL) { /* committed: its residual is the one to carry */
+    /* committed: its residual is the one to carry (streaming scatters it per fragment) */
+    if (rc == AGORA_OK && L->ef != NULL && !L->p->streaming) {
         float *t = L->ef;
         L->ef = L->ef_next;
         L->ef_next = t;
@@ -813,20 +814,24 @@ static agora_err inner_to(loop *L, int64_t *h, int64_t to, double *loss_sum, int
     return AGORA_OK;
 }
 
-/* frag_delta gathers fragment q's delta (theta_outer - theta_inner) into L->delta. */
+/* frag_delta gathers fragment q's delta (theta_outer - theta_inner, plus the fragment's
+ * error-feedback residual) into L->delta. */
 static void frag_delta(loop *L, int64_t q) {
     size_t k = 0;
     for (size_t r = L->frag_first[q]; r < L->frag_first[q + 1]; r++) {
-        agora_diloco_pseudo_grad(L->delta + k, L->outer + L->frag_off[r], L->inner + L->frag_off[r],
-                                 L->frag_len[r]);
-        k += L->frag_len[r];
+        size_t o = L->frag_off[r], len = L->frag_len[r];
+        agora_diloco_pseudo_grad(L->delta + k, L->outer + o, L->inner + o, len);
+        if (L->ef != NULL)
+            for (size_t i = 0; i < len; i++)
+                L->delta[k + i] += L->ef[o + i];
+        k += len;
     }
     L->cur = k;
 }
 
 /* frag_commit applies the averaged delta of fragment q to its theta_outer and momentum
  * (unless nobody contributed) and mixes the fragment back into theta_inner. */
-static void frag_commit(loop *L, int64_t q, const agora_diloco_outer_stats *st) {
+static void frag_commit(loop *L, int64_t q, agora_diloco_outer_stats *st) {
     size_t k = 0;
     for (size_t r = L->frag_first[q]; r < L->frag_first[q + 1]; r++) {
         size_t o = L->frag_off[r], len = L->frag_len[r];
@@ -834,8 +839,12 @@ static void frag_commit(loop *L, int64_t q, const agora_diloco_outer_stats *st) 
             agora_diloco_outer_nesterov(L->outer + o, L->momentum + o, L->delta + k, len,
                                         (float)L->p->outer_lr, (float)L->p->outer_momentum);
         agora_diloco_mix(L->inner + o, L->outer + o, len, (float)L->p->fragment_mix);
+        if (L->ef != NULL) /* this collective's residual, carried into q's next delta */
+            memcpy(L->ef + o, L->ef_next + k, len * sizeof(float));
         k += len;
     }
+    if (L->ef != NULL)
+        st->residual_norm = agora_diloco_delta_norm(L->ef, L->n);
     L->frag++;
 }
 
@@ -977,8 +986,6 @@ agora_err agora_diloco_check(const agora_diloco_params *p, int64_t n_layers,
     const char *why = NULL;
     if (p->overlap)
         why = "diloco.streaming and diloco.overlap are two ways to overlap: pick one";
-    else if (p->error_feedback)
-        why = "diloco.error_feedback is not supported with diloco.streaming";
     else if (p->fragments > p->inner_steps)
         why = "diloco.fragments exceeds diloco.inner_steps";
     else if (p->fragment_overlap > p->inner_steps / p->fragments - 1)

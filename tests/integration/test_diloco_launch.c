@@ -199,14 +199,15 @@ static char *new_launch_dir(char *run, size_t len) {
 /* Error feedback with the 4-bit codec, blocking and overlapped: each node carries a
  * nonzero residual (metrics residual_norm), and the replicas still end byte-identical
  * (the residual changes what a node sends, never what the ring agrees on). */
-static void error_feedback(bool overlap) {
+static void error_feedback(bool overlap, bool streaming) {
     char run[4200];
     char *dir = new_launch_dir(run, sizeof run);
     char args[512];
     snprintf(args, sizeof args,
              "--nodes 2 --set diloco.outer_steps=3 --set comm.codec=e3m0 "
-             "--set diloco.error_feedback=true --set diloco.overlap=%s",
-             overlap ? "true" : "false");
+             "--set diloco.error_feedback=true --set diloco.overlap=%s%s",
+             overlap ? "true" : "false",
+             streaming ? " --set diloco.streaming=true --set diloco.fragments=2" : "");
     int rc = launch(dir, args);
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
@@ -229,7 +230,9 @@ static void error_feedback(bool overlap) {
     assert_true(seen >= 2); /* overlap: the first record commits nothing */
     if (!overlap) {         /* the residual travels in the outer state and comes back on resume */
         char f[8400], head[4096] = "";
-        snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_0000000003/outer.safetensors", run);
+        /* (streaming: the directories count fragment syncs, 2 per outer step) */
+        snprintf(f, sizeof f, "%s/node-00/ckpt-outer/step_000000000%d/outer.safetensors", run,
+                 streaming ? 6 : 3);
         FILE *fp = fopen(f, "rb"); /* the JSON header names the tensors */
         assert_non_null(fp);
         size_t got = fread(head, 1, sizeof head - 1, fp);
@@ -250,8 +253,9 @@ static void error_feedback(bool overlap) {
 
 static void diloco_error_feedback_carries_a_residual(void **state) {
     (void)state;
-    error_feedback(false);
-    error_feedback(true);
+    error_feedback(false, false);
+    error_feedback(true, false);
+    error_feedback(false, true);
 }
 
 static void kill_and_join(const char *extra) {
