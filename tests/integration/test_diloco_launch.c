@@ -507,9 +507,6 @@ static void diloco_screens_out_a_poisoned_delta(void **state) {
     free(dir);
 }
 
-/* The coordinator is killed and comes back a second later on the same port: the nodes,
- * waiting comm.rejoin_timeout_ms for it, checkpoint, reconnect, resume from that checkpoint
- * and finish the run in the same processes, with identical replicas. */
 /* A standby coordinator watches the first one and takes over when it dies; the nodes
  * checkpoint, turn to it, resume from their checkpoints and finish with the same weights. */
 static void diloco_standby_coordinator_takes_over(void **state) {
@@ -566,6 +563,9 @@ static void diloco_streaming_resumes_at_a_fragment_through_the_standby(void **st
     free(dir);
 }
 
+/* The coordinator is killed and comes back a second later on the same port: the nodes,
+ * waiting comm.rejoin_timeout_ms for it, checkpoint, reconnect, resume from that checkpoint
+ * and finish the run in the same processes, with identical replicas. */
 static void diloco_nodes_rejoin_a_restarted_coordinator(void **state) {
     (void)state;
     char run[4200];
