@@ -163,7 +163,8 @@ static agora_err sync_state(loop *L, int64_t deadline, agora_diloco_outer_stats 
         int64_t inner_at = elected * L->p->inner_steps; /* the LR schedule's position */
         if (L->p->streaming) {
             L->frag = elected / 2;
-            L->join_retry = elected % 2 != 0;
+            /* A node that is itself retrying stands at that collective already. */
+            L->join_retry = elected % 2 != 0 && !L->retrying;
             L->revision = L->frag / L->p->fragments;
             int64_t q = L->frag % L->p->fragments;
             inner_at = L->revision * L->p->inner_steps + (L->join_retry ? frag_merge_at(L, q)
