@@ -21,7 +21,7 @@ agora_unit_test(core_io SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_io.c CA
 agora_unit_test(core_cli SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_cli.c CASES
   cli_help_and_version_exit_zero cli_unknown_command_exits_two
   cli_every_subcommand_has_help cli_every_subcommand_rejects_unknown_flag
-  cli_config_layers_and_rejects_bad_file cli_progress_flag_is_uniform)
+  cli_config_layers_and_rejects_bad_file cli_progress_flag_is_uniform cli_example_configs_load)
 agora_unit_test(core_log SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_log.c CASES
   log_filters_by_level_without_evaluating_args log_filters_by_subsystem
   log_env_configures_level_and_mask)

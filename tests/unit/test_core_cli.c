@@ -130,6 +130,21 @@ static void cli_config_layers_and_rejects_bad_file(void **state) {
     free(dir);
 }
 
+/* Every shipped example config loads (a renamed key would make one fail for its users). */
+static void cli_example_configs_load(void **state) {
+    (void)state;
+    const char *src = getenv("AGORA_SRC");
+    assert_non_null(src);
+    const char *examples[] = {"diloco/kjv.ini", "diloco/kjv-streaming.ini", "sim/default.ini",
+                              "train/small.ini", "train/intellect1-shape.ini"};
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+        char args[4400];
+        snprintf(args, sizeof args, "config --config '%s/examples/%s'", src, examples[i]);
+        if (run(args) != 0)
+            fail_msg("examples/%s: %s", examples[i], g_out);
+    }
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cli_help_and_version_exit_zero),
@@ -138,6 +153,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(cli_every_subcommand_rejects_unknown_flag),
         cmocka_unit_test(cli_config_layers_and_rejects_bad_file),
         cmocka_unit_test(cli_progress_flag_is_uniform),
+        cmocka_unit_test(cli_example_configs_load),
     };
     return agora_test_main(tests, argc, argv);
 }
