@@ -328,6 +328,17 @@ static agora_err check_indices(const agora_sim *s, const char *path, char err[AG
     for (size_t w = 0; w < s->win_n && what == NULL; w++)
         if ((s->win[w].author_neg & ~AGORA__SIM_NEG_BIT) >= n)
             what = "window_overflow (author)", at = (uint32_t)w;
+    /* The messages of the last msg_max_age steps must fit the ring, in order: each step's
+     * first sequence number at most mcap behind next_seq and not behind the step before
+     * (else the next step walks 2^32 numbers or grows the ring to gigabytes). */
+    int64_t u0 = s->t - s->p.msg_max_age > 0 ? s->t - s->p.msg_max_age : 0;
+    uint32_t prev_behind = UINT32_MAX;
+    for (int64_t u = u0; u < s->t && what == NULL; u++) {
+        uint32_t behind = s->next_seq - s->step_seq0[u];
+        if (behind > s->mcap || behind > prev_behind)
+            what = "step_seq0 (message sequence)", at = (uint32_t)u;
+        prev_behind = behind;
+    }
     if (what == NULL)
         return AGORA_OK;
     snprintf(err, AGORA_ERR_LEN, "%s: %s out of range at entry %u", path, what, at);

@@ -226,16 +226,20 @@ static void sim_ckpt_refuses_damaged_or_mismatched_files(void **state) {
     assert_null(t);
     assert_non_null(strstr(err, "bad.ckpt"));
     /* a well-hashed file whose indices point outside their arrays */
-    const char *fields[] = {"m_author", "disc_a", "window_heads"};
-    for (int which = 0; which < 3; which++) {
+    const char *fields[] = {"m_author", "disc_a", "window_heads", "step_seq0", "step_seq0"};
+    for (int which = 0; which < 5; which++) {
         agora_sim *f = make(&p, 0);
         run(f, &p, 0, 12);
         if (which == 0)
             f->m_author[f->mcap - 1] = (uint32_t)f->n;
         else if (which == 1)
             f->disc_a[0] = (uint32_t)f->n + 7;
-        else
+        else if (which == 2)
             f->wh[3].n = SIM_WIN_INLINE + (uint32_t)f->win_n + 1;
+        else if (which == 3) /* (from fuzz_sim_ckpt: the next step asked for 8 GB) */
+            f->step_seq0[f->t - 1] = f->next_seq - (uint32_t)f->mcap - 1;
+        else /* a step starting before the one ahead of it */
+            f->step_seq0[f->t - 1] = f->step_seq0[f->t - 2] - 1;
         agora_assert_ok(agora_sim_save(f, bad, NULL, 0, err));
         agora_sim_destroy(f);
         expect_refused(bad, &p, AGORA_EPARSE, fields[which]);
