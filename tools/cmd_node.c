@@ -237,8 +237,8 @@ static int node_run(int argc, char **argv) {
                                                      sizeof sb_host, &sb_port) != 0)
         return AGORA_EXIT_USAGE;
     if ((cc.standby[0] != '\0' || o.standby_port_file != NULL) && cc.rejoin_timeout_ms <= 0)
-        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "a standby coordinator needs comm.rejoin_timeout_ms > 0 "
-                                        "to be used");
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "the standby coordinator is tried at start only: "
+                                        "comm.rejoin_timeout_ms > 0 turns to it later too");
 
     agora_comm_opts co;
     memset(&co, 0, sizeof co);
@@ -264,6 +264,17 @@ static int node_run(int argc, char **argv) {
     co.rate_limit_mbps = cc.rate_limit_mbps;
     agora_comm *c = NULL;
     rc = agora_comm_create(&co, &c);
+    if (rc != AGORA_OK && (sb_port != 0 || o.standby_port_file != NULL)) {
+        if (sb_port == 0)
+            (void)read_port(o.standby_port_file, agora_deadline_in_ms(1000), &sb_port);
+        if (sb_port != 0) { /* the coordinator is not there: its standby may be */
+            AGORA_LOG_WARN(AGORA_SUB_TRAIN, "coordinator %s:%u: %s; trying the standby at %s:%u",
+                           host, (unsigned)port, agora_err_str(rc), sb_host, (unsigned)sb_port);
+            co.master_host = sb_host;
+            co.master_port = sb_port;
+            rc = agora_comm_create(&co, &c);
+        }
+    }
     if (rc != AGORA_OK) {
         agora_trainer_destroy(tr);
         return agora_cli_fail(
@@ -287,9 +298,9 @@ static int node_run(int argc, char **argv) {
     dp.resume = tp.resume; /* train.resume: AdamW state and data cursor, then the outer state */
     n.h = dp.inner_steps;
     agora_progress_init(&n.bar, "outer", (uint64_t)dp.outer_steps, stderr, pmode);
-    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s%s", host,
-                   (unsigned)port, (long long)dp.inner_steps, (long long)dp.outer_steps,
-                   agora_codec_name((agora_codec)cc.codec),
+    AGORA_LOG_INFO(AGORA_SUB_TRAIN, "joining %s:%u: H=%lld, %lld outer steps, codec %s%s",
+                   co.master_host, (unsigned)co.master_port, (long long)dp.inner_steps,
+                   (long long)dp.outer_steps, agora_codec_name((agora_codec)cc.codec),
                    dp.overlap     ? ", overlapped outer steps"
                    : dp.streaming ? ", streaming fragments"
                                   : "");

@@ -532,6 +532,32 @@ static void diloco_standby_coordinator_takes_over(void **state) {
     free(dir);
 }
 
+/* A node whose coordinator does not answer at its start tries the standby, which takes
+ * over once the coordinator has been unreachable long enough. (Alone, the node then waits
+ * for a peer until its boundary deadline: the exit status is not the point here.) */
+static void diloco_node_starts_on_the_standby(void **state) {
+    (void)state;
+    char run[4200];
+    char *dir = new_launch_dir(run, sizeof run);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "(head -c 32 /dev/urandom > '%s/key' && "
+             "('%s' master --key-file '%s/key' --run-dir '%s/sb' --standby-of 127.0.0.1:1 "
+             "--set comm.standby_takeover_ms=300 & echo $! > '%s/sb.pid') && "
+             "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 '%s' node --key-file '%s/key' "
+             "--master 127.0.0.1:1 --standby-port-file '%s/sb/master.port' --run-dir '%s/n' "
+             "--set train.text='%s/corpus.txt' --set train.preset=tiny --set train.seq_len=32 "
+             "--set train.batch_size=4 --set diloco.inner_steps=2 --set diloco.outer_steps=1 "
+             "--set diloco.boundary_timeout_ms=1000 --set train.peak_gflops=100 --progress off; "
+             "kill $(cat '%s/sb.pid'))",
+             dir, agora_test_bin(), dir, dir, dir, agora_test_bin(), dir, dir, dir, dir, dir);
+    (void)agora_test_run(cmd, g_out, sizeof g_out);
+    if (strstr(g_out, "trying the standby") == NULL || strstr(g_out, "registered as peer") == NULL)
+        fail_msg("the node did not reach the standby:\n%s", g_out);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 /* Streaming, the coordinator killed: a stop may fall between two fragments of an outer
  * step; the stop checkpoint records the fragment, the nodes resume there through the
  * standby and end identical. A run in another mode refuses that checkpoint. */
@@ -602,6 +628,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(diloco_screens_out_a_poisoned_delta),
         cmocka_unit_test(diloco_nodes_rejoin_a_restarted_coordinator),
         cmocka_unit_test(diloco_standby_coordinator_takes_over),
+        cmocka_unit_test(diloco_node_starts_on_the_standby),
         cmocka_unit_test(diloco_streaming_resumes_at_a_fragment_through_the_standby),
         cmocka_unit_test(diloco_streaming_two_nodes_end_bit_identical),
         cmocka_unit_test(diloco_streaming_one_fragment_is_blocking_diloco),
