@@ -527,13 +527,13 @@ static int launch_run(int argc, char **argv) {
             fprintf(stderr, "agora launch: node-%02d failed; see %s/log.txt\n", i, nodes[i].dir);
         }
     }
+    if (standby > 0) { /* first: it must not see the coordinator go and take over */
+        kill(standby, SIGTERM);
+        waitpid(standby, NULL, 0);
+    }
     if (master > 0) {
         kill(master, SIGTERM);
         waitpid(master, NULL, 0);
-    }
-    if (standby > 0) {
-        kill(standby, SIGTERM);
-        waitpid(standby, NULL, 0);
     }
     print_summary(root, nodes, n);
     write_loss_plot(root, nodes, n, marks, n_marks);

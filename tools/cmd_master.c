@@ -117,14 +117,15 @@ static uint16_t watched_port(uint16_t fixed) {
 }
 
 /* standby_watch returns once the watched coordinator has been unreachable for
- * comm.standby_takeover_ms (true), or on a stop signal (false). The clock starts at once,
- * so a coordinator that never comes up is covered too. */
+ * comm.standby_takeover_ms (true), or on a stop signal (false). With an address the clock
+ * starts at once, so a coordinator that never comes up is covered too; with a port file it
+ * starts when the file names a port (before that the coordinator is still starting). */
 static bool standby_watch(const agora_comm_cfg *cfg, const char *host, uint16_t fixed) {
     int64_t last_ok = agora_now_ns(), takeover = cfg->standby_takeover_ms * 1000000LL;
     int interval = (int)cfg->heartbeat_interval_ms;
     while (!g_stop) {
         uint16_t port = watched_port(fixed);
-        if (port != 0 && probe(host, port, interval))
+        if (port == 0 || probe(host, port, interval))
             last_ok = agora_now_ns();
         else if (agora_now_ns() - last_ok > takeover) {
             AGORA_LOG_WARN(AGORA_SUB_COORD,

@@ -844,8 +844,6 @@ static void frag_commit(loop *L, int64_t q, agora_diloco_outer_stats *st) {
             memcpy(L->ef + o, L->ef_next + k, len * sizeof(float));
         k += len;
     }
-    if (L->ef != NULL)
-        st->residual_norm = agora_diloco_delta_norm(L->ef, L->n);
     L->frag++;
 }
 
@@ -929,6 +927,8 @@ static agora_err run_streaming(loop *L, agora_diloco_cb cb, void *user) {
         }
         if (L->frag >= end) /* every node ends with theta_inner = theta_outer */
             memcpy(L->inner, L->outer, L->n * sizeof(float));
+        if (L->ef != NULL) /* once per record, after its fragments' residuals came back */
+            st.residual_norm = agora_diloco_delta_norm(L->ef, L->n);
         finish_stats(&st, L, n_loss > 0 ? loss_sum / (double)n_loss : 0.0, tps, inner_s, reduce_s,
                      boundary_s);
         if (cb != NULL && cb(&st, user) != 0)

@@ -519,7 +519,7 @@ static void diloco_standby_coordinator_takes_over(void **state) {
                          "--set comm.standby_takeover_ms=1000");
     if (rc != 0)
         fail_msg("agora launch exited %d:\n%s", rc, g_out);
-    assert_true(node_file_has(run, ".", "standby.log", "taking over"));
+    assert_true(node_file_has(run, ".", "standby.log", "unreachable for"));
     for (int i = 0; i < 2; i++) {
         char node[16];
         snprintf(node, sizeof node, "node-%02d", i);
@@ -528,6 +528,14 @@ static void diloco_standby_coordinator_takes_over(void **state) {
     }
     assert_true(weights_hash(run, "node-00") != 0);
     assert_true(weights_hash(run, "node-00") == weights_hash(run, "node-01"));
+    /* While the coordinator answers, the standby stays idle, however long the run. */
+    agora_test_rmtree(run);
+    rc = launch(dir, "--nodes 2 --set diloco.outer_steps=5 --standby "
+                     "--set comm.standby_takeover_ms=200 --set comm.heartbeat_interval_ms=50");
+    if (rc != 0)
+        fail_msg("agora launch exited %d:\n%s", rc, g_out);
+    assert_true(node_file_has(run, ".", "standby.log", "standby: watching"));
+    assert_false(node_file_has(run, ".", "standby.log", "unreachable for"));
     agora_test_rmtree(dir);
     free(dir);
 }
