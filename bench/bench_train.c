@@ -2,7 +2,8 @@
  *
  * usage: bench_train PRESET T B STEPS [VOCAB]
  * Measures the 2-thread sgemm peak in the same process before and after (OpenBLAS with its
- * own two threads, and our OpenMP-split path; the highest is the reference), and times STEPS
+ * own two threads, and our OpenMP-split path, which runs that product through oneDNN when
+ * built with it; the highest is the reference), and times STEPS
  * full training steps (forward, backward, clip, AdamW) after one warm-up step, on random
  * tokens. Prints one line of key=value figures: tokens/s, MFU against the peak, and memory:
  * rss_mb is the process's peak RSS; train_mb is that peak minus the RSS just before the
@@ -11,7 +12,8 @@
  * fma_gflops is the machine's floating-point ceiling: two threads at once, each running
  * twelve independent chains of the widest FMA instruction the CPU has (512-bit with
  * AVX-512, else 256-bit), registers only; sgemm_vs_fma is the sgemm peak as a share of it,
- * which says how much a better sgemm than OpenBLAS's could still win.
+ * which says how much a better sgemm than OpenBLAS's could still win. sgemm names the
+ * libraries that ran the products (AGORA_SGEMM=openblas: OpenBLAS alone).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -213,11 +215,12 @@ int main(int argc, char **argv) {
                       (double)agora_model_activation_bytes(&c, B, T);
     printf("preset=%s T=%d B=%d params=%llu tok_s=%.1f step_s=%.3f fwd_frac=%.2f bwd_frac=%.2f "
            "peak_gflops=%.1f openblas2=%.1f split=%.1f mfu=%.3f rss_mb=%.1f base_mb=%.1f "
-           "train_mb=%.1f analytic_mb=%.1f rss_ratio=%.3f fma_gflops=%.1f sgemm_vs_fma=%.3f\n",
+           "train_mb=%.1f analytic_mb=%.1f rss_ratio=%.3f fma_gflops=%.1f sgemm_vs_fma=%.3f "
+           "sgemm=%s\n",
            argv[1], T, B, (unsigned long long)agora_model_config_n_params(&c), tok_s,
            total_s / steps, fwd_s / total_s, bwd_s / total_s, peak, peak_native, peak_split, mfu,
            rss / 1048576.0, base_rss / 1048576.0, train_rss / 1048576.0, analytic / 1048576.0,
-           train_rss / analytic, fma, fma > 0 ? peak / fma : 0.0);
+           train_rss / analytic, fma, fma > 0 ? peak / fma : 0.0, agora_sgemm_name());
     free(x);
     free(y);
     agora_adamw_fini(&opt);

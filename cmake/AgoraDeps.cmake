@@ -35,6 +35,21 @@ else()
   add_library(agora_dep_blas INTERFACE IMPORTED GLOBAL)
 endif()
 
+# oneDNN's sgemm runs the products whose first operand is not transposed (faster there than
+# OpenBLAS on the machines measured; docs/train.md, "Stop 12"). OpenBLAS runs the rest.
+add_library(agora_dep_dnnl INTERFACE IMPORTED GLOBAL)
+if(AGORA_BLAS AND AGORA_DNNL)
+  find_path(DNNL_INC NAMES oneapi/dnnl/dnnl.h)
+  find_library(DNNL_LIB NAMES dnnl)
+  if(NOT DNNL_INC OR NOT DNNL_LIB)
+    message(FATAL_ERROR "AGORA_DNNL=ON needs libdnnl-dev; run scripts/deps.sh as root "
+                        "(or configure with -DAGORA_DNNL=OFF for OpenBLAS alone)")
+  endif()
+  set_target_properties(agora_dep_dnnl PROPERTIES
+    INTERFACE_LINK_LIBRARIES ${DNNL_LIB} INTERFACE_INCLUDE_DIRECTORIES ${DNNL_INC}
+    INTERFACE_COMPILE_DEFINITIONS AGORA_HAVE_DNNL=1)
+endif()
+
 add_library(agora_dep_openmp INTERFACE IMPORTED GLOBAL)
 if(AGORA_OPENMP)
   find_package(OpenMP REQUIRED COMPONENTS C)

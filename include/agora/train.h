@@ -13,7 +13,8 @@
  * with its HF name ("model.layers.3.self_attn.q_proj.weight"). Activations are one more
  * slab sized for (max_batch, max_seq).
  *
- * Kernels: matmuls use cblas_sgemm (row-major), everything else OpenMP loops. Every fast
+ * Kernels: matmuls use cblas_sgemm and dnnl_sgemm (row-major; agora_sgemm_select), everything
+ * else OpenMP loops. Every fast
  * kernel has a plain `_ref` twin (see src/train/layers.h); agora_model_use_ref() switches
  * a model to the reference kernels, which tests hold the fast ones to.
  */
@@ -304,6 +305,15 @@ AGORA_API agora_model *agora_trainer_model(agora_trainer *t);
 AGORA_API agora_adamw *agora_trainer_optimizer(agora_trainer *t);
 /* Peak FLOP/s used for MFU (measured at create unless train.peak_gflops is set). */
 AGORA_API double agora_trainer_peak_flops(const agora_trainer *t);
+
+/* Which library runs the matmuls. "auto" (the default): with oneDNN built in (AGORA_DNNL),
+ * its dnnl_sgemm runs the forward and input-gradient products and OpenBLAS the
+ * weight-gradient ones; "openblas": OpenBLAS runs them all. AGORA_EINVAL for another name.
+ * The environment variable AGORA_SGEMM applies the same names when the first model is
+ * created. Call it before training, never while kernels run. */
+AGORA_API agora_err agora_sgemm_select(const char *name);
+/* "onednn+openblas", "openblas", or "reference" (built without BLAS). */
+AGORA_API const char *agora_sgemm_name(void);
 
 /* Measures the sgemm throughput (GFLOP/s) of an n x n x n product through the same
  * threaded GEMM path the kernels use, best of reps. */

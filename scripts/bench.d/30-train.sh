@@ -11,6 +11,10 @@
 #            thread for both; two pools at 2 threads each fight over 2 cores, so that mix is
 #            not offered. One thread is sometimes the fastest on a loaded machine (no thread
 #            waits for a descheduled partner), so both sides get that option.
+# agora runs the forward and input-gradient products through oneDNN's sgemm and the
+# weight-gradient ones through OpenBLAS (the faster library for each, docs/train.md); the
+# openblas_tok/s column reruns the winning setting with AGORA_SGEMM=openblas (OpenBLAS for
+# every product, as PyTorch does), with its own ratio to PyTorch.
 # The last line gives the machine's FMA ceiling and the sgemm peak as a share of it: what a
 # better sgemm than OpenBLAS's could still win (MFU itself is against the sgemm peak).
 # BENCH_TRAIN_QUICK=1 runs only T=256 for tiny and small. BENCH_TRAIN_ROUNDS=N (default 1)
@@ -39,21 +43,34 @@ have_torch=1
 rounds=${BENCH_TRAIN_ROUNDS:-1}
 configs="tiny:256:8:20 small:256:8:4 base:256:8:2 tiny:1024:2:10 small:1024:2:3 base:1024:2:2"
 [ "${BENCH_TRAIN_QUICK:-0}" = 1 ] && configs="tiny:256:8:20 small:256:8:4"
-printf '%-6s %5s %3s %11s %8s %7s %11s %9s %8s %8s %8s %8s  %s\n' preset T B agora_tok/s MFU \
-  peakGF torch_tok/s vs_torch rss_MB train_MB anal_MB ratio 'best settings (agora, torch)' 
+printf '%-6s %5s %3s %11s %8s %7s %11s %9s %12s %8s %8s %8s %8s %8s  %s\n' preset T B agora_tok/s \
+  MFU peakGF torch_tok/s vs_torch openblas_tok/s vs_torch rss_MB train_MB anal_MB ratio \
+  'best settings (agora, torch)'
+agora_run() { # SETTING PRESET T B STEPS
+  local set=$1
+  shift
+  case $set in
+  omp2) "$bin" "$@" ;;
+  omp2-passive) OMP_WAIT_POLICY=passive "$bin" "$@" ;;
+  1thread) OMP_NUM_THREADS=1 "$bin" "$@" ;;
+  esac
+}
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 last=""
 for c in $configs; do
   IFS=: read -r preset T B steps <<<"$c"
   runs=()
+  oruns=()
   truns=()
   ratios=()
   for ((r = 0; r < rounds; r++)); do
-    a1="$("$bin" "$preset" "$T" "$B" "$steps") set=omp2"
-    a2="$(OMP_WAIT_POLICY=passive "$bin" "$preset" "$T" "$B" "$steps") set=omp2-passive"
-    a3="$(OMP_NUM_THREADS=1 "$bin" "$preset" "$T" "$B" "$steps") set=1thread"
+    a1="$(agora_run omp2 "$preset" "$T" "$B" "$steps") set=omp2"
+    a2="$(agora_run omp2-passive "$preset" "$T" "$B" "$steps") set=omp2-passive"
+    a3="$(agora_run 1thread "$preset" "$T" "$B" "$steps") set=1thread"
     ar=$(best_of "$a1" "$a2" "$a3")
     runs+=("$ar")
+    # The same winning setting with OpenBLAS running every product (the issue's design).
+    oruns+=("$(AGORA_SGEMM=openblas agora_run "$(field set "$ar")" "$preset" "$T" "$B" "$steps")")
     if [ $have_torch = 1 ]; then
       t1=$(TORCH_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$src/bench/train_torch_ref.py" \
         "$preset" "$T" "$B" "$steps")
@@ -67,8 +84,10 @@ for c in $configs; do
     fi
   done
   a=$(best_of "${runs[@]}")
+  ob=$(field tok_s "$(best_of "${oruns[@]}")")
   ts="-"
   ratio="-"
+  oratio="-"
   tset="-"
   spread=""
   if [ $have_torch = 1 ]; then
@@ -76,15 +95,17 @@ for c in $configs; do
     ts=$(field tok_s "$t")
     tset="torch$(field torch_threads "$t")/blas$(field openblas_threads "$t")"
     ratio=$(awk -v a="$(field tok_s "$a")" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
+    oratio=$(awk -v a="$ob" -v b="$ts" 'BEGIN{printf "%.2fx", a/b}')
     if [ "$rounds" -gt 1 ]; then
       spread=$(printf '%s\n' "${ratios[@]}" | awk -v med="$(printf '%s\n' "${ratios[@]}" | median)" \
         'NR == 1 {lo = hi = $1} {lo = $1 < lo ? $1 : lo; hi = $1 > hi ? $1 : hi}
          END {printf "  rounds: median %.2fx, %.2f-%.2fx", med, lo, hi}')
     fi
   fi
-  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %8s %8s %8s %8s  %s %s%s\n' "$preset" "$T" "$B" \
-    "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
-    "$(field peak_gflops "$a")" "$ts" "$ratio" "$(field rss_mb "$a")" "$(field train_mb "$a")" \
+  printf '%-6s %5s %3s %11s %7.1f%% %7s %11s %9s %12s %8s %8s %8s %8s %8s  %s %s%s\n' "$preset" \
+    "$T" "$B" "$(field tok_s "$a")" "$(awk -v m="$(field mfu "$a")" 'BEGIN{print 100*m}')" \
+    "$(field peak_gflops "$a")" "$ts" "$ratio" "$ob" "$oratio" "$(field rss_mb "$a")" \
+    "$(field train_mb "$a")" \
     "$(field analytic_mb "$a")" "$(field rss_ratio "$a")" "$(field set "$a")" "$tset" "$spread"
   last=$a
 done

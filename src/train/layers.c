@@ -1,7 +1,8 @@
 /* layers.c: the fast training kernels.
  *
- * Implements: matmuls through cblas_sgemm, split over OpenMP threads by output rows or
- * columns (OpenBLAS itself is pinned to one thread, so there is one pool), several
+ * Implements: matmuls through cblas_sgemm and oneDNN's dnnl_sgemm, split over OpenMP threads
+ * by output rows or columns (each library runs on the calling thread, so there is one pool),
+ * several
  * independent products per parallel region; attention over 64-row query blocks with our
  * own register-tiled products (small for OpenBLAS) and the causal softmax between them, one
  * task per (batch, KV group); element-wise kernels as OpenMP loops over rows
@@ -10,6 +11,7 @@
  * Every kernel here has a twin in layers_ref.c with the same contract.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agora/alloc.h"
@@ -26,6 +28,15 @@
 #else
 #define AGORA_OMP(x)
 #endif
+/* oneDNN decides its thread count through OpenMP; without our OpenMP it would start its own
+ * pool beside ours, so it is used only with it. */
+#if defined(AGORA_HAVE_DNNL) && defined(AGORA_HAVE_BLAS) && defined(AGORA_HAVE_OPENMP)
+#define USE_DNNL 1
+#include <oneapi/dnnl/dnnl.h>
+#else
+#define USE_DNNL 0
+#endif
+#include "agora/log.h"
 
 int agora__num_threads(void) {
 #ifdef AGORA_HAVE_OPENMP
@@ -35,10 +46,46 @@ int agora__num_threads(void) {
 #endif
 }
 
-void agora__blas_single_thread(void) {
+/* ---- which library runs a product ----
+ * oneDNN's dnnl_sgemm ran the model's forward and input-gradient products (first operand not
+ * transposed) 1.01-1.19x as fast as OpenBLAS 0.3.21 on this project's AVX-512 machine, and
+ * 0.99-1.09x with both held to AVX2; the weight-gradient products (first operand
+ * transposed) 0.72-1.04x, so those stay on OpenBLAS (docs/train.md, "Stop 12"). Written
+ * only before kernels run (agora_sgemm_select's contract), read by every product. */
+static int g_dnnl = USE_DNNL;
+static int g_env_read;
+
+agora_err agora_sgemm_select(const char *name) {
+    if (name == NULL)
+        return AGORA_EINVAL;
+    if (strcmp(name, "openblas") == 0)
+        g_dnnl = 0;
+    else if (strcmp(name, "auto") == 0)
+        g_dnnl = USE_DNNL;
+    else
+        return AGORA_EINVAL;
+    return AGORA_OK;
+}
+
+const char *agora_sgemm_name(void) {
+#ifdef AGORA_HAVE_BLAS
+    return g_dnnl ? "onednn+openblas" : "openblas";
+#else
+    return "reference";
+#endif
+}
+
+void agora__blas_setup(void) {
 #if defined(AGORA_HAVE_BLAS) && defined(AGORA_HAVE_OPENMP)
     openblas_set_num_threads(1);
 #endif
+    if (g_env_read)
+        return;
+    g_env_read = 1;
+    const char *e = getenv("AGORA_SGEMM");
+    if (e != NULL && *e != '\0' && agora_sgemm_select(e) != AGORA_OK)
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "AGORA_SGEMM=%s is not auto or openblas; keeping %s", e,
+                       agora_sgemm_name());
 }
 
 // ---- vector helpers ----
@@ -166,6 +213,14 @@ static void gemm1a(int ta, int tb, size_t M, size_t N, size_t K, float alpha, co
     if (M == 0 || N == 0)
         return;
 #ifdef AGORA_HAVE_BLAS
+#if USE_DNNL
+    /* Inside our team oneDNN runs on the calling thread; outside it, only when OpenMP has
+     * one thread (else it would wake a pool for a product we chose to keep serial). */
+    if (g_dnnl && !ta && (omp_in_parallel() || omp_get_max_threads() == 1) &&
+        dnnl_sgemm('N', tb ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, alpha, A,
+                   (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C, (dnnl_dim_t)ldc) == dnnl_success)
+        return;
+#endif
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 #else
@@ -890,7 +945,7 @@ double agora_sgemm_peak_gflops(int32_t n, int32_t reps) {
             a[i] = (float)(i % 7) * 0.1f;
             b[i] = (float)(i % 5) * 0.1f;
         }
-        agora__blas_single_thread();
+        agora__blas_setup();
         for (int32_t r = 0; r <= reps; r++) {
             int64_t t0 = agora_now_ns();
             gemm_par(NO_T, YES_T, N, N, N, a, N, b, N, 0.0f, c, N);

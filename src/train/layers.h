@@ -106,8 +106,9 @@ typedef struct agora__kernels {
 extern const agora__kernels agora__kernels_fast;
 extern const agora__kernels agora__kernels_ref;
 
-/* Pins OpenBLAS to one thread (our OpenMP loops split the work); idempotent. */
-void agora__blas_single_thread(void);
+/* Pins OpenBLAS to one thread (our OpenMP loops split the work) and, the first time, applies
+ * AGORA_SGEMM (agora_sgemm_select); idempotent. */
+void agora__blas_setup(void);
 /* Threads our OpenMP regions use (1 without OpenMP). */
 int agora__num_threads(void);
 

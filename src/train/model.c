@@ -238,7 +238,7 @@ agora_err agora_model_create(const agora_model_config *cfg, int32_t max_batch, a
     m->targets = m->iacts + N;
     m->argmax = m->iacts + 2 * N;
     agora__rope_table(m->cos_t, m->sin_t, (size_t)cfg->max_seq, D, cfg->rope_theta);
-    agora__blas_single_thread();
+    agora__blas_setup();
     *out = m;
     return AGORA_OK;
 oom:

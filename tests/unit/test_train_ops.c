@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agora/train.h"
 #include "train/layers.h"
 
 static float *randn(size_t n, uint64_t seed, float scale) {
@@ -106,8 +107,11 @@ static void train_ops_matmul_grad_matches_finite_difference(void **state) {
     free(c.x), free(c.w), free(c.r), free(c.y), free(dx), free(dw);
 }
 
-static void train_ops_matmul_fast_matches_ref(void **state) {
-    (void)state;
+/* The products run under both library choices (agora_sgemm_select): with oneDNN built in,
+ * "auto" sends the forward and input-gradient products through dnnl_sgemm. */
+static const char *const k_sgemm[] = {"auto", "openblas"};
+
+static void matmul_fast_matches_ref(void) {
     size_t N = 300, K = 96, M = 200;
     float *x = randn(N * K, 1, 1), *w = randn(M * K, 2, 1), *dy = randn(N * M, 3, 1);
     float *y0 = zeros(N * M), *y1 = zeros(N * M);
@@ -125,10 +129,36 @@ static void train_ops_matmul_fast_matches_ref(void **state) {
     free(x), free(w), free(dy), free(y0), free(y1), free(dx0), free(dx1), free(dw0), free(dw1);
 }
 
+static void train_ops_matmul_fast_matches_ref(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof k_sgemm / sizeof k_sgemm[0]; i++) {
+        assert_int_equal(agora_sgemm_select(k_sgemm[i]), AGORA_OK);
+        matmul_fast_matches_ref();
+    }
+    assert_int_equal(agora_sgemm_select("auto"), AGORA_OK);
+}
+
+static void train_ops_sgemm_select_names_and_rejects(void **state) {
+    (void)state;
+    assert_int_equal(agora_sgemm_select("openblas"), AGORA_OK);
+#ifdef AGORA_HAVE_BLAS
+    assert_string_equal(agora_sgemm_name(), "openblas");
+#endif
+    assert_int_equal(agora_sgemm_select("onednn"), AGORA_EINVAL);
+    assert_int_equal(agora_sgemm_select(NULL), AGORA_EINVAL);
+    assert_int_equal(agora_sgemm_select("auto"), AGORA_OK);
+#if defined(AGORA_HAVE_BLAS) && defined(AGORA_HAVE_DNNL) && defined(AGORA_HAVE_OPENMP)
+    assert_string_equal(agora_sgemm_name(), "onednn+openblas");
+#elif defined(AGORA_HAVE_BLAS)
+    assert_string_equal(agora_sgemm_name(), "openblas");
+#else
+    assert_string_equal(agora_sgemm_name(), "reference");
+#endif
+}
+
 /* q/k/v-style batches: three outputs of different widths from one input, forward and
  * backward (dinp accumulated over the three in order), large enough for the threaded path. */
-static void train_ops_matmul_multi_fast_matches_ref(void **state) {
-    (void)state;
+static void matmul_multi_fast_matches_ref(void) {
     enum { NM = 3 };
     const size_t N = 300, K = 64, M[NM] = {96, 32, 40};
     float *x = randn(N * K, 1, 1), *w[NM], *dy[NM], *y0[NM], *y1[NM], *dw0[NM], *dw1[NM];
@@ -159,6 +189,15 @@ static void train_ops_matmul_multi_fast_matches_ref(void **state) {
     free(x);
     for (int i = 0; i < NM; i++)
         free(w[i]), free(dy[i]), free(y0[i]), free(y1[i]), free(dw0[i]), free(dw1[i]);
+}
+
+static void train_ops_matmul_multi_fast_matches_ref(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof k_sgemm / sizeof k_sgemm[0]; i++) {
+        assert_int_equal(agora_sgemm_select(k_sgemm[i]), AGORA_OK);
+        matmul_multi_fast_matches_ref();
+    }
+    assert_int_equal(agora_sgemm_select("auto"), AGORA_OK);
 }
 
 // ---- RMSNorm ----
@@ -508,6 +547,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(train_ops_matmul_grad_matches_finite_difference),
         cmocka_unit_test(train_ops_matmul_fast_matches_ref),
         cmocka_unit_test(train_ops_matmul_multi_fast_matches_ref),
+        cmocka_unit_test(train_ops_sgemm_select_names_and_rejects),
         cmocka_unit_test(train_ops_rmsnorm_grad_matches_finite_difference),
         cmocka_unit_test(train_ops_rmsnorm_fast_matches_ref),
         cmocka_unit_test(train_ops_rope_grad_matches_finite_difference),
