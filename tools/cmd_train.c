@@ -145,9 +145,9 @@ static int run(int argc, char **argv) {
     const agora_model_config *cfg = agora_model_get_config(agora_trainer_model(tr));
     print_memory(cfg, p.batch_size, p.seq_len);
     printf("run dir: %s\ntokens/step: %" PRId64 ", steps: %" PRId64 ", peak %.1f GFLOP/s "
-           "(MFU reference)\n",
+           "(MFU reference), sgemm: %s\n",
            run_dir, p.batch_size * p.seq_len * p.grad_accum, p.steps,
-           agora_trainer_peak_flops(tr) / 1e9);
+           agora_trainer_peak_flops(tr) / 1e9, agora_sgemm_name());
     fflush(stdout);
 
     agora_metrics *met = NULL;
