@@ -129,13 +129,18 @@ static void matmul_fast_matches_ref(void) {
     free(x), free(w), free(dy), free(y0), free(y1), free(dx0), free(dx1), free(dw0), free(dw1);
 }
 
-static void train_ops_matmul_fast_matches_ref(void **state) {
-    (void)state;
+/* Runs check once under each library choice, then restores the default. */
+static void under_each_sgemm(void (*check)(void)) {
     for (size_t i = 0; i < sizeof k_sgemm / sizeof k_sgemm[0]; i++) {
         assert_int_equal(agora_sgemm_select(k_sgemm[i]), AGORA_OK);
-        matmul_fast_matches_ref();
+        check();
     }
     assert_int_equal(agora_sgemm_select("auto"), AGORA_OK);
+}
+
+static void train_ops_matmul_fast_matches_ref(void **state) {
+    (void)state;
+    under_each_sgemm(matmul_fast_matches_ref);
 }
 
 static void train_ops_sgemm_select_names_and_rejects(void **state) {
@@ -193,11 +198,7 @@ static void matmul_multi_fast_matches_ref(void) {
 
 static void train_ops_matmul_multi_fast_matches_ref(void **state) {
     (void)state;
-    for (size_t i = 0; i < sizeof k_sgemm / sizeof k_sgemm[0]; i++) {
-        assert_int_equal(agora_sgemm_select(k_sgemm[i]), AGORA_OK);
-        matmul_multi_fast_matches_ref();
-    }
-    assert_int_equal(agora_sgemm_select("auto"), AGORA_OK);
+    under_each_sgemm(matmul_multi_fast_matches_ref);
 }
 
 // ---- RMSNorm ----
