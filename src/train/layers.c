@@ -2,8 +2,7 @@
  *
  * Implements: matmuls through cblas_sgemm and oneDNN's dnnl_sgemm, split over OpenMP threads
  * by output rows or columns (each library runs on the calling thread, so there is one pool),
- * several
- * independent products per parallel region; attention over 64-row query blocks with our
+ * several independent products per parallel region; attention over 64-row query blocks with our
  * own register-tiled products (small for OpenBLAS) and the causal softmax between them, one
  * task per (batch, KV group); element-wise kernels as OpenMP loops over rows
  * whose row functions are vectorized (our own exp, target clones for AVX-512/AVX2).
