@@ -14,9 +14,9 @@
  * slab sized for (max_batch, max_seq).
  *
  * Kernels: matmuls use cblas_sgemm and dnnl_sgemm (row-major; agora_sgemm_select), everything
- * else OpenMP loops. Every fast
- * kernel has a plain `_ref` twin (see src/train/layers.h); agora_model_use_ref() switches
- * a model to the reference kernels, which tests hold the fast ones to.
+ * else OpenMP loops. Every fast kernel has a plain `_ref` twin (see src/train/layers.h);
+ * agora_model_use_ref() switches a model to the reference kernels, which tests hold the fast
+ * ones to.
  */
 #ifndef AGORA_TRAIN_H
 #define AGORA_TRAIN_H
@@ -310,7 +310,8 @@ AGORA_API double agora_trainer_peak_flops(const agora_trainer *t);
  * its dnnl_sgemm runs the forward and input-gradient products and OpenBLAS the
  * weight-gradient ones; "openblas": OpenBLAS runs them all. AGORA_EINVAL for another name.
  * The environment variable AGORA_SGEMM applies the same names when the first model is
- * created. Call it before training, never while kernels run. */
+ * created, unless this was called before. Call it before training, never while kernels
+ * run. */
 AGORA_API agora_err agora_sgemm_select(const char *name);
 /* "onednn+openblas", "openblas", or "reference" (built without BLAS). */
 AGORA_API const char *agora_sgemm_name(void);

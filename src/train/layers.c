@@ -54,7 +54,7 @@ int agora__num_threads(void) {
 static int g_dnnl = USE_DNNL;
 static int g_env_read;
 
-agora_err agora_sgemm_select(const char *name) {
+static agora_err sgemm_parse(const char *name) {
     if (name == NULL)
         return AGORA_EINVAL;
     if (strcmp(name, "openblas") == 0)
@@ -64,6 +64,11 @@ agora_err agora_sgemm_select(const char *name) {
     else
         return AGORA_EINVAL;
     return AGORA_OK;
+}
+
+agora_err agora_sgemm_select(const char *name) {
+    g_env_read = 1; /* an explicit choice wins over AGORA_SGEMM */
+    return sgemm_parse(name);
 }
 
 const char *agora_sgemm_name(void) {
@@ -82,7 +87,7 @@ void agora__blas_setup(void) {
         return;
     g_env_read = 1;
     const char *e = getenv("AGORA_SGEMM");
-    if (e != NULL && *e != '\0' && agora_sgemm_select(e) != AGORA_OK)
+    if (e != NULL && *e != '\0' && sgemm_parse(e) != AGORA_OK)
         AGORA_LOG_WARN(AGORA_SUB_TRAIN, "AGORA_SGEMM=%s is not auto or openblas; keeping %s", e,
                        agora_sgemm_name());
 }

@@ -130,6 +130,31 @@ static void train_cli_intellect1_prints_size_only(void **state) {
     assert_non_null(strstr(g_out, "not training"));
 }
 
+/* AGORA_SGEMM reaches agora train: openblas is applied and named; another value is named in
+ * a warning and the default stays. */
+static void train_cli_sgemm_env_picks_and_warns(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char a[4096], args[16384];
+    snprintf(a, sizeof a, "%s/ob", tmp);
+    train_args(args, sizeof args, a, "--set train.steps=2");
+    assert_int_equal(setenv("AGORA_SGEMM", "openblas", 1), 0);
+    assert_int_equal(agora_run(args), 0);
+    assert_non_null(strstr(g_out, "sgemm: openblas\n"));
+    snprintf(a, sizeof a, "%s/bogus", tmp);
+    train_args(args, sizeof args, a, "--set train.steps=2");
+    assert_int_equal(setenv("AGORA_SGEMM", "mkl", 1), 0);
+    int st = agora_run(args);
+    unsetenv("AGORA_SGEMM");
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(g_out, "AGORA_SGEMM=mkl is not auto or openblas"));
+#if defined(AGORA_HAVE_DNNL) && defined(AGORA_HAVE_OPENMP)
+    assert_non_null(strstr(g_out, "sgemm: onednn+openblas\n"));
+#endif
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 static void train_cli_corrupt_checkpoint_fails_clearly(void **state) {
     (void)state;
     char *tmp = agora_test_tmpdir();
@@ -158,6 +183,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(train_cli_generate_samples_from_checkpoint),
         cmocka_unit_test(train_cli_intellect1_prints_size_only),
         cmocka_unit_test(train_cli_corrupt_checkpoint_fails_clearly),
+        cmocka_unit_test(train_cli_sgemm_env_picks_and_warns),
     };
     return agora_test_main(tests, argc, argv);
 }
