@@ -291,6 +291,57 @@ static void gemm_block(const gemm_op *g, int t, int nt) {
  * split it identically, so each thread only ever touches its own rows or columns of it; the
  * result is the same as running the ops one after another. Small batches run on one thread
  * (waking the team costs more than the work). */
+#ifdef AGORA_GEMM_PROF
+/* Per-thread time inside each product shape (per-thread block M x N x K and transposes),
+ * compiled in only with -DAGORA_GEMM_PROF and printed at exit: the in-step rate of every
+ * product class, and how evenly the two threads share it, which a flat profile cannot
+ * tell (docs/train.md, stop 13). */
+#include <stdio.h>
+enum { GP_SHAPES = 64, GP_THREADS = 8 };
+static struct {
+    int ta, tb;
+    size_t M, N, K;
+    double ns[GP_THREADS], calls[GP_THREADS];
+} gp_shape[GP_SHAPES];
+static int gp_n;
+
+static void gp_add(const gemm_op *g, int t, int nt, double ns) {
+    int split_rows = g->M >= g->N;
+    size_t M = split_rows ? (g->M + (size_t)nt - 1) / (size_t)nt : g->M;
+    size_t N = split_rows ? g->N : (g->N + (size_t)nt - 1) / (size_t)nt;
+    if (t >= GP_THREADS)
+        return;
+    AGORA_OMP("omp critical(agora_gemm_prof)") {
+        int i = 0;
+        while (i < gp_n && !(gp_shape[i].ta == g->ta && gp_shape[i].tb == g->tb &&
+                             gp_shape[i].M == M && gp_shape[i].N == N && gp_shape[i].K == g->K))
+            i++;
+        if (i == gp_n && gp_n < GP_SHAPES) {
+            gp_shape[i].ta = g->ta, gp_shape[i].tb = g->tb;
+            gp_shape[i].M = M, gp_shape[i].N = N, gp_shape[i].K = g->K;
+            gp_n++;
+        }
+        if (i < gp_n) {
+            gp_shape[i].ns[t] += ns;
+            gp_shape[i].calls[t] += 1;
+        }
+    }
+}
+
+__attribute__((destructor)) static void gp_print(void) {
+    for (int i = 0; i < gp_n; i++) {
+        fprintf(stderr, "gemm %c%c %5zu x %5zu x %5zu:", gp_shape[i].ta ? 'T' : 'N',
+                gp_shape[i].tb ? 'T' : 'N', gp_shape[i].M, gp_shape[i].N, gp_shape[i].K);
+        for (int t = 0; t < GP_THREADS; t++)
+            if (gp_shape[i].calls[t] > 0)
+                fprintf(stderr, "  t%d %8.1f ms %4.0f GFLOP/s", t, gp_shape[i].ns[t] / 1e6,
+                        2.0 * (double)gp_shape[i].M * (double)gp_shape[i].N *
+                            (double)gp_shape[i].K * gp_shape[i].calls[t] / gp_shape[i].ns[t]);
+        fputc('\n', stderr);
+    }
+}
+#endif
+
 static void gemm_run(const gemm_op *ops, int n) {
     double flops = 0;
     for (int i = 0; i < n; i++)
@@ -304,9 +355,16 @@ static void gemm_run(const gemm_op *ops, int n) {
 #ifdef AGORA_HAVE_OPENMP
     AGORA_OMP("omp parallel") {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+#ifdef AGORA_GEMM_PROF
+            int64_t t0 = agora_now_ns();
+#endif
             if (ops[i].M > 0 && ops[i].N > 0)
                 gemm_block(&ops[i], t, nt);
+#ifdef AGORA_GEMM_PROF
+            gp_add(&ops[i], t, nt, (double)(agora_now_ns() - t0));
+#endif
+        }
     }
 #endif
 }
