@@ -216,10 +216,12 @@ static bool last_record(const char *dir, int64_t *outer, double *loss, int64_t *
     if (j != NULL) {
         cJSON *a = cJSON_GetObjectItem(j, "outer_step"), *b = cJSON_GetObjectItem(j, "loss");
         cJSON *c = cJSON_GetObjectItem(j, "world");
-        if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && cJSON_IsNumber(c)) {
-            *outer = (int64_t)a->valuedouble;
+        uint64_t oi = 0, wi = 0;
+        if (agora_json_uint(a, (uint64_t)INT64_MAX, &oi) && cJSON_IsNumber(b) &&
+            agora_json_uint(c, (uint64_t)INT64_MAX, &wi)) {
+            *outer = (int64_t)oi;
             *loss = b->valuedouble;
-            *world = (int64_t)c->valuedouble;
+            *world = (int64_t)wi;
             ok = true;
         }
         cJSON_Delete(j);

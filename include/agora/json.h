@@ -60,6 +60,10 @@ AGORA_API agora_err agora_json_parse(const char *text, size_t len, const char *n
 AGORA_API agora_err agora_json_load_file(const char *path, size_t max_len, struct cJSON **out,
                                          char err[AGORA_ERR_LEN]);
 AGORA_API void agora_json_free(struct cJSON *j); /* NULL-safe */
+/* agora_json_uint: true and *out set when item is a JSON number holding an exact integer in
+ * [0, max] (max <= 2^53, where doubles stop holding every integer); false otherwise (NULL,
+ * not a number, negative, fractional, too large, infinite), without undefined casts. */
+AGORA_API bool agora_json_uint(const struct cJSON *item, uint64_t max, uint64_t *out);
 
 #ifdef __cplusplus
 }

@@ -58,15 +58,9 @@ void agora_st_close(agora_st_file *f) {
 
 // ---- parsing ----
 
-/* Reads a JSON number that must be a non-negative integer below 2^53. */
+/* Reads a JSON number that must be a non-negative integer up to 2^53. */
 static int json_u64(const cJSON *it, uint64_t *out) {
-    if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble > 9007199254740992.0)
-        return 0;
-    uint64_t v = (uint64_t)it->valuedouble;
-    if ((double)v != it->valuedouble)
-        return 0;
-    *out = v;
-    return 1;
+    return agora_json_uint(it, UINT64_MAX, out);
 }
 
 static agora_err parse_tensor(const cJSON *it, agora_st_tensor *t, uint64_t data_len,

@@ -145,14 +145,13 @@ agora_err agora_shard_write(const char *path, const uint32_t *ids, size_t n, uin
     return rc;
 }
 
-/* Reads a shard file: checks header, size and payload hash. On success *raw holds the ids
- * as stored (little-endian, token_bytes wide), freed with agora_free. */
-static agora_err shard_read_raw(const char *path, agora_shard_header *h, uint8_t **raw,
-                                char err[AGORA_ERR_LEN]) {
-    agora_err rc = AGORA_OK;
+/* Opens a shard and checks its header and its size against the header (before anything is
+ * allocated from the header's count). On success *fp is positioned at the first token. */
+static agora_err shard_open(const char *path, agora_shard_header *h, FILE **fp,
+                            char err[AGORA_ERR_LEN]) {
     uint8_t hdr[AGORA_SHARD_HEADER_BYTES];
-    uint8_t *pay = NULL;
     char why[AGORA_ERR_LEN];
+    agora_err rc = AGORA_OK;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         snprintf(err, AGORA_ERR_LEN, "%.400s: cannot open", path);
@@ -165,13 +164,46 @@ static agora_err shard_read_raw(const char *path, agora_shard_header *h, uint8_t
         goto out;
     }
     const uint64_t want = h->n_tokens * h->token_bytes;
+    long end = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (end < 0 || fseek(f, AGORA_SHARD_HEADER_BYTES, SEEK_SET) != 0) {
+        snprintf(err, AGORA_ERR_LEN, "%.400s: cannot seek", path);
+        rc = AGORA_EIO;
+        goto out;
+    }
+    const uint64_t have = (uint64_t)end - AGORA_SHARD_HEADER_BYTES;
+    if (have < want) {
+        snprintf(err, AGORA_ERR_LEN, "%.400s: truncated: header says %llu tokens, file has %llu",
+                 path, (unsigned long long)h->n_tokens,
+                 (unsigned long long)(have / h->token_bytes));
+        rc = AGORA_ETRUNCATED;
+    } else if (have > want) {
+        snprintf(err, AGORA_ERR_LEN, "%.400s: unexpected bytes after the last token", path);
+        rc = AGORA_EPARSE;
+    }
+out:
+    if (rc != AGORA_OK)
+        fclose(f);
+    else
+        *fp = f;
+    return rc;
+}
+
+/* Reads a shard file: checks header, size and payload hash. On success *raw holds the ids
+ * as stored (little-endian, token_bytes wide), freed with agora_free. */
+static agora_err shard_read_raw(const char *path, agora_shard_header *h, uint8_t **raw,
+                                char err[AGORA_ERR_LEN]) {
+    uint8_t *pay = NULL;
+    FILE *f = NULL;
+    AGORA_TRY(shard_open(path, h, &f, err));
+    agora_err rc = AGORA_OK;
+    const uint64_t want = h->n_tokens * h->token_bytes;
     if (want > SIZE_MAX - 1 || (pay = agora_malloc((size_t)want + 1)) == NULL) {
         snprintf(err, AGORA_ERR_LEN, "%.400s: out of memory for %llu tokens", path,
                  (unsigned long long)h->n_tokens);
         rc = AGORA_ENOMEM;
         goto out;
     }
-    got = fread(pay, 1, (size_t)want, f);
+    size_t got = fread(pay, 1, (size_t)want, f);
     if (got != want) {
         snprintf(err, AGORA_ERR_LEN, "%.400s: truncated: header says %llu tokens, file has %zu",
                  path, (unsigned long long)h->n_tokens, got / h->token_bytes);
@@ -271,21 +303,26 @@ static agora_err read_meta(const char *dir, const char *split, const cJSON *root
         snprintf(err, AGORA_ERR_LEN, "%.400s/meta.json: version is not %d", dir, META_VERSION);
         return AGORA_EVERSION;
     }
-    if (!cJSON_IsNumber(voc) || voc->valuedouble < 1 || voc->valuedouble > 4294967295.0 ||
-        !cJSON_IsNumber(tb) || (tb->valuedouble != 2 && tb->valuedouble != 4)) {
+    uint64_t vocab = 0, width = 0;
+    if (!agora_json_uint(voc, UINT32_MAX, &vocab) || vocab < 1 || !agora_json_uint(tb, 4, &width) ||
+        (width != 2 && width != 4)) {
         snprintf(err, AGORA_ERR_LEN, "%.400s/meta.json: bad vocab_size or token_bytes", dir);
         return AGORA_ERANGE;
     }
-    l->vocab_size = (uint32_t)voc->valuedouble;
-    l->token_bytes = (uint32_t)tb->valuedouble;
+    l->vocab_size = (uint32_t)vocab;
+    l->token_bytes = (uint32_t)width;
     const cJSON *toks = cJSON_GetObjectItemCaseSensitive(sp, "tokens");
     ms->shards = cJSON_GetObjectItemCaseSensitive(sp, "shards");
-    if (!cJSON_IsObject(sp) || !cJSON_IsNumber(toks) || toks->valuedouble < 0 ||
-        !cJSON_IsArray(ms->shards)) {
+    if (!cJSON_IsObject(sp) || !cJSON_IsNumber(toks) || !cJSON_IsArray(ms->shards)) {
         snprintf(err, AGORA_ERR_LEN, "%.400s/meta.json: no valid \"%.32s\" split", dir, split);
         return AGORA_EPARSE;
     }
-    ms->tokens = (uint64_t)toks->valuedouble;
+    /* An exact integer, so the byte sizes computed from it stay defined. */
+    if (!agora_json_uint(toks, UINT64_MAX, &ms->tokens)) {
+        snprintf(err, AGORA_ERR_LEN,
+                 "%.400s/meta.json: \"%.32s\" tokens is not an integer in [0, 2^53]", dir, split);
+        return AGORA_ERANGE;
+    }
     return AGORA_OK;
 }
 
@@ -294,14 +331,14 @@ static agora_err load_range(const char *dir, const meta_split *ms, agora_data_lo
                             uint64_t lo, uint64_t hi, char err[AGORA_ERR_LEN]) {
     const size_t plen = strlen(dir) + 80;
     char *path = agora_malloc(plen);
-    l->toks = agora_malloc((size_t)(hi - lo) * l->token_bytes + 1);
-    if (path == NULL || l->toks == NULL) {
-        agora_free(path);
+    if (path == NULL) {
         snprintf(err, AGORA_ERR_LEN, "%.400s: out of memory", dir);
         return AGORA_ENOMEM;
     }
     agora_err rc = AGORA_OK;
-    uint64_t off = 0;
+    /* First the headers alone: names, sizes and the total, before allocating for the count
+     * meta.json claims. */
+    uint64_t total = 0;
     for (const cJSON *s = ms->shards->child; s != NULL && rc == AGORA_OK; s = s->next) {
         if (!cJSON_IsString(s) || strchr(s->valuestring, '/') != NULL ||
             strlen(s->valuestring) > 64) {
@@ -309,6 +346,30 @@ static agora_err load_range(const char *dir, const meta_split *ms, agora_data_lo
             rc = AGORA_EPARSE;
             break;
         }
+        snprintf(path, plen, "%s/%s", dir, s->valuestring);
+        agora_shard_header h;
+        FILE *f = NULL;
+        rc = shard_open(path, &h, &f, err);
+        if (rc == AGORA_OK) {
+            fclose(f);
+            total += h.n_tokens; /* < 2^53 + 2^62 at most: the loop stops once past */
+            if (total > ms->tokens)
+                break;
+        }
+    }
+    if (rc == AGORA_OK && total != ms->tokens) {
+        snprintf(err, AGORA_ERR_LEN, "%.400s: shards hold %s%llu tokens, meta.json says %llu", dir,
+                 total > ms->tokens ? "at least " : "", (unsigned long long)total,
+                 (unsigned long long)ms->tokens);
+        rc = AGORA_ETRUNCATED;
+    }
+    if (rc == AGORA_OK &&
+        (l->toks = agora_malloc((size_t)(hi - lo) * l->token_bytes + 1)) == NULL) {
+        snprintf(err, AGORA_ERR_LEN, "%.400s: out of memory", dir);
+        rc = AGORA_ENOMEM;
+    }
+    uint64_t off = 0;
+    for (const cJSON *s = ms->shards->child; s != NULL && rc == AGORA_OK; s = s->next) {
         snprintf(path, plen, "%s/%s", dir, s->valuestring);
         agora_shard_header h;
         uint8_t *raw = NULL;
@@ -320,6 +381,12 @@ static agora_err load_range(const char *dir, const meta_split *ms, agora_data_lo
                      "%.400s: vocab %u / %u-byte ids disagree with meta.json (%u / %u)", path,
                      h.vocab_size, h.token_bytes, l->vocab_size, l->token_bytes);
             rc = AGORA_ESHAPE;
+        } else if (h.n_tokens > ms->tokens - off) {
+            /* The buffer holds [lo, hi) of meta.json's count: never copy past it. */
+            snprintf(err, AGORA_ERR_LEN,
+                     "%.400s: shards hold more than the %llu tokens meta.json says", dir,
+                     (unsigned long long)ms->tokens);
+            rc = AGORA_ETRUNCATED;
         } else {
             /* Overlap of [off, off + n) with [lo, hi). */
             uint64_t a = off > lo ? off : lo, b = off + h.n_tokens < hi ? off + h.n_tokens : hi;

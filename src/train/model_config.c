@@ -2,6 +2,7 @@
  * analytic counts (parameters, FLOPs per token, activation bytes).
  */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,8 +41,9 @@ agora_err agora_model_config_validate(const agora_model_config *c, char err[AGOR
         bad = "n_heads must divide dim into an even head dim";
     else if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
         bad = "n_kv_heads must divide n_heads";
-    else if (!(c->rope_theta > 0) || !(c->norm_eps > 0))
-        bad = "rope_theta and norm_eps must be positive";
+    else if (!(c->rope_theta > 0) || !(c->norm_eps > 0) || !isfinite(c->rope_theta) ||
+             !isfinite(c->norm_eps))
+        bad = "rope_theta and norm_eps must be positive and finite";
     if (bad == NULL)
         return AGORA_OK;
     snprintf(err, AGORA_ERR_LEN, "model config: %s", bad);

@@ -8,6 +8,7 @@
  * Does not: print (the CLI does), or talk to peers (DiLoCo drives this from outside).
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,16 +269,16 @@ static agora_err state_json(const agora_trainer *t, char **out) {
 
 static int get_u64(const cJSON *o, const char *key, uint64_t *v) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsString(it)) {
+    if (cJSON_IsString(it)) { /* seeds: all 64 bits, so written as decimal strings */
+        const char *str = it->valuestring;
         char *end = NULL;
-        *v = strtoull(it->valuestring, &end, 10);
-        return end != it->valuestring && *end == '\0';
+        if (*str < '0' || *str > '9') /* strtoull would take a sign or blanks */
+            return 0;
+        errno = 0;
+        *v = strtoull(str, &end, 10);
+        return errno == 0 && *end == '\0';
     }
-    if (cJSON_IsNumber(it) && it->valuedouble >= 0) {
-        *v = (uint64_t)it->valuedouble;
-        return 1;
-    }
-    return 0;
+    return agora_json_uint(it, UINT64_MAX, v);
 }
 
 static agora_err resume(agora_trainer *t, char err[AGORA_ERR_LEN]) {
@@ -298,18 +299,18 @@ static agora_err resume(agora_trainer *t, char err[AGORA_ERR_LEN]) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "data");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "step");
     agora_data_cursor c = {0};
-    uint64_t w = 0, nw = 0, tokens = 0;
-    if (!cJSON_IsNumber(st) || !get_u64(root, "tokens", &tokens) || !cJSON_IsObject(d) ||
-        !get_u64(d, "epoch", &c.epoch) || !get_u64(d, "pos", &c.pos) ||
+    uint64_t w = 0, nw = 0, tokens = 0, step_u = 0;
+    if (!agora_json_uint(st, (uint64_t)INT64_MAX, &step_u) || !get_u64(root, "tokens", &tokens) ||
+        !cJSON_IsObject(d) || !get_u64(d, "epoch", &c.epoch) || !get_u64(d, "pos", &c.pos) ||
         !get_u64(d, "seed", &c.seed) || !get_u64(d, "worker", &w) ||
-        !get_u64(d, "n_workers", &nw)) {
+        !get_u64(d, "n_workers", &nw) || w > UINT32_MAX || nw > UINT32_MAX) {
         snprintf(err, AGORA_ERR_LEN, "%.300s: missing or malformed fields", path);
         agora_json_free(root);
         return AGORA_EPARSE;
     }
     c.worker = (uint32_t)w;
     c.n_workers = (uint32_t)nw;
-    t->step = (int64_t)st->valuedouble;
+    t->step = (int64_t)step_u;
     t->tokens = tokens;
     agora_json_free(root);
     rc = source_set(&t->train, &c);

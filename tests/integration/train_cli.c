@@ -173,6 +173,37 @@ static void train_cli_corrupt_checkpoint_fails_clearly(void **state) {
     train_args(args, sizeof args, a, "--resume");
     assert_int_equal(agora_run(args), 1);
     assert_non_null(strstr(g_out, "model.safetensors"));
+    /* A state.json with numbers JSON allows but a cursor cannot hold: a named error each. */
+    char b[4096], err[AGORA_ERR_LEN];
+    snprintf(b, sizeof b, "%s/run2", tmp);
+    train_args(args, sizeof args, b, "--set train.steps=2");
+    assert_int_equal(agora_run(args), 0);
+    snprintf(p, sizeof p, "%s/ckpt/step_0000000002/state.json", b);
+    char *good = NULL;
+    size_t glen = 0;
+    agora_assert_ok(agora_read_file(p, 1 << 20, &good, &glen, err));
+    static const char *const field[][2] = {{"\"step\":", "1e300"},
+                                           {"\"step\":", "-2"},
+                                           {"\"tokens\":", "2.5"},
+                                           {"\"epoch\":", "\"-5\""},
+                                           {"\"n_workers\":", "5000000000"}};
+    for (size_t i = 0; i < sizeof field / sizeof *field; i++) {
+        const char *at = strstr(good, field[i][0]);
+        assert_non_null(at);
+        size_t head = (size_t)(at - good) + strlen(field[i][0]);
+        size_t tail = head + strcspn(good + head, ",}");
+        char doc[8192];
+        int n = snprintf(doc, sizeof doc, "%.*s%s%s", (int)head, good, field[i][1], good + tail);
+        agora_assert_ok(agora_write_file_atomic(p, doc, (size_t)n, err));
+        train_args(args, sizeof args, b, "--resume --set train.steps=3");
+        if (agora_run(args) != 1 || strstr(g_out, "state.json") == NULL)
+            fail_msg("state.json with %s%s: exit or message wrong:\n%s", field[i][0], field[i][1],
+                     g_out);
+    }
+    agora_assert_ok(agora_write_file_atomic(p, good, glen, err));
+    train_args(args, sizeof args, b, "--resume --set train.steps=3");
+    assert_int_equal(agora_run(args), 0);
+    agora_free(good);
     agora_test_rmtree(tmp);
     free(tmp);
 }

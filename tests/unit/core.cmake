@@ -15,6 +15,7 @@ agora_unit_test(core_rng SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_rng.c 
 agora_unit_test(core_io SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_io.c CASES
   io_atomic_write_survives_crash_before_rename io_failure_at_each_step_keeps_old_file
   io_oom_at_each_allocation_is_clean io_json_writer_output_is_exact
+  io_json_uint_takes_exact_integers_only
   io_metrics_write_jsonl_and_csv io_sbuf_grows_and_reports_oom io_svg_line_chart
   io_progress_plain_mode_prints_deciles
   io_progress_auto_on_a_file_is_plain)

@@ -16,7 +16,7 @@ if(TARGET agora_train)
     data_loader_batches_are_next_token_windows data_loader_is_deterministic
     data_loader_resume_from_cursor_gives_identical_stream
     data_loader_workers_are_disjoint_and_cover_the_split
-    data_loader_rejects_bad_meta_and_mismatched_shards
+    data_loader_rejects_bad_meta_and_mismatched_shards data_loader_rejects_absurd_token_counts
     data_prepare_writes_split_and_is_thread_independent
     data_prepare_io_and_oom_failures_are_clean data_cli_prepare_and_info)
 endif()

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "agora/alloc.h"
 #include "agora/config.h"
 #include "agora/json.h"
@@ -121,6 +123,44 @@ static void io_oom_at_each_allocation_is_clean(void **state) {
         ooms++;
     }
     assert_true(ooms >= 1);
+}
+
+/* agora_json_uint takes exact integers in [0, max] and refuses the rest without a cast. */
+static void io_json_uint_takes_exact_integers_only(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t max;
+        int ok;
+        uint64_t v;
+    } cases[] = {
+        {"0", 10, 1, 0},
+        {"10", 10, 1, 10},
+        {"11", 10, 0, 0},
+        {"9007199254740992", UINT64_MAX, 1, 9007199254740992ull},
+        {"9007199254740993", UINT64_MAX, 1, 9007199254740992ull}, /* parses to 2^53 */
+        {"18446744073709551615", UINT64_MAX, 0, 0},
+        {"1e300", UINT64_MAX, 0, 0},
+        {"1e999", UINT64_MAX, 0, 0},
+        {"-1", UINT64_MAX, 0, 0},
+        {"-0", UINT64_MAX, 1, 0},
+        {"2.5", UINT64_MAX, 0, 0},
+        {"\"7\"", UINT64_MAX, 0, 0},
+        {"null", UINT64_MAX, 0, 0},
+    };
+    char err[AGORA_ERR_LEN];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cJSON *j = NULL;
+        agora_assert_ok(agora_json_parse(cases[i].text, strlen(cases[i].text), "t", &j, err));
+        uint64_t v = 12345;
+        bool ok = agora_json_uint(j, cases[i].max, &v);
+        if (ok != (bool)cases[i].ok || (ok && v != cases[i].v))
+            fail_msg("%s: got %d %llu", cases[i].text, ok, (unsigned long long)v);
+        if (!ok)
+            assert_int_equal(v, 12345); /* untouched on refusal */
+        agora_json_free(j);
+    }
+    assert_false(agora_json_uint(NULL, 10, &(uint64_t){0}));
 }
 
 static void io_json_writer_output_is_exact(void **state) {
@@ -302,6 +342,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(io_failure_at_each_step_keeps_old_file),
         cmocka_unit_test(io_oom_at_each_allocation_is_clean),
         cmocka_unit_test(io_json_writer_output_is_exact),
+        cmocka_unit_test(io_json_uint_takes_exact_integers_only),
         cmocka_unit_test(io_metrics_write_jsonl_and_csv),
         cmocka_unit_test(io_sbuf_grows_and_reports_oom),
         cmocka_unit_test(io_svg_line_chart),

@@ -374,6 +374,52 @@ static void data_loader_rejects_bad_meta_and_mismatched_shards(void **state) {
     free(dir);
 }
 
+/* Token counts that are not exact integers, or whose byte size wraps around, are refused
+ * before anything is allocated: 2^63 two-byte tokens once wrapped to a 1-byte buffer that
+ * the real shard was then copied into. */
+static void data_loader_rejects_absurd_token_counts(void **state) {
+    (void)state;
+    char *dir = agora_test_tmpdir(), path[4200], err[AGORA_ERR_LEN];
+    write_synthetic_dir(dir, 1000, 2, 1000);
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    size_t mlen = 0;
+    uint8_t *meta = read_whole(path, &mlen);
+    static const char *const bad[] = {"9223372036854775808",
+                                      "18446744073709551616",
+                                      "1e300",
+                                      "1000.5",
+                                      "-1",
+                                      "1e999",
+                                      "9007199254740992",
+                                      "999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        size_t head = 0;
+        while (head + 13 <= mlen && memcmp(meta + head, "\"tokens\":1000", 13) != 0)
+            head++;
+        assert_true(head + 13 <= mlen);
+        head += 9;
+        size_t tail = head + 4;
+        char *m2 = malloc(mlen + 64);
+        size_t n = 0;
+        memcpy(m2, meta, head);
+        n = head;
+        n += (size_t)sprintf(m2 + n, "%s", bad[i]);
+        memcpy(m2 + n, meta + tail, mlen - tail);
+        n += mlen - tail;
+        write_file(path, m2, n);
+        agora_data_loader *l = NULL;
+        agora_err rc = agora_data_loader_open(dir, "train", 0, 1, 0, &l, err);
+        if (rc == AGORA_OK)
+            fail_msg("tokens %s was accepted", bad[i]);
+        assert_null(l);
+        assert_non_null(strstr(err, "meta.json"));
+        free(m2);
+    }
+    agora_free(meta);
+    agora_test_rmtree(dir);
+    free(dir);
+}
+
 // ---- prepare ----
 
 static char *corpus(size_t n, size_t *len) {
@@ -560,6 +606,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(data_loader_resume_from_cursor_gives_identical_stream),
         cmocka_unit_test(data_loader_workers_are_disjoint_and_cover_the_split),
         cmocka_unit_test(data_loader_rejects_bad_meta_and_mismatched_shards),
+        cmocka_unit_test(data_loader_rejects_absurd_token_counts),
         cmocka_unit_test(data_prepare_writes_split_and_is_thread_independent),
         cmocka_unit_test(data_prepare_io_and_oom_failures_are_clean),
         cmocka_unit_test(data_cli_prepare_and_info),

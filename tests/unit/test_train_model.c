@@ -346,6 +346,35 @@ static void train_model_config_json_round_trips(void **state) {
     agora_assert_ok(agora_write_file_atomic(path, bad, strlen(bad), err));
     agora_assert_err(agora_model_config_load_json(path, &d, err), AGORA_EPARSE);
     assert_non_null(strstr(err, "num_hidden_layers"));
+    /* Values JSON allows but a model cannot use: each one a named error, not a model. */
+    static const char *const worse[][2] = {
+        {"\"rope_theta\": 1e999", "rope_theta"},
+        {"\"rms_norm_eps\": -1", "norm_eps"},
+        {"\"num_hidden_layers\": 1e300", "num_hidden_layers"},
+        {"\"hidden_size\": 64.5", "hidden_size"},
+        {"\"num_key_value_heads\": 3", "n_kv_heads"},
+    };
+    for (size_t i = 0; i < sizeof worse / sizeof *worse; i++) {
+        char doc[512];
+        int n = snprintf(doc, sizeof doc,
+                         "{\"vocab_size\": 256, \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                         "\"num_attention_heads\": 4, \"intermediate_size\": 128, %s}",
+                         worse[i][0]);
+        /* a key given twice: cJSON reads the first, so the bad one goes first */
+        if (strncmp(worse[i][0], "\"rope", 6) != 0 && strncmp(worse[i][0], "\"rms", 5) != 0 &&
+            strncmp(worse[i][0], "\"num_key", 8) != 0)
+            n = snprintf(doc, sizeof doc,
+                         "{%s, \"vocab_size\": 256, \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                         "\"num_attention_heads\": 4, \"intermediate_size\": 128}",
+                         worse[i][0]);
+        agora_assert_ok(agora_write_file_atomic(path, doc, (size_t)n, err));
+        agora_err rc = agora_model_config_load_json(path, &d, err);
+        if (rc == AGORA_OK)
+            fail_msg("%s was accepted", worse[i][0]);
+        if (strstr(err, worse[i][1]) == NULL || strstr(err, "config.json") == NULL)
+            fail_msg("%s: message \"%s\" does not name %s and the file", worse[i][0], err,
+                     worse[i][1]);
+    }
     agora_free(text);
     agora_test_rmtree(dir);
     free(dir);
