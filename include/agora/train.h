@@ -67,6 +67,12 @@ AGORA_NODISCARD AGORA_API agora_err agora_model_config_validate(const agora_mode
 AGORA_NODISCARD AGORA_API agora_err agora_model_config_load_json(const char *path,
                                                                  agora_model_config *cfg,
                                                                  char err[AGORA_ERR_LEN]);
+/* The same from text in memory (len bytes, need not be NUL-terminated); name is what the
+ * messages call it. */
+AGORA_NODISCARD AGORA_API agora_err agora_model_config_parse_json(const char *text, size_t len,
+                                                                  const char *name,
+                                                                  agora_model_config *cfg,
+                                                                  char err[AGORA_ERR_LEN]);
 /* agora_model_config_to_json renders the HF config.json text (freed with agora_free). */
 AGORA_NODISCARD AGORA_API agora_err agora_model_config_to_json(const agora_model_config *cfg,
                                                                char **text_out);

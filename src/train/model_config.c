@@ -68,10 +68,26 @@ static agora_err json_int(const cJSON *root, const char *key, int32_t *dst, bool
     return AGORA_OK;
 }
 
+static agora_err config_from_json(cJSON *root, const char *path, agora_model_config *cfg,
+                                  char err[AGORA_ERR_LEN]);
+
 agora_err agora_model_config_load_json(const char *path, agora_model_config *cfg,
                                        char err[AGORA_ERR_LEN]) {
     cJSON *root = NULL;
     AGORA_TRY(agora_json_load_file(path, 1 << 20, &root, err));
+    return config_from_json(root, path, cfg, err);
+}
+
+agora_err agora_model_config_parse_json(const char *text, size_t len, const char *name,
+                                        agora_model_config *cfg, char err[AGORA_ERR_LEN]) {
+    cJSON *root = NULL;
+    AGORA_TRY(agora_json_parse(text, len, name, &root, err));
+    return config_from_json(root, name, cfg, err);
+}
+
+/* Takes root (freed here). */
+static agora_err config_from_json(cJSON *root, const char *path, agora_model_config *cfg,
+                                  char err[AGORA_ERR_LEN]) {
     agora_model_config c = {0};
     c.rope_theta = 10000.0;
     c.norm_eps = 1e-5;
