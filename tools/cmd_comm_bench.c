@@ -88,6 +88,8 @@ static int parse_size(const char *s, size_t *out) {
         mul = 1024.0 * 1024 * 1024, end++;
     if (*end != '\0')
         return -1;
+    if (!(v * mul < 4611686018427387904.0)) /* 2^62, and not inf or NaN: the cast stays defined */
+        return -1;
     *out = (size_t)(v * mul);
     return *out >= 4 ? 0 : -1;
 }

@@ -577,7 +577,7 @@ static agora_err load_ckpt(loop *L, char err[AGORA_ERR_LEN]) {
     long long r = rev != NULL ? strtoll(rev, &end, 10) : -1;
     /* Streaming checkpoints are named by fragment syncs and may stand inside an outer step;
      * the others by outer steps. */
-    long long syncs = fs != NULL ? strtoll(fs, &fend, 10) : r * p->fragments;
+    long long syncs = fs != NULL ? strtoll(fs, &fend, 10) : 0; /* read only when fs is set */
     long long frags = fp != NULL ? strtoll(fp, &pend, 10) : p->fragments;
     bool bad_frag =
         fs != NULL && (fp == NULL || fend == fs || *fend != '\0' || pend == fp || *pend != '\0' ||

@@ -21,6 +21,7 @@ agora_unit_test(core_io SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_io.c CA
   io_progress_auto_on_a_file_is_plain)
 agora_unit_test(core_cli SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_cli.c CASES
   cli_help_and_version_exit_zero cli_unknown_command_exits_two
+  cli_sizes_out_of_range_are_usage_errors
   cli_every_subcommand_has_help cli_every_subcommand_rejects_unknown_flag
   cli_config_layers_and_rejects_bad_file cli_progress_flag_is_uniform cli_example_configs_load)
 agora_unit_test(core_log SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_core_log.c CASES

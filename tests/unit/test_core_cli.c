@@ -81,6 +81,21 @@ static void cli_every_subcommand_rejects_unknown_flag(void **state) {
     }
 }
 
+/* Numbers that parse but do not fit are usage errors, not casts of inf or 1e300. */
+static void cli_sizes_out_of_range_are_usage_errors(void **state) {
+    (void)state;
+    static const char *const bad[] = {"inf", "1e300", "nan", "-4", "2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char a[96], want[64];
+        snprintf(a, sizeof a, "comm-bench --sizes %s", bad[i]);
+        int rc = run(a);
+        if (rc != 2)
+            fail_msg("agora %s exited %d, expected 2:\n%s", a, rc, g_out);
+        snprintf(want, sizeof want, "bad size '%s'", bad[i]);
+        assert_non_null(strstr(g_out, want));
+    }
+}
+
 /* Every command with a progress display takes the same --progress modes and names
  * them when given something else. */
 static void cli_progress_flag_is_uniform(void **state) {
@@ -151,6 +166,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(cli_unknown_command_exits_two),
         cmocka_unit_test(cli_every_subcommand_has_help),
         cmocka_unit_test(cli_every_subcommand_rejects_unknown_flag),
+        cmocka_unit_test(cli_sizes_out_of_range_are_usage_errors),
         cmocka_unit_test(cli_config_layers_and_rejects_bad_file),
         cmocka_unit_test(cli_progress_flag_is_uniform),
         cmocka_unit_test(cli_example_configs_load),
