@@ -51,6 +51,70 @@ void agora__auth_p2p(const uint8_t key[AGORA_COMM_KEY_BYTES], uint64_t epoch, ui
     labelled(key, "agora/v1/p2p", d, sizeof d, mac);
 }
 
+// ---- the master link's session ----
+
+void agora__session_start(agora__session *s, const uint8_t key[AGORA_COMM_KEY_BYTES],
+                          const uint8_t nonce_c[AGORA_AUTH_NONCE],
+                          const uint8_t nonce_p[AGORA_AUTH_NONCE], bool coord) {
+    uint8_t both[2 * AGORA_AUTH_NONCE];
+    memcpy(both, nonce_c, AGORA_AUTH_NONCE);
+    memcpy(both + AGORA_AUTH_NONCE, nonce_p, AGORA_AUTH_NONCE);
+    labelled(key, "agora/v1/session", both, sizeof both, s->key);
+    s->on = true;
+    s->coord = coord;
+    s->tx = s->rx = 0;
+}
+
+void agora__session_end(agora__session *s) {
+    sodium_memzero(s, sizeof *s);
+}
+
+uint64_t agora__session_mac(const uint8_t key[AGORA_COMM_KEY_BYTES], uint8_t dir, uint64_t seq,
+                            const uint8_t hdr24[24], const void *payload, size_t len) {
+    uint8_t pre[9], out[16];
+    pre[0] = dir;
+    agora__put_le64(pre + 1, seq);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, AGORA_COMM_KEY_BYTES, sizeof out);
+    crypto_generichash_update(&st, pre, sizeof pre);
+    crypto_generichash_update(&st, hdr24, 24);
+    if (len > 0)
+        crypto_generichash_update(&st, payload, len);
+    crypto_generichash_final(&st, out, sizeof out);
+    return agora__get_le64(out);
+}
+
+void agora__session_seal(agora__session *s, uint8_t hdr[AGORA_WIRE_HDR], uint8_t type, uint64_t tag,
+                         const void *payload, uint32_t len) {
+    if (s == NULL || !s->on) {
+        agora__frame_build(hdr, type, tag, payload, len);
+        return;
+    }
+    agora__frame_hdr_prefix(hdr, type, AGORA_FRAME_F_MAC, tag, len);
+    agora__put_le64(hdr + 24,
+                    agora__session_mac(s->key, s->coord ? 'C' : 'P', s->tx++, hdr, payload, len));
+}
+
+agora_err agora__session_check(agora__session *s, const uint8_t raw[AGORA_WIRE_HDR],
+                               const agora_frame_hdr *hdr, const void *payload) {
+    if (s == NULL || !s->on) {
+        if (hdr->flags & AGORA_FRAME_F_MAC)
+            return AGORA_EPROTO; /* no session yet: nothing can check it */
+        return agora__frame_checksum(raw, payload, hdr->length) == hdr->checksum ? AGORA_OK
+                                                                                 : AGORA_ECHECKSUM;
+    }
+    if (!(hdr->flags & AGORA_FRAME_F_MAC))
+        return AGORA_EAUTH;
+    uint8_t want[8], got[8];
+    agora__put_le64(
+        want, agora__session_mac(s->key, s->coord ? 'P' : 'C', s->rx, raw, payload, hdr->length));
+    agora__put_le64(got, hdr->checksum);
+    if (sodium_memcmp(want, got, sizeof want) != 0)
+        return AGORA_EAUTH;
+    s->rx++;
+    return AGORA_OK;
+}
+
 // ---- public key helpers ----
 
 #include "agora/stream.h"

@@ -44,8 +44,8 @@ agora_err agora__coord_send(agora_master *m, mpeer *p, uint8_t type, uint64_t ta
     if (p->fd < 0)
         return AGORA_ECLOSED;
     /* Control frames are small; a peer whose buffers stay full for a second is dropped. */
-    agora_err rc = agora__send_frame(p->fd, type, tag, w ? w->p : NULL, w ? (uint32_t)w->len : 0,
-                                     agora_deadline_in_ms(1000));
+    agora_err rc = agora__send_frame_s(p->fd, &p->sess, type, tag, w ? w->p : NULL,
+                                       w ? (uint32_t)w->len : 0, agora_deadline_in_ms(1000));
     if (rc != AGORA_OK) {
         AGORA_LOG_WARN(AGORA_SUB_COORD, "peer %llu: send %s failed: %s", (unsigned long long)p->id,
                        agora__msg_name(type), agora_err_name(rc));
@@ -375,6 +375,7 @@ static void drop_peer(agora_master *m, size_t idx, const char *why) {
     agora_free(p->payload);
     agora__ss_vote_clear(&p->ss);
     agora__coord_bw_clear(p);
+    agora__session_end(&p->sess);
     agora_free(p);
     m->peers[idx] = m->peers[--m->n_peers];
     publish_stats(m);
@@ -433,7 +434,9 @@ static agora_err on_auth(agora_master *m, mpeer *p, agora_rbuf *r) {
     agora__w_bytes(&w, mmac, sizeof mmac);
     agora__w_u32(&w, (uint32_t)m->o.heartbeat_interval_ms);
     AGORA_LOG_INFO(AGORA_SUB_COORD, "peer %llu registered", (unsigned long long)p->id);
-    return agora__coord_send(m, p, AGORA_MSG_C2P_WELCOME, 0, &w);
+    AGORA_TRY(agora__coord_send(m, p, AGORA_MSG_C2P_WELCOME, 0, &w));
+    agora__session_start(&p->sess, m->o.key, p->nonce, nonce_p, true);
+    return AGORA_OK;
 }
 
 static agora_err on_frame(agora_master *m, mpeer *p) {
@@ -572,8 +575,13 @@ static agora_err pump_peer(agora_master *m, mpeer *p) {
             if (p->pay_have < p->hdr.length)
                 continue;
         }
-        if (agora__frame_checksum(p->hdr_raw, p->payload, p->hdr.length) != p->hdr.checksum)
-            return AGORA_ECHECKSUM;
+        agora_err ck = agora__session_check(&p->sess, p->hdr_raw, &p->hdr, p->payload);
+        if (ck != AGORA_OK) {
+            if (ck == AGORA_EAUTH)
+                AGORA_LOG_WARN(AGORA_SUB_COORD, "peer %llu: a %s frame failed its MAC; dropped",
+                               (unsigned long long)p->id, agora__msg_name(p->hdr.type));
+            return ck;
+        }
         p->last_seen = agora_now_ns();
         agora_err rc = on_frame(m, p);
         agora_free(p->payload);
@@ -759,6 +767,7 @@ void agora_master_destroy(agora_master *m) {
         agora_free(m->peers[i]->payload);
         agora__ss_vote_clear(&m->peers[i]->ss);
         agora__coord_bw_clear(m->peers[i]);
+        agora__session_end(&m->peers[i]->sess);
         agora_free(m->peers[i]);
     }
     agora_free(m->peers);

@@ -37,8 +37,9 @@ typedef struct mpeer {
     int state;
     uint64_t id;
     uint8_t nonce[AGORA_AUTH_NONCE];
-    uint32_t ipv4;     /* the P2P address the peer advertises ... */
-    uint32_t src_ipv4; /* ... and the one its control connection comes from */
+    agora__session sess; /* on from our WELCOME: every later frame is MACed */
+    uint32_t ipv4;       /* the P2P address the peer advertises ... */
+    uint32_t src_ipv4;   /* ... and the one its control connection comes from */
     uint16_t port;
     uint32_t pool;
     int64_t last_seen;

@@ -43,4 +43,13 @@ agora_err agora__send_frame_rate(int fd, uint8_t type, uint64_t tag, const void 
 agora_err agora__recv_frame(int fd, agora_frame_hdr *hdr, uint8_t *payload, size_t cap,
                             int64_t deadline, int wake_fd);
 
+/* The same on the master link, under its session (auth.h; NULL or not started: the plain
+ * checksum): the frame is sealed with the session MAC, and a received one must carry the
+ * next MAC (AGORA_EAUTH otherwise). The caller serializes senders and receivers. */
+struct agora__session;
+agora_err agora__send_frame_s(int fd, struct agora__session *s, uint8_t type, uint64_t tag,
+                              const void *payload, uint32_t len, int64_t deadline);
+agora_err agora__recv_frame_s(int fd, struct agora__session *s, agora_frame_hdr *hdr,
+                              uint8_t *payload, size_t cap, int64_t deadline, int wake_fd);
+
 #endif /* AGORA_COMM_NET_H */

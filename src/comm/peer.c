@@ -44,8 +44,8 @@ agora_err agora__peer_send(agora_comm *c, uint8_t type, const agora_wbuf *w, int
     AGORA_ASSERT(w == NULL || !w->overflow); /* our buffers are sized for their messages */
     pthread_mutex_lock(&c->wlock);
     agora_err rc = c->mfd < 0 ? AGORA_ECLOSED
-                              : agora__send_frame(c->mfd, type, 0, w ? w->p : NULL,
-                                                  w ? (uint32_t)w->len : 0, deadline);
+                              : agora__send_frame_s(c->mfd, &c->sess, type, 0, w ? w->p : NULL,
+                                                    w ? (uint32_t)w->len : 0, deadline);
     pthread_mutex_unlock(&c->wlock);
     if (rc == AGORA_ECLOSED || rc == AGORA_EIO)
         master_lost(c, rc);
@@ -55,8 +55,8 @@ agora_err agora__peer_send(agora_comm *c, uint8_t type, const agora_wbuf *w, int
 agora_err agora__peer_recv(agora_comm *c, int64_t deadline) {
     if (atomic_load(&c->async_err) != AGORA_OK)
         return AGORA_ECLOSED;
-    agora_err rc = agora__recv_frame(c->mfd, &c->mhdr, c->mbuf, AGORA_WIRE_MAX_CTRL, deadline,
-                                     c->abort_pipe[0]);
+    agora_err rc = agora__recv_frame_s(c->mfd, &c->sess, &c->mhdr, c->mbuf, AGORA_WIRE_MAX_CTRL,
+                                       deadline, c->abort_pipe[0]);
     if (rc == AGORA_OK && strncmp(agora__msg_name(c->mhdr.type), "C2P_", 4) != 0)
         rc = AGORA_EPROTO;
     if (rc == AGORA_ETIMEDOUT || rc == AGORA_EABORTED)
@@ -174,6 +174,7 @@ static agora_err handshake(agora_comm *c, int64_t deadline) {
         return AGORA_EPROTO;
     if (agora__auth_verify(c->key, "agora/v1/master", nonce_p, sizeof nonce_p, mac) != AGORA_OK)
         return AGORA_EAUTH; /* the master does not hold the key either */
+    agora__session_start(&c->sess, c->key, nonce_c, nonce_p, false);
     c->hb_interval_ms = hb >= 10 && hb <= 60000 ? (int32_t)hb : 500;
     return AGORA_OK;
 }
@@ -284,6 +285,7 @@ void agora_comm_destroy(agora_comm *c) {
         agora__xxh_state_free(c->xs[j]);
         agora__xxh_state_free(c->xo[j]);
     }
+    agora__session_end(&c->sess);
     agora_free(c);
 }
 
@@ -547,7 +549,8 @@ static agora_err complete_and_verdict(agora_comm *c, uint64_t seq, agora_err loc
     for (;;) {
         /* An abort cannot cut the verdict short: returning early here could restore our
          * buffer while the others commit. So this wait ignores the abort pipe. */
-        agora_err rc = agora__recv_frame(c->mfd, &c->mhdr, c->mbuf, AGORA_WIRE_MAX_CTRL, d, -1);
+        agora_err rc =
+            agora__recv_frame_s(c->mfd, &c->sess, &c->mhdr, c->mbuf, AGORA_WIRE_MAX_CTRL, d, -1);
         if (rc != AGORA_OK) {
             if (rc != AGORA_ETIMEDOUT)
                 master_lost(c, rc);

@@ -9,13 +9,15 @@
 #include <stdint.h>
 
 #include "agora/comm.h"
+#include "comm/auth.h"
 #include "comm/rate.h"
 #include "comm/wire.h"
 
 struct agora_comm {
     agora_comm_opts o;
     uint8_t key[AGORA_COMM_KEY_BYTES];
-    int mfd; /* master link: main thread reads, writers hold wlock */
+    int mfd;             /* master link: main thread reads, writers hold wlock */
+    agora__session sess; /* its MACs from WELCOME on: tx under wlock, rx by the reader */
     pthread_mutex_t wlock;
     pthread_t hb_thread;
     bool hb_started;

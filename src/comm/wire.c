@@ -114,13 +114,15 @@ agora_err agora__hdr_decode(const uint8_t in[AGORA_WIRE_HDR], agora_frame_hdr *h
         return AGORA_EPROTO;
     if (hdr->version != AGORA_WIRE_VERSION)
         return AGORA_EVERSION;
-    if (hdr->reserved != 0 || (hdr->flags & ~AGORA_FRAME_F_HDR_ONLY) != 0)
+    if (hdr->reserved != 0 || (hdr->flags & ~(AGORA_FRAME_F_HDR_ONLY | AGORA_FRAME_F_MAC)) != 0)
         return AGORA_EPROTO;
     if ((hdr->flags & AGORA_FRAME_F_HDR_ONLY) && hdr->type != AGORA_MSG_P2P_DATA)
         return AGORA_EPROTO; /* only ring data may skip the payload checksum */
     size_t max = agora__wire_max_len(hdr->type);
     if (max == 0 && (hdr->type == 0 || hdr->type >= AGORA__MSG_MAX))
         return AGORA_EPROTO;
+    if ((hdr->flags & AGORA_FRAME_F_MAC) && strncmp(agora__msg_name(hdr->type), "P2P_", 4) == 0)
+        return AGORA_EPROTO; /* MACs belong to the master link */
     if (hdr->length > max)
         return AGORA_EOVERFLOW;
     return AGORA_OK;
@@ -165,6 +167,8 @@ agora_err agora__frame_parse(const uint8_t *buf, size_t len, agora_frame_hdr *hd
         return AGORA_ETRUNCATED;
     if (len - AGORA_WIRE_HDR > hdr->length)
         return AGORA_EPROTO;
+    if (hdr->flags & AGORA_FRAME_F_MAC)
+        return AGORA_EAUTH;
     if (agora__frame_checksum(buf, buf + AGORA_WIRE_HDR, hdr->length) != hdr->checksum)
         return AGORA_ECHECKSUM;
     *payload = buf + AGORA_WIRE_HDR;

@@ -7,11 +7,14 @@
  *     4    1 version    AGORA_WIRE_VERSION
  *     5    1 type       agora_msg_type
  *     6    2 flags      bit 0 AGORA_FRAME_F_HDR_ONLY (P2P_DATA only): the checksum
- *                        covers the header alone; other bits must be 0
+ *                        covers the header alone; bit 1 AGORA_FRAME_F_MAC (master link
+ *                        after the handshake): bytes 24..31 are the session MAC;
+ *                        other bits must be 0
  *     8    4 length     payload bytes, <= the per-type bound (agora__wire_max_len)
  *    12    4 reserved   0
  *    16    8 tag        collective sequence number, epoch, or 0
- *    24    8 checksum   XXH3-64 over header bytes 0..23 followed by the payload
+ *    24    8 checksum   XXH3-64 over header bytes 0..23 followed by the payload, or
+ *                        with AGORA_FRAME_F_MAC the session MAC (auth.h)
  *
  * All integers little-endian, encoded field by field. Floats travel as IEEE-754 bit
  * patterns, little-endian.
@@ -31,12 +34,15 @@
 #endif
 
 #define AGORA_WIRE_MAGIC 0x41524741u
-#define AGORA_WIRE_VERSION 2u
+#define AGORA_WIRE_VERSION 3u
 /* Flag bits of a P2C_SS_SYNC entry: the content may differ between members
  * (agora_shared_tensor.local). */
 #define AGORA__SS_LOCAL 1u
 #define AGORA_WIRE_HDR 32u
 #define AGORA_FRAME_F_HDR_ONLY 0x1u
+/* Master-link frames after the handshake: the checksum slot holds the session MAC
+ * (auth.h), not XXH3. Only on P2C_* and C2P_* types. */
+#define AGORA_FRAME_F_MAC 0x2u
 /* No frame is larger; data senders split pieces at AGORA_WIRE_PIECE_MAX. */
 #define AGORA_WIRE_MAX_DATA (1u << 30)
 #define AGORA_WIRE_PIECE_MAX (64u << 20)
@@ -115,7 +121,8 @@ void agora__frame_build_flags(uint8_t out[AGORA_WIRE_HDR], uint8_t type, uint16_
                               uint64_t tag, const void *payload, uint32_t len);
 /* agora__frame_parse decodes a complete frame held in memory (fuzz target and tests):
  * header, bounds, exact total length and checksum. Returns AGORA_OK, AGORA_ETRUNCATED,
- * AGORA_EPROTO, AGORA_EVERSION, AGORA_EOVERFLOW or AGORA_ECHECKSUM. */
+ * AGORA_EPROTO, AGORA_EVERSION, AGORA_EOVERFLOW or AGORA_ECHECKSUM, and AGORA_EAUTH for a
+ * MACed frame (only its session can check it). */
 agora_err agora__frame_parse(const uint8_t *buf, size_t len, agora_frame_hdr *hdr,
                              const uint8_t **payload);
 

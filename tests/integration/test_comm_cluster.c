@@ -30,8 +30,10 @@
 #include "agora/hash.h"
 #include "agora/log.h"
 #include "agora/rng.h"
+#include "agora/stream.h"
 #include "agora/time.h"
 #include "comm/proxy.h"
+#include "comm/wire.h"
 
 #define MAX_PEERS 16
 
@@ -901,6 +903,141 @@ static void wrong_key_rejected_and_bad_frames_dropped(void **state) {
     cluster_free(cl, true);
 }
 
+// ---- frame MACs on the master link ----
+
+/* An on-path attacker between a peer and the master: forwards both ways, and after the
+ * peer's first `after` frames inserts one frame of its own toward the master, with a
+ * correct XXH3 checksum (what anyone can compute) and optionally the MAC flag with a
+ * made-up tag. */
+typedef struct mitm {
+    int lfd;
+    uint16_t port, up_port;
+    int after;
+    bool flag_mac;
+    bool injected;
+} mitm;
+
+static void *mitm_main(void *arg) {
+    mitm *x = arg;
+    struct pollfd lp = {x->lfd, POLLIN, 0};
+    if (poll(&lp, 1, 10000) <= 0)
+        return NULL;
+    int down = accept(x->lfd, NULL, NULL), up = raw_connect(x->up_port);
+    uint8_t buf[1 << 16], pend[1 << 16];
+    size_t have = 0;
+    int frames = 0;
+    int64_t deadline = agora_deadline_in_ms(20000);
+    while (!agora_deadline_passed(deadline)) {
+        struct pollfd p[2] = {{down, POLLIN, 0}, {up, POLLIN, 0}};
+        if (poll(p, 2, 100) <= 0)
+            continue;
+        if (p[1].revents) { /* master -> peer: as is */
+            ssize_t n = read(up, buf, sizeof buf);
+            if (n <= 0 || write(down, buf, (size_t)n) != n)
+                break;
+        }
+        if (p[0].revents) { /* peer -> master: whole frames, counted */
+            ssize_t n = read(down, pend + have, sizeof pend - have);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+            while (have >= AGORA_WIRE_HDR) {
+                size_t len = AGORA_WIRE_HDR + agora__get_le32(pend + 8);
+                if (have < len)
+                    break;
+                if (write(up, pend, len) != (ssize_t)len)
+                    goto out;
+                memmove(pend, pend + len, have - len);
+                have -= len;
+                if (++frames == x->after && !x->injected) {
+                    uint8_t h[AGORA_WIRE_HDR];
+                    agora__frame_build(h, AGORA_MSG_P2C_HEARTBEAT, 0, NULL, 0);
+                    if (x->flag_mac) {
+                        h[6] |= AGORA_FRAME_F_MAC;
+                        agora__put_le64(h + 24, 0x0123456789abcdefull);
+                    }
+                    if (write(up, h, sizeof h) != (ssize_t)sizeof h)
+                        goto out;
+                    x->injected = true;
+                }
+            }
+        }
+    }
+out:
+    close(down);
+    close(up);
+    return NULL;
+}
+
+/* After the handshake every master-link frame carries the session MAC: a frame inserted
+ * on the path, even with a valid checksum, makes the master drop that link (the peer
+ * sees its next call fail), where it used to be taken as the peer's own. A peer on a
+ * clean path is unaffected. */
+static void master_link_drops_injected_frames(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(1);
+    start_master(cl, NULL);
+    char p[512], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/key", cl->dir);
+    for (int variant = 0; variant < 2; variant++) {
+        mitm x = {.after = 3, .flag_mac = variant == 1, .up_port = cl->port};
+        x.lfd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin;
+        memset(&sin, 0, sizeof sin);
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t sl = sizeof sin;
+        assert_int_equal(bind(x.lfd, (struct sockaddr *)(void *)&sin, sizeof sin), 0);
+        assert_int_equal(listen(x.lfd, 1), 0);
+        assert_int_equal(getsockname(x.lfd, (struct sockaddr *)(void *)&sin, &sl), 0);
+        x.port = ntohs(sin.sin_port);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, mitm_main, &x), 0);
+        agora_comm_opts o;
+        memset(&o, 0, sizeof o);
+        agora_assert_ok(agora_comm_key_from_file(p, o.key, err));
+        o.master_port = x.port;
+        agora_comm *c = NULL;
+        agora_assert_ok(agora_comm_create(&o, &c));
+        /* HELLO, AUTH, then the first MACed frame (a vote or a heartbeat) pass; the
+         * inserted one follows it */
+        agora_err rc = AGORA_OK;
+        for (int i = 0; i < 20 && rc == AGORA_OK; i++) {
+            rc = agora_comm_update_topology(c, agora_deadline_in_ms(3000));
+            sleep_ms(50);
+        }
+        assert_true(x.injected);
+        if (rc != AGORA_ECLOSED)
+            fail_msg("variant %d: the link survived an injected frame (%s)", variant,
+                     agora_err_name(rc));
+        agora_comm_destroy(c);
+        pthread_join(th, NULL);
+        close(x.lfd);
+    }
+    char lp[600], *log = NULL;
+    size_t ll = 0;
+    snprintf(lp, sizeof lp, "%s/master.log", cl->dir);
+    agora_assert_ok(agora_read_file(lp, 1 << 24, &log, &ll, err));
+    if (strstr(log, "failed its MAC") == NULL)
+        fail_msg("the master did not report the bad MAC:\n%s", log);
+    agora_free(log);
+    /* the same master still serves a peer on a clean path */
+    agora_comm_opts o;
+    memset(&o, 0, sizeof o);
+    agora_assert_ok(agora_comm_key_from_file(p, o.key, err));
+    o.master_port = cl->port;
+    agora_comm *c = NULL;
+    agora_assert_ok(agora_comm_create(&o, &c));
+    agora_assert_ok(agora_comm_update_topology(c, agora_deadline_in_ms(10000)));
+    float v[2] = {4, 5};
+    agora_reduce_desc d = {v,   2, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(5000),
+                           NULL};
+    agora_assert_ok(agora_comm_allreduce(c, &d, NULL));
+    assert_true(v[0] == 4 && v[1] == 5);
+    agora_comm_destroy(c);
+    cluster_free(cl, true);
+}
+
 // ---- a peer that gives up before the collective starts ----
 
 /* Peer 0 starts an all-reduce with a 200 ms deadline while peer 1 is still busy: it must
@@ -1552,6 +1689,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sigstop_peer_is_evicted_and_others_go_on),
         cmocka_unit_test(join_mid_run_receives_shared_state),
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
+        cmocka_unit_test(master_link_drops_injected_frames),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),

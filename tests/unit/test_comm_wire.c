@@ -5,6 +5,7 @@
 
 #include <xxhash.h>
 
+#include "comm/auth.h"
 #include "comm/wire.h"
 #include "comm/xxh.h"
 
@@ -167,6 +168,81 @@ static void wire_header_only_checksum_is_limited_to_ring_data(void **state) {
     agora_assert_err(agora__frame_parse(f, sizeof f, &h, &p), AGORA_EPROTO);
 }
 
+/* The master link's session (auth.h): each end checks the other's frames in order; any
+ * changed bit, a replay, a frame sealed for the other direction, an unMACed frame, or a
+ * session from other nonces fails. */
+static void wire_session_macs_catch_forgery_replay_and_direction(void **state) {
+    (void)state;
+    agora_assert_ok(agora__auth_init());
+    uint8_t key[AGORA_COMM_KEY_BYTES], nc[AGORA_AUTH_NONCE], np[AGORA_AUTH_NONCE];
+    memset(key, 7, sizeof key);
+    agora__auth_nonce(nc);
+    agora__auth_nonce(np);
+    agora__session co, pe, other;
+    agora__session_start(&co, key, nc, np, true);
+    agora__session_start(&pe, key, nc, np, false);
+    uint8_t f[AGORA_WIRE_HDR + 12], raw[AGORA_WIRE_HDR + 12];
+    const uint8_t pay[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    agora_frame_hdr h;
+    for (int i = 0; i < 3; i++) { /* in order: accepted, and the counters move together */
+        agora__session_seal(&co, f, AGORA_MSG_C2P_VERDICT, (uint64_t)i, pay, sizeof pay);
+        memcpy(f + AGORA_WIRE_HDR, pay, sizeof pay);
+        agora_assert_ok(agora__hdr_decode(f, &h));
+        assert_true(h.flags & AGORA_FRAME_F_MAC);
+        agora_assert_ok(agora__session_check(&pe, f, &h, f + AGORA_WIRE_HDR));
+    }
+    assert_int_equal(co.tx, 3);
+    assert_int_equal(pe.rx, 3);
+    /* the next frame, with each bit of header bytes 0..23 or the payload flipped */
+    agora__session_seal(&co, f, AGORA_MSG_C2P_VERDICT, 9, pay, sizeof pay);
+    memcpy(f + AGORA_WIRE_HDR, pay, sizeof pay);
+    for (size_t bit = 0; bit < 8 * sizeof f; bit++) {
+        if (bit / 8 >= 24 && bit / 8 < 32)
+            continue; /* the tag itself: covered below */
+        memcpy(raw, f, sizeof f);
+        raw[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (agora__hdr_decode(raw, &h) != AGORA_OK || h.length != sizeof pay)
+            continue; /* the header decoder already refuses it */
+        assert_int_equal(agora__session_check(&pe, raw, &h, raw + AGORA_WIRE_HDR), AGORA_EAUTH);
+    }
+    memcpy(raw, f, sizeof f);
+    raw[24] ^= 0x80;
+    agora_assert_ok(agora__hdr_decode(raw, &h));
+    assert_int_equal(agora__session_check(&pe, raw, &h, raw + AGORA_WIRE_HDR), AGORA_EAUTH);
+    assert_int_equal(pe.rx, 3); /* nothing counted */
+    agora_assert_ok(agora__hdr_decode(f, &h));
+    agora_assert_ok(agora__session_check(&pe, f, &h, f + AGORA_WIRE_HDR));
+    /* a replay of that frame */
+    assert_int_equal(agora__session_check(&pe, f, &h, f + AGORA_WIRE_HDR), AGORA_EAUTH);
+    /* a frame the peer sealed, fed back to the peer: wrong direction */
+    agora__session_seal(&pe, f, AGORA_MSG_P2C_HEARTBEAT, 0, NULL, 0);
+    agora_assert_ok(agora__hdr_decode(f, &h));
+    assert_int_equal(agora__session_check(&pe, f, &h, NULL), AGORA_EAUTH);
+    /* the same frame reaches the coordinator: fine */
+    agora_assert_ok(agora__session_check(&co, f, &h, NULL));
+    /* an unMACed frame with a correct XXH3 checksum, on a session */
+    agora__frame_build(f, AGORA_MSG_P2C_HEARTBEAT, 0, NULL, 0);
+    agora_assert_ok(agora__hdr_decode(f, &h));
+    assert_int_equal(agora__session_check(&co, f, &h, NULL), AGORA_EAUTH);
+    /* and a MACed one where no session runs yet */
+    agora__session_seal(&pe, f, AGORA_MSG_P2C_HEARTBEAT, 0, NULL, 0);
+    agora_assert_ok(agora__hdr_decode(f, &h));
+    assert_int_equal(agora__session_check(NULL, f, &h, NULL), AGORA_EPROTO);
+    const uint8_t *pp;
+    assert_int_equal(agora__frame_parse(f, AGORA_WIRE_HDR, &h, &pp), AGORA_EAUTH);
+    /* a session from other nonces (an earlier connection) does not check this one's */
+    agora__auth_nonce(nc);
+    agora__session_start(&other, key, nc, np, true);
+    other.rx = pe.tx - 1;
+    assert_int_equal(agora__session_check(&other, f, &h, NULL), AGORA_EAUTH);
+    /* MACs are not allowed on ring frames */
+    agora__frame_build(f, AGORA_MSG_P2P_DATA, 0, NULL, 0);
+    f[6] |= AGORA_FRAME_F_MAC;
+    assert_int_equal(agora__hdr_decode(f, &h), AGORA_EPROTO);
+    agora__session_end(&co);
+    assert_false(co.on);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wire_header_round_trips_little_endian),
@@ -176,6 +252,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(wire_reader_never_overruns),
         cmocka_unit_test(wire_checksum_matches_libxxhash),
         cmocka_unit_test(wire_header_only_checksum_is_limited_to_ring_data),
+        cmocka_unit_test(wire_session_macs_catch_forgery_replay_and_direction),
     };
     return agora_test_main(tests, argc, argv);
 }

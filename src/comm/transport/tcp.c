@@ -18,6 +18,7 @@
 
 #include "agora/log.h"
 #include "agora/time.h"
+#include "comm/auth.h"
 #include "comm/net.h"
 
 agora_err agora__ipv4_resolve(const char *host, uint32_t *ipv4) {
@@ -222,10 +223,8 @@ agora_err agora__recv_all(int fd, void *buf, size_t len, int64_t deadline) {
     return agora__recv_all_w(fd, buf, len, deadline, -1);
 }
 
-agora_err agora__send_frame_rate(int fd, uint8_t type, uint64_t tag, const void *payload,
-                                 uint32_t len, int64_t deadline, agora__rate *rate) {
-    uint8_t hdr[AGORA_WIRE_HDR];
-    agora__frame_build(hdr, type, tag, payload, len);
+static agora_err send_sealed(int fd, const uint8_t hdr[AGORA_WIRE_HDR], const void *payload,
+                             uint32_t len, int64_t deadline, agora__rate *rate) {
     if (len <= 4096) { /* one send for small frames: fewer packets with TCP_NODELAY */
         uint8_t tmp[AGORA_WIRE_HDR + 4096];
         memcpy(tmp, hdr, AGORA_WIRE_HDR);
@@ -237,13 +236,27 @@ agora_err agora__send_frame_rate(int fd, uint8_t type, uint64_t tag, const void 
     return agora__send_all_rate(fd, payload, len, deadline, rate);
 }
 
+agora_err agora__send_frame_rate(int fd, uint8_t type, uint64_t tag, const void *payload,
+                                 uint32_t len, int64_t deadline, agora__rate *rate) {
+    uint8_t hdr[AGORA_WIRE_HDR];
+    agora__frame_build(hdr, type, tag, payload, len);
+    return send_sealed(fd, hdr, payload, len, deadline, rate);
+}
+
+agora_err agora__send_frame_s(int fd, agora__session *s, uint8_t type, uint64_t tag,
+                              const void *payload, uint32_t len, int64_t deadline) {
+    uint8_t hdr[AGORA_WIRE_HDR];
+    agora__session_seal(s, hdr, type, tag, payload, len);
+    return send_sealed(fd, hdr, payload, len, deadline, NULL);
+}
+
 agora_err agora__send_frame(int fd, uint8_t type, uint64_t tag, const void *payload, uint32_t len,
                             int64_t deadline) {
     return agora__send_frame_rate(fd, type, tag, payload, len, deadline, NULL);
 }
 
-agora_err agora__recv_frame(int fd, agora_frame_hdr *hdr, uint8_t *payload, size_t cap,
-                            int64_t deadline, int wake_fd) {
+agora_err agora__recv_frame_s(int fd, agora__session *s, agora_frame_hdr *hdr, uint8_t *payload,
+                              size_t cap, int64_t deadline, int wake_fd) {
     uint8_t raw[AGORA_WIRE_HDR];
     AGORA_TRY(agora__recv_all_w(fd, raw, AGORA_WIRE_HDR, deadline, wake_fd));
     AGORA_TRY(agora__hdr_decode(raw, hdr));
@@ -253,7 +266,10 @@ agora_err agora__recv_frame(int fd, agora_frame_hdr *hdr, uint8_t *payload, size
     if (rc == AGORA_ETIMEDOUT)
         return AGORA_ETRUNCATED; /* mid-frame: the stream cannot be resumed */
     AGORA_TRY(rc);
-    if (agora__frame_checksum(raw, payload, hdr->length) != hdr->checksum)
-        return AGORA_ECHECKSUM;
-    return AGORA_OK;
+    return agora__session_check(s, raw, hdr, payload);
+}
+
+agora_err agora__recv_frame(int fd, agora_frame_hdr *hdr, uint8_t *payload, size_t cap,
+                            int64_t deadline, int wake_fd) {
+    return agora__recv_frame_s(fd, NULL, hdr, payload, cap, deadline, wake_fd);
 }
