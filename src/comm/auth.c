@@ -60,6 +60,8 @@ void agora__session_start(agora__session *s, const uint8_t key[AGORA_COMM_KEY_BY
     memcpy(both, nonce_c, AGORA_AUTH_NONCE);
     memcpy(both + AGORA_AUTH_NONCE, nonce_p, AGORA_AUTH_NONCE);
     labelled(key, "agora/v1/session", both, sizeof both, s->key);
+    crypto_generichash_init((crypto_generichash_state *)(void *)s->keyed, s->key,
+                            AGORA_COMM_KEY_BYTES, 16);
     s->on = true;
     s->coord = coord;
     s->tx = s->rx = 0;
@@ -69,13 +71,17 @@ void agora__session_end(agora__session *s) {
     sodium_memzero(s, sizeof *s);
 }
 
-uint64_t agora__session_mac(const uint8_t key[AGORA_COMM_KEY_BYTES], uint8_t dir, uint64_t seq,
+_Static_assert(sizeof(crypto_generichash_state) <= sizeof(((agora__session *)0)->keyed),
+               "BLAKE2b state size");
+_Static_assert(_Alignof(crypto_generichash_state) <= 64, "BLAKE2b state alignment");
+
+uint64_t agora__session_mac(const agora__session *s, uint8_t dir, uint64_t seq,
                             const uint8_t hdr24[24], const void *payload, size_t len) {
     uint8_t pre[9], out[16];
     pre[0] = dir;
     agora__put_le64(pre + 1, seq);
     crypto_generichash_state st;
-    crypto_generichash_init(&st, key, AGORA_COMM_KEY_BYTES, sizeof out);
+    memcpy(&st, s->keyed, sizeof st);
     crypto_generichash_update(&st, pre, sizeof pre);
     crypto_generichash_update(&st, hdr24, 24);
     if (len > 0)
@@ -92,7 +98,7 @@ void agora__session_seal(agora__session *s, uint8_t hdr[AGORA_WIRE_HDR], uint8_t
     }
     agora__frame_hdr_prefix(hdr, type, AGORA_FRAME_F_MAC, tag, len);
     agora__put_le64(hdr + 24,
-                    agora__session_mac(s->key, s->coord ? 'C' : 'P', s->tx++, hdr, payload, len));
+                    agora__session_mac(s, s->coord ? 'C' : 'P', s->tx++, hdr, payload, len));
 }
 
 agora_err agora__session_check(agora__session *s, const uint8_t raw[AGORA_WIRE_HDR],
@@ -106,8 +112,8 @@ agora_err agora__session_check(agora__session *s, const uint8_t raw[AGORA_WIRE_H
     if (!(hdr->flags & AGORA_FRAME_F_MAC))
         return AGORA_EAUTH;
     uint8_t want[8], got[8];
-    agora__put_le64(
-        want, agora__session_mac(s->key, s->coord ? 'P' : 'C', s->rx, raw, payload, hdr->length));
+    agora__put_le64(want,
+                    agora__session_mac(s, s->coord ? 'P' : 'C', s->rx, raw, payload, hdr->length));
     agora__put_le64(got, hdr->checksum);
     if (sodium_memcmp(want, got, sizeof want) != 0)
         return AGORA_EAUTH;

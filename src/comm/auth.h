@@ -44,6 +44,9 @@ typedef struct agora__session {
     bool coord; /* this end is the coordinator */
     uint8_t key[AGORA_COMM_KEY_BYTES];
     uint64_t tx, rx; /* frames sent and received under the key */
+    /* BLAKE2b state with the key absorbed (libsodium's crypto_generichash_state, copied
+     * per frame: one compression less per MAC) */
+    _Alignas(64) unsigned char keyed[384];
 } agora__session;
 
 void agora__session_start(agora__session *s, const uint8_t key[AGORA_COMM_KEY_BYTES],
@@ -51,7 +54,7 @@ void agora__session_start(agora__session *s, const uint8_t key[AGORA_COMM_KEY_BY
                           const uint8_t nonce_p[AGORA_AUTH_NONCE], bool coord);
 void agora__session_end(agora__session *s); /* wipes the key */
 /* The MAC of one frame (dir 'C' coordinator to peer, 'P' the other way). */
-uint64_t agora__session_mac(const uint8_t key[AGORA_COMM_KEY_BYTES], uint8_t dir, uint64_t seq,
+uint64_t agora__session_mac(const agora__session *s, uint8_t dir, uint64_t seq,
                             const uint8_t hdr24[24], const void *payload, size_t len);
 /* Encodes the header of the next outgoing frame into hdr: with a session, the MAC flag
  * and the MAC (and counts the frame); without one, the XXH3 checksum. */
