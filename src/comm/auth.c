@@ -60,8 +60,10 @@ void agora__session_start(agora__session *s, const uint8_t key[AGORA_COMM_KEY_BY
     memcpy(both, nonce_c, AGORA_AUTH_NONCE);
     memcpy(both + AGORA_AUTH_NONCE, nonce_p, AGORA_AUTH_NONCE);
     labelled(key, "agora/v1/session", both, sizeof both, s->key);
-    crypto_generichash_init((crypto_generichash_state *)(void *)s->keyed, s->key,
-                            AGORA_COMM_KEY_BYTES, 16);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, s->key, AGORA_COMM_KEY_BYTES, 16);
+    memcpy(s->keyed, &st, sizeof st);
+    sodium_memzero(&st, sizeof st);
     s->on = true;
     s->coord = coord;
     s->tx = s->rx = 0;
@@ -73,7 +75,6 @@ void agora__session_end(agora__session *s) {
 
 _Static_assert(sizeof(crypto_generichash_state) <= sizeof(((agora__session *)0)->keyed),
                "BLAKE2b state size");
-_Static_assert(_Alignof(crypto_generichash_state) <= 64, "BLAKE2b state alignment");
 
 uint64_t agora__session_mac(const agora__session *s, uint8_t dir, uint64_t seq,
                             const uint8_t hdr24[24], const void *payload, size_t len) {

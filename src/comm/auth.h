@@ -44,9 +44,11 @@ typedef struct agora__session {
     bool coord; /* this end is the coordinator */
     uint8_t key[AGORA_COMM_KEY_BYTES];
     uint64_t tx, rx; /* frames sent and received under the key */
-    /* BLAKE2b state with the key absorbed (libsodium's crypto_generichash_state, copied
-     * per frame: one compression less per MAC) */
-    _Alignas(64) unsigned char keyed[384];
+    /* the bytes of a BLAKE2b state with the key absorbed (libsodium's
+     * crypto_generichash_state, plain data), copied into an aligned state per frame: one
+     * compression less per MAC. Stored unaligned: the structs holding a session come from
+     * malloc. */
+    unsigned char keyed[384];
 } agora__session;
 
 void agora__session_start(agora__session *s, const uint8_t key[AGORA_COMM_KEY_BYTES],
