@@ -219,10 +219,9 @@ agora_err agora_json_load_file(const char *path, size_t max_len, struct cJSON **
 
 bool agora_json_uint(const struct cJSON *item, uint64_t max, uint64_t *out) {
     const double limit = 9007199254740992.0; /* 2^53 */
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0) || item->valuedouble > limit ||
-        item->valuedouble > (double)max)
+    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0) || item->valuedouble > limit)
         return false;
-    uint64_t v = (uint64_t)item->valuedouble;
+    uint64_t v = (uint64_t)item->valuedouble; /* defined: in [0, 2^53] */
     if ((double)v != item->valuedouble || v > max)
         return false;
     *out = v;

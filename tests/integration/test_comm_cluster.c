@@ -908,7 +908,8 @@ static void wrong_key_rejected_and_bad_frames_dropped(void **state) {
 /* An on-path attacker between a peer and the master: forwards both ways, and after the
  * peer's first `after` frames inserts one frame of its own toward the master, with a
  * correct XXH3 checksum (what anyone can compute) and optionally the MAC flag with a
- * made-up tag. */
+ * made-up tag. It holds at most 64 KiB of a frame, enough for the control frames this
+ * test sends (a bigger one would end the forwarding). */
 typedef struct mitm {
     int lfd;
     uint16_t port, up_port;

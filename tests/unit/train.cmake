@@ -53,3 +53,18 @@ agora_train_tests(train_torch unit ${TRAIN_TORCH_CASES})
 foreach(c ${TRAIN_TORCH_CASES})
   set_property(TEST unit.train_torch.${c} PROPERTY LABELS unit torch)
 endforeach()
+
+# The profiling builds (-DAGORA_TRAIN_PROF in model.c, -DAGORA_GEMM_PROF in layers.c) are
+# never the build under test, so their code is type-checked here to keep it from rotting.
+if(TARGET agora_train AND AGORA_OPENMP AND OpenMP_C_FLAGS)
+  separate_arguments(AGORA_OMP_FLAGS UNIX_COMMAND "${OpenMP_C_FLAGS}")
+  foreach(pair "model.c;AGORA_TRAIN_PROF" "layers.c;AGORA_GEMM_PROF")
+    list(GET pair 0 src)
+    list(GET pair 1 def)
+    add_test(NAME train_prof_builds.${def}
+      COMMAND ${CMAKE_C_COMPILER} -std=c11 -Wall -Wextra -Werror ${AGORA_OMP_FLAGS}
+              -DAGORA_HAVE_OPENMP -D${def} -I${CMAKE_SOURCE_DIR}/include
+              -I${CMAKE_SOURCE_DIR}/src -fsyntax-only ${CMAKE_SOURCE_DIR}/src/train/${src})
+    set_tests_properties(train_prof_builds.${def} PROPERTIES TIMEOUT 60 LABELS unit)
+  endforeach()
+endif()
