@@ -267,7 +267,8 @@ static void write_loss_plot(const char *root, const proc *nodes, int n, const ag
             cJSON_Delete(j);
         }
         agora_free(buf);
-        s[ns] = (agora_svg_series){strrchr(nodes[i].dir, '/') + 1, xy[ns], xy[ns] + lines + 1, m};
+        s[ns] = (agora_svg_series){
+            .name = strrchr(nodes[i].dir, '/') + 1, .x = xy[ns], .y = xy[ns] + lines + 1, .n = m};
         ns++;
     }
     char path[1100], err[AGORA_ERR_LEN];

@@ -1,4 +1,5 @@
-/* cmd_sim.c: `agora sim run` and `agora sim compare`.
+/* cmd_sim.c: `agora sim run`, `agora sim compare` and `agora sim sweep` (sim_sweep.c; the
+ * comparison both share is in sim_cmp.c).
  *
  * run:     one condition (burn-in under sim.burnin_recsys, then sim.recsys), with a progress
  *          bar; writes the run directory (config copy, metrics.jsonl/.csv every
@@ -26,27 +27,13 @@
 #include "agora/stream.h"
 #include "agora/time.h"
 #include "cli.h"
+#include "sim_cmp.h"
 
 #ifdef AGORA_HAVE_OPENMP
 #include <omp.h>
 #endif
 
 static void sim_help(FILE *out);
-
-static int threads_now(void) {
-#ifdef AGORA_HAVE_OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-typedef struct sim_opts {
-    const char *run_dir, *policies, *progress;
-    agora_cli_list sets;
-    int64_t replicates;
-    bool resume;
-} sim_opts;
 
 #define SIM_CKPT "sim.ckpt.safetensors"
 
@@ -106,13 +93,6 @@ static agora_err save_ckpt(const agora_sim *s, const char *dir, const agora_sim_
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, SIM_CKPT);
     return agora_sim_save(s, path, recs, n_rec * sizeof *recs, err);
-}
-
-static agora_progress_mode progress_mode(const char *s) {
-    agora_progress_mode m = AGORA_PROGRESS_AUTO;
-    if (s != NULL && agora_progress_mode_parse(s, &m) != AGORA_OK)
-        m = AGORA_PROGRESS_AUTO; /* sim_main has rejected it already */
-    return m;
 }
 
 static void write_step_record(agora_metrics *m, const agora_sim_stepstats *r, const char *policy) {
@@ -242,21 +222,12 @@ static agora_err write_summary_json(const char *dir, const char *policy, const a
     return rc;
 }
 
-static int load_config(const char *cmd, const char *path, const sim_opts *o, agora_sim_params *p) {
-    char err[AGORA_ERR_LEN];
-    agora_cfg_table t = agora_sim_cfg_table(p);
-    agora_err rc = agora_cfg_load_all(&t, 1, path, o->sets.v, o->sets.n, err);
-    if (rc != AGORA_OK)
-        return agora_cli_cfg_exit(cmd, rc, err);
-    return 0;
-}
-
 // ---- sim run ----
 
 static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
     const char *cmd = "sim";
     agora_sim_params p;
-    int ec = load_config(cmd, cfg, o, &p);
+    int ec = sim_load_config(cmd, cfg, o, NULL, 0, &p);
     if (ec)
         return ec;
     char dir[4096], err[AGORA_ERR_LEN];
@@ -321,7 +292,7 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
     /* the config goes in only now: a refused resume leaves the run directory as it was */
     rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
     if (rc == AGORA_OK)
-        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
+        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, sim_threads_now(), argc, argv, err);
     if (rc != AGORA_OK) {
         ec = agora_cli_fail(cmd, "%s", err);
         goto out;
@@ -336,7 +307,7 @@ static int sim_run(const char *cfg, const sim_opts *o, int argc, char **argv) {
                    (long long)p.burnin_steps, (long long)p.n_steps,
                    agora_sim_recsys_name(p.burnin_recsys), agora_sim_recsys_name(p.recsys), dir);
     agora_progress pr;
-    agora_progress_init(&pr, "sim", (uint64_t)p.n_steps, stderr, progress_mode(o->progress));
+    agora_progress_init(&pr, "sim", (uint64_t)p.n_steps, stderr, sim_progress_mode(o->progress));
     int64_t t0ns = agora_now_ns(), first = agora_sim_time(s);
     for (int64_t step = first; step < p.n_steps; step++) {
         if (step == p.burnin_steps)
@@ -429,287 +400,15 @@ out:
     return ec;
 }
 
-// ---- sim compare ----
-
-enum {
-    C_NE_FEED,
-    C_NE_POOL,
-    C_ANB_POP,
-    C_ANB_MED,
-    C_ANB_P90,
-    C_ANB_P99,
-    C_ANB_MAX,
-    C_ANB_GE1,
-    C_API_MED,
-    C_API_P99,
-    C_API_MAX,
-    C_OR1_RT,
-    C_OR1_IMP,
-    C_OR1_FOL,
-    C_VAR,
-    C_BC,
-    C_EXT,
-    C_ER,
-    C_RO,
-    C_Q,
-    C_LOUVAIN,
-    C_XCAMP,
-    C_SHIFT,
-    C_GINI_FOL,
-    C_TOP1_FOL,
-    C_GAIN_TOX,
-    C_GAIN_OTH,
-    C_RPE,
-    C_N
-};
-static const char *const k_cnames[C_N] = {
-    "NE feed (neg. share shown)", "NE pool",
-    "ANB vs chrono: population",  "ANB vs chrono: median",
-    "ANB vs chrono: p90",         "ANB vs chrono: p99",
-    "ANB vs chrono: max",         "share ANB >= +100%",
-    "A_i vs pool: median",        "A_i vs pool: p99",
-    "A_i vs pool: max",           "OR(1%) retweets received",
-    "OR(1%) impressions",         "OR(1%) followers",
-    "opinion variance",           "bimodality coeff.",
-    "extremist share |o|>0.8",    "Esteban-Ray P(1.6)",
-    "opinion assortativity r_o",  "camp modularity Q",
-    "Louvain modularity",         "exposures to the other camp",
-    "opinion shift vs chrono",    "Gini followers",
-    "top-1% follower share",      "follower gain: toxic",
-    "follower gain: other",       "retweets per exposure",
-};
-static const bool k_pct[C_N] = {[C_ANB_POP] = 1, [C_ANB_MED] = 1, [C_ANB_P90] = 1, [C_ANB_P99] = 1,
-                                [C_ANB_MAX] = 1, [C_API_MED] = 1, [C_API_P99] = 1, [C_API_MAX] = 1};
-
-static void fill_row(double *row, const agora_sim_summary *s, const agora_sim_dist *anb,
-                     double anb_pop) {
-    row[C_NE_FEED] = s->ne_feed;
-    row[C_NE_POOL] = s->ne_pool;
-    row[C_ANB_POP] = anb_pop;
-    row[C_ANB_MED] = anb->median;
-    row[C_ANB_P90] = anb->p90;
-    row[C_ANB_P99] = anb->p99;
-    row[C_ANB_MAX] = anb->max;
-    row[C_ANB_GE1] = anb->share_ge1;
-    row[C_API_MED] = s->anb_pool.median;
-    row[C_API_P99] = s->anb_pool.p99;
-    row[C_API_MAX] = s->anb_pool.max;
-    row[C_OR1_RT] = agora_sim_or(s, 0, 2);
-    row[C_OR1_IMP] = agora_sim_or(s, 1, 2);
-    row[C_OR1_FOL] = agora_sim_or(s, 2, 2);
-    row[C_VAR] = s->o_var;
-    row[C_BC] = s->bc;
-    row[C_EXT] = s->extremist;
-    row[C_ER] = s->esteban_ray;
-    row[C_RO] = s->r_o;
-    row[C_Q] = s->modularity;
-    row[C_LOUVAIN] = s->louvain_q;
-    row[C_XCAMP] = s->cross_camp_share;
-    row[C_GINI_FOL] = s->gini[2];
-    row[C_TOP1_FOL] = s->top1[2];
-    row[C_GAIN_TOX] = s->follower_gain_toxic;
-    row[C_GAIN_OTH] = s->follower_gain_other;
-    row[C_RPE] = s->rpe;
-}
-
-/* Mean and 95% bootstrap CI (1,000 resamples, fixed seed) over finite values. */
-static void mean_ci(const double *v, int n, double *mean, double *lo, double *hi) {
-    double buf[1000];
-    double sum = 0;
-    int m = 0;
-    double x[4096];
-    for (int i = 0; i < n && m < 4096; i++)
-        if (isfinite(v[i])) {
-            x[m++] = v[i];
-            sum += v[i];
-        }
-    *mean = m ? sum / m : NAN;
-    *lo = *hi = *mean;
-    if (m < 2)
-        return;
-    agora_rng r;
-    agora_rng_seed(&r, 12345, AGORA_RNG_STREAM_TEST, 0);
-    for (int b = 0; b < 1000; b++) {
-        double s = 0;
-        for (int i = 0; i < m; i++)
-            s += x[agora_rng_below(&r, (uint32_t)m)];
-        buf[b] = s / m;
-    }
-    /* partial sort is enough, but 1,000 values sort instantly */
-    for (int a = 1; a < 1000; a++) {
-        double y = buf[a];
-        int c = a;
-        while (c > 0 && buf[c - 1] > y) {
-            buf[c] = buf[c - 1];
-            c--;
-        }
-        buf[c] = y;
-    }
-    *lo = buf[25];
-    *hi = buf[974];
-}
-
-static int parse_policies(const char *list, int *pol, int max, int *n_out) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", list);
-    int n = 0;
-    bool have_chrono = false;
-    int chrono = agora_sim_recsys_parse("chrono");
-    for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
-        int r = agora_sim_recsys_parse(tok);
-        if (r < 0)
-            return agora_cli_usage("sim",
-                                   "unknown policy '%s' (chrono, random, eng_oracle "
-                                   "or engagement, eng_learned, popularity, "
-                                   "eng_neg_neutral, bridging)",
-                                   tok);
-        for (int k = 0; k < n; k++)
-            if (pol[k] == r)
-                return agora_cli_usage("sim", "policy '%s' listed twice", tok);
-        if (n >= max)
-            return agora_cli_usage("sim", "too many policies");
-        have_chrono |= r == chrono;
-        pol[n++] = r;
-    }
-    if (n == 0)
-        return agora_cli_usage("sim", "--policies is empty");
-    if (!have_chrono) { /* the baseline of ANB vs chrono goes first */
-        if (n >= max)
-            return agora_cli_usage("sim", "too many policies");
-        memmove(pol + 1, pol, (size_t)n * sizeof *pol);
-        pol[0] = chrono;
-        n++;
-    }
-    for (int k = 0; k < n; k++)
-        if (pol[k] == chrono && k != 0) {
-            memmove(pol + 1, pol, (size_t)k * sizeof *pol);
-            pol[0] = chrono;
-        }
-    *n_out = n;
-    return 0;
-}
-
-// ---- compare: the finished replicates on disk, for --resume ----
-
-#define CMP_PARTIAL "compare.partial.safetensors"
-#define CMP_FORMAT "agora-sim-compare-partial"
-
-/* What a replicate's rows depend on: every sim.* key but replicates (so a finished compare
- * can take more) and the run-only ones. */
-static uint64_t compare_hash(const agora_sim_params *p) {
-    agora_sim_params q = *p;
-    q.replicates = 1;
-    q.metrics_every = 1;
-    q.checkpoint_every = 0;
-    agora_cfg_table t = agora_sim_cfg_table(&q);
-    return agora_cfg_hash(&t, 1);
-}
-
-static void policy_list(const int *pol, int np, char *out, size_t len) {
-    size_t n = 0;
-    out[0] = '\0';
-    for (int k = 0; k < np && n < len; k++)
-        n +=
-            (size_t)snprintf(out + n, len - n, "%s%s", k ? "," : "", agora_sim_recsys_name(pol[k]));
-}
-
-/* Saves rows [0, done) and the pooled OR counts, atomically. */
-static agora_err save_partial(const char *dir, const agora_sim_params *p, const int *pol, int np,
-                              int64_t done, const double *rows, const agora_sim_summary *pooled,
-                              char err[AGORA_ERR_LEN]) {
-    int64_t *counts =
-        agora_calloc((size_t)np * (2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ), sizeof *counts);
-    if (counts == NULL)
-        return AGORA_ENOMEM;
-    const size_t per = 2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ;
-    for (int k = 0; k < np; k++) {
-        int64_t *c = counts + (size_t)k * per;
-        c[0] = pooled[k].n;
-        c[1] = pooled[k].n_toxic;
-        memcpy(c + 2, pooled[k].or_hit, sizeof pooled[k].or_hit);
-        memcpy(c + 2 + AGORA_SIM_NPOWER * AGORA_SIM_NQ, pooled[k].or_top, sizeof pooled[k].or_top);
-    }
-    char path[4200], hash[32], pols[512], ndone[32];
-    snprintf(path, sizeof path, "%s/%s", dir, CMP_PARTIAL);
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)compare_hash(p));
-    snprintf(ndone, sizeof ndone, "%lld", (long long)done);
-    policy_list(pol, np, pols, sizeof pols);
-    agora_st_entry e[2] = {
-        {"rows", AGORA_ST_F64, 3, {done, np, C_N}, rows},
-        {"pooled_counts", AGORA_ST_I64, 2, {np, (int64_t)per}, counts},
-    };
-    const char *meta[] = {"format",   CMP_FORMAT, "config_hash",     hash,
-                          "policies", pols,       "replicates_done", ndone};
-    agora_err rc = agora_st_save(path, e, 2, meta, 4, err);
-    agora_free(counts);
-    return rc;
-}
-
-/* Loads the finished replicates into rows and pooled; *done gets their count (0 if there is
- * no file). Refuses another config or policy list, or more replicates than R. */
-static agora_err load_partial(const char *dir, const agora_sim_params *p, const int *pol, int np,
-                              int64_t R, double *rows, agora_sim_summary *pooled, int64_t *done,
-                              char err[AGORA_ERR_LEN]) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, CMP_PARTIAL);
-    *done = 0;
-    if (access(path, F_OK) != 0)
-        return AGORA_OK;
-    agora_st_file *f = NULL;
-    AGORA_TRY(agora_st_load(path, &f, err));
-    char hash[32], pols[512];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)compare_hash(p));
-    policy_list(pol, np, pols, sizeof pols);
-    const char *fmt = agora_st_meta(f, "format"), *h = agora_st_meta(f, "config_hash");
-    const char *pl = agora_st_meta(f, "policies");
-    const agora_st_tensor *tr = agora_st_find(f, "rows"), *tc = agora_st_find(f, "pooled_counts");
-    const size_t per = 2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ;
-    agora_err rc = AGORA_EPARSE;
-    if (fmt == NULL || strcmp(fmt, CMP_FORMAT) != 0)
-        snprintf(err, AGORA_ERR_LEN, "%.300s: not a compare checkpoint", path);
-    else if (h == NULL || strcmp(h, hash) != 0)
-        snprintf(err, AGORA_ERR_LEN,
-                 "%.300s: written with other sim.* settings (only sim.replicates may change)",
-                 path);
-    else if (pl == NULL || strcmp(pl, pols) != 0)
-        snprintf(err, AGORA_ERR_LEN, "%.200s: written for policies %.100s, now %.100s", path,
-                 pl ? pl : "(none)", pols);
-    else if (tr == NULL || tc == NULL || tr->dtype != AGORA_ST_F64 || tr->ndim != 3 ||
-             tr->shape[1] != np || tr->shape[2] != C_N || tc->dtype != AGORA_ST_I64 ||
-             tc->ndim != 2 || tc->shape[0] != np || tc->shape[1] != (int64_t)per)
-        snprintf(err, AGORA_ERR_LEN, "%.300s: rows or counts of an unexpected shape", path);
-    else if (tr->shape[0] > R)
-        snprintf(err, AGORA_ERR_LEN, "%.300s holds %lld replicates, more than the %lld asked", path,
-                 (long long)tr->shape[0], (long long)R);
-    else
-        rc = AGORA_OK;
-    if (rc == AGORA_OK) {
-        *done = tr->shape[0];
-        memcpy(rows, agora_st_data(f, tr), (size_t)tr->nbytes);
-        const char *c = agora_st_data(f, tc);
-        for (int k = 0; k < np; k++) {
-            int64_t v[2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ];
-            memcpy(v, c + (size_t)k * per * sizeof *v, sizeof v);
-            pooled[k].n = v[0];
-            pooled[k].n_toxic = v[1];
-            memcpy(pooled[k].or_hit, v + 2, sizeof pooled[k].or_hit);
-            memcpy(pooled[k].or_top, v + 2 + AGORA_SIM_NPOWER * AGORA_SIM_NQ,
-                   sizeof pooled[k].or_top);
-        }
-    }
-    agora_st_close(f);
-    return rc;
-}
-
 static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv) {
     const char *cmd = "sim";
     agora_sim_params p;
-    int ec = load_config(cmd, cfg, o, &p);
+    int ec = sim_load_config(cmd, cfg, o, NULL, 0, &p);
     if (ec)
         return ec;
     enum { MAXP = 16 };
     int pol[MAXP], np = 0;
-    ec = parse_policies(o->policies ? o->policies : "chrono,engagement", pol, MAXP, &np);
+    ec = sim_parse_policies(o->policies ? o->policies : "chrono,engagement", pol, MAXP, &np);
     if (ec)
         return ec;
     int64_t R = o->replicates > 0 ? o->replicates : p.replicates;
@@ -729,7 +428,7 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
     }
     int64_t r_first = 0;
     if (o->resume) {
-        rc = load_partial(dir, &p, pol, np, R, rows, pooled, &r_first, err);
+        rc = sim_cmp_load_partial(dir, &p, pol, np, R, rows, pooled, &r_first, err);
         if (rc != AGORA_OK) {
             agora_free(rows);
             agora_free(pooled);
@@ -741,90 +440,23 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
     /* the config goes in only now: a refused resume leaves the run directory as it was */
     rc = agora_rundir_write_config(dir, cfg, &t, 1, err);
     if (rc == AGORA_OK)
-        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, threads_now(), argc, argv, err);
+        rc = agora_rundir_write_meta(dir, (uint64_t)p.seed, sim_threads_now(), argc, argv, err);
     if (rc != AGORA_OK) {
         agora_free(rows);
         agora_free(pooled);
         return agora_cli_fail(cmd, "%s", err);
     }
     int64_t T0 = p.burnin_steps, T = p.n_steps;
+    uint64_t units = sim_cmp_units(&p, np);
     agora_progress pr;
-    agora_progress_init(&pr, "compare", (uint64_t)(R * (T0 + np * (T - T0))), stderr,
-                        progress_mode(o->progress));
-    uint64_t done = (uint64_t)(r_first * (T0 + np * (T - T0)));
+    agora_progress_init(&pr, "compare", (uint64_t)R * units, stderr,
+                        sim_progress_mode(o->progress));
+    uint64_t done = (uint64_t)r_first * units;
     int64_t t_start = agora_now_ns();
-    agora_sim *s0 = NULL, *base = NULL, *b = NULL;
     for (int64_t r = r_first; r < R; r++) {
-        agora_sim_params pr_p = p;
-        pr_p.seed = p.seed + r;
-        rc = agora_sim_create(&pr_p, &s0, err);
-        if (rc != AGORA_OK) {
-            ec = agora_cli_fail(cmd, "%s", err);
-            goto out;
-        }
-        for (int64_t st = 0; st < T0 && rc == AGORA_OK; st++) {
-            rc = agora_sim_step(s0, p.burnin_recsys);
-            agora_progress_update(&pr, ++done, "replicate %lld burn-in", (long long)r + 1);
-        }
-        agora_sim_branch(s0);
-        uint64_t d0 = agora_sim_digest(s0);
-        for (int k = 0; k < np && rc == AGORA_OK; k++) {
-            rc = agora_sim_clone(s0, &b);
-            if (rc != AGORA_OK)
-                break;
-            if (agora_sim_digest(b) != d0) {
-                ec = agora_cli_fail(cmd, "branch state differs from the burn-in state");
-                goto out;
-            }
-            for (int64_t st = T0; st < T && rc == AGORA_OK; st++) {
-                rc = agora_sim_step(b, pol[k]);
-                agora_progress_update(&pr, ++done, "replicate %lld %s", (long long)r + 1,
-                                      agora_sim_recsys_name(pol[k]));
-            }
-            if (rc != AGORA_OK)
-                break;
-            agora_sim_summary sum;
-            agora_sim_dist anb;
-            double pop = NAN;
-            rc = agora_sim_summarize(b, &sum);
-            if (rc == AGORA_OK)
-                rc = agora_sim_anb_vs(b, k == 0 ? b : base, &anb, &pop, NULL);
-            if (rc != AGORA_OK)
-                break;
-            fill_row(&rows[(r * np + k) * C_N], &sum, &anb, pop);
-            /* paired shift (spec §12.2): mean |o_i(P) - o_i(chrono)| at T, same agents */
-            double shift = 0;
-            if (k > 0) {
-                const double *ob = agora_sim_opinions(b), *oc = agora_sim_opinions(base);
-                for (int64_t i = 0; i < sum.n; i++)
-                    shift += fabs(ob[i] - oc[i]);
-                shift /= (double)sum.n;
-            }
-            rows[(r * np + k) * C_N + C_SHIFT] = shift;
-            agora_sim_summary *pl = &pooled[k];
-            pl->n += sum.n;
-            pl->n_toxic += sum.n_toxic;
-            for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++)
-                for (int q = 0; q < AGORA_SIM_NQ; q++) {
-                    pl->or_hit[pw][q] += sum.or_hit[pw][q];
-                    pl->or_top[pw][q] += sum.or_top[pw][q];
-                }
-            if (k == 0) {
-                base = b;
-            } else {
-                agora_sim_destroy(b);
-            }
-            b = NULL;
-        }
-        if (rc != AGORA_OK) {
-            ec = agora_cli_fail(cmd, "replicate %lld: %s", (long long)r, agora_err_str(rc));
-            goto out;
-        }
-        agora_sim_destroy(base);
-        base = NULL;
-        agora_sim_destroy(s0);
-        s0 = NULL;
-        rc = save_partial(dir, &p, pol, np, r + 1, rows, pooled, err);
+        rc = sim_cmp_replicate(&p, r, pol, np, &rows[r * np * C_N], pooled, &pr, &done, "", err);
+        if (rc == AGORA_OK)
+            rc = sim_cmp_save_partial(dir, &p, pol, np, r + 1, rows, pooled, err);
         if (rc != AGORA_OK) {
             ec = agora_cli_fail(cmd, "%s", err);
             goto out;
@@ -844,7 +476,7 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
         }
         len += (size_t)snprintf(csv + len, cap - len, "replicate,policy");
         for (int c = 0; c < C_N; c++)
-            len += (size_t)snprintf(csv + len, cap - len, ",\"%s\"", k_cnames[c]);
+            len += (size_t)snprintf(csv + len, cap - len, ",\"%s\"", sim_cmp_names[c]);
         len += (size_t)snprintf(csv + len, cap - len, "\n");
         for (int64_t r = 0; r < R; r++)
             for (int k = 0; k < np; k++) {
@@ -877,22 +509,22 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
         goto out;
     }
     for (int c = 0; c < C_N; c++) {
-        printf("%-28s", k_cnames[c]);
+        printf("%-28s", sim_cmp_names[c]);
         for (int k = 0; k < np; k++) {
             for (int64_t r = 0; r < R; r++)
                 col[r] = rows[(r * np + k) * C_N + c];
             double m, lo, hi;
-            mean_ci(col, (int)R, &m, &lo, &hi);
+            sim_mean_ci(col, (int)R, &m, &lo, &hi);
             char cell[64];
-            double f = k_pct[c] ? 100.0 : 1.0;
+            double f = sim_cmp_pct[c] ? 100.0 : 1.0;
             if (!isfinite(m))
                 snprintf(cell, sizeof cell, "-");
             else if (R > 1)
                 snprintf(cell, sizeof cell,
-                         k_pct[c] ? "%+.0f%% [%+.0f, %+.0f]" : "%.3f [%.3f, %.3f]", f * m, f * lo,
-                         f * hi);
+                         sim_cmp_pct[c] ? "%+.0f%% [%+.0f, %+.0f]" : "%.3f [%.3f, %.3f]", f * m,
+                         f * lo, f * hi);
             else
-                snprintf(cell, sizeof cell, k_pct[c] ? "%+.0f%%" : "%.3f", f * m);
+                snprintf(cell, sizeof cell, sim_cmp_pct[c] ? "%+.0f%%" : "%.3f", f * m);
             printf(" | %-26s", cell);
         }
         printf("\n");
@@ -909,9 +541,6 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
     }
     ec = 0;
 out:
-    agora_sim_destroy(b);
-    agora_sim_destroy(base);
-    agora_sim_destroy(s0);
     agora_free(rows);
     agora_free(pooled);
     return ec;
@@ -921,7 +550,8 @@ static int sim_main(int argc, char **argv);
 
 const agora_cli_cmd agora_cmd_sim = {
     .name = "sim",
-    .summary = "social-network simulator: run one condition or compare recommender policies",
+    .summary = "social-network simulator: run one condition, compare recommender policies, or "
+               "sweep a grid",
     .run = sim_main,
     .help = sim_help,
     .order = 60,
@@ -932,11 +562,14 @@ static const agora_cli_flag k_flags[] = {
     {"--run-dir", AGORA_CLI_STR, &g_opts.run_dir, "DIR", "run directory (default runs/sim-...)"},
     {"--set", AGORA_CLI_LIST, &g_opts.sets, "KEY=VALUE", "override a config key (repeatable)"},
     {"--policies", AGORA_CLI_STR, &g_opts.policies, "LIST",
-     "compare: comma-separated rankers (default chrono,engagement)"},
+     "compare, sweep: comma-separated rankers (default chrono,engagement)"},
     {"--replicates", AGORA_CLI_INT, &g_opts.replicates, "R",
-     "compare: replicates (sim.replicates)"},
+     "compare, sweep: replicates (sim.replicates)"},
+    {"--vary", AGORA_CLI_LIST, &g_opts.varies, "KEY=V1,V2,...",
+     "sweep: a sim.* key and its values (repeatable: the grid is the product)"},
     {"--resume", AGORA_CLI_SWITCH, &g_opts.resume, NULL,
-     "continue in --run-dir: run from its checkpoint, compare after its finished replicates"},
+     "continue in --run-dir: run from its checkpoint, compare or sweep after its finished "
+     "replicates"},
     AGORA_CLI_PROGRESS_FLAG(g_opts.progress),
 };
 
@@ -944,6 +577,8 @@ static void sim_help(FILE *out) {
     fprintf(out,
             "usage: agora sim run EXPERIMENT.ini [flags]\n"
             "       agora sim compare EXPERIMENT.ini --policies chrono,engagement,... "
+            "[flags]\n"
+            "       agora sim sweep EXPERIMENT.ini --vary sim.KEY=V1,V2,... [--vary ...] "
             "[flags]\n\n"
             "run: one condition (burn-in under sim.burnin_recsys, then sim.recsys); writes\n"
             "  config.ini, config.effective.ini, meta.json, metrics.jsonl/.csv, summary.json,\n"
@@ -954,7 +589,11 @@ static void sim_help(FILE *out) {
             "  (common random numbers); prints the paper-style table, writes compare.csv.\n"
             "  chrono is always run first: it is the baseline of ANB vs chrono. Finished\n"
             "  replicates are saved as they end (compare.partial.safetensors); --resume skips\n"
-            "  them (same settings and policies; --replicates may grow).\n\n"
+            "  them (same settings and policies; --replicates may grow).\n"
+            "sweep: compare at every point of a grid (each --vary is one dimension; the\n"
+            "  same seeds in every cell); writes sweep.csv, sweep_summary.csv (mean and CI\n"
+            "  per cell, policy and metric) and sweep_<metric>.svg against the first key;\n"
+            "  each cell saves its replicates under cell-NNN/, and --resume goes on.\n\n"
             "Rankers: chrono random eng_oracle (engagement) eng_learned popularity\n"
             "         eng_neg_neutral bridging. Keys: agora help config (sim.*).\n\nflags:\n");
     agora_cli_print_flags(out, k_flags, sizeof k_flags / sizeof k_flags[0]);
@@ -974,20 +613,23 @@ static int sim_main(int argc, char **argv) {
     if (agora_cli_progress("sim", g_opts.progress, &pm) != 0)
         return AGORA_EXIT_USAGE;
     if (npos < 1)
-        return agora_cli_usage("sim", "missing action (run or compare)");
+        return agora_cli_usage("sim", "missing action (run, compare or sweep)");
     if (npos < 2)
         return agora_cli_usage("sim", "missing EXPERIMENT.ini");
+    if (g_opts.varies.n > 0 && strcmp(pos[0], "sweep") != 0)
+        return agora_cli_usage("sim", "--vary is for sweep");
     if (strcmp(pos[0], "run") == 0) {
         if (g_opts.policies != NULL || g_opts.replicates != 0)
-            return agora_cli_usage("sim", "--policies and --replicates are for compare");
+            return agora_cli_usage("sim", "--policies and --replicates are for compare and sweep");
         if (g_opts.resume && g_opts.run_dir == NULL)
             return agora_cli_usage("sim", "--resume needs --run-dir");
         return sim_run(pos[1], &g_opts, argc, argv);
     }
-    if (strcmp(pos[0], "compare") == 0) {
-        if (g_opts.resume && g_opts.run_dir == NULL)
-            return agora_cli_usage("sim", "--resume needs --run-dir");
+    if (g_opts.resume && g_opts.run_dir == NULL)
+        return agora_cli_usage("sim", "--resume needs --run-dir");
+    if (strcmp(pos[0], "compare") == 0)
         return sim_compare(pos[1], &g_opts, argc, argv);
-    }
-    return agora_cli_usage("sim", "unknown action '%s' (run or compare)", pos[0]);
+    if (strcmp(pos[0], "sweep") == 0)
+        return sim_sweep(pos[1], &g_opts, argc, argv);
+    return agora_cli_usage("sim", "unknown action '%s' (run, compare or sweep)", pos[0]);
 }

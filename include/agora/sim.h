@@ -100,6 +100,11 @@ typedef struct agora_sim_params {
 AGORA_API agora_cfg_table agora_sim_cfg_table(agora_sim_params *p);
 /* agora_sim_params_default fills p with the defaults of spec §11. */
 AGORA_API void agora_sim_params_default(agora_sim_params *p);
+/* agora_sim_params_check refuses inconsistent parameters (what the config table's per-key
+ * ranges cannot see, e.g. a burn-in longer than the run) with AGORA_EINVAL and a message
+ * naming the keys; agora_sim_create runs it first. */
+AGORA_NODISCARD AGORA_API agora_err agora_sim_params_check(const agora_sim_params *p,
+                                                           char err[AGORA_ERR_LEN]);
 /* agora_sim_recsys_parse maps a ranker name ("chrono", "engagement", ...) to its id, or -1. */
 AGORA_API int agora_sim_recsys_parse(const char *name);
 AGORA_API const char *agora_sim_recsys_name(int recsys);

@@ -32,11 +32,14 @@ AGORA_API double agora_svg_py(double fy);
 /* agora_svg_text appends s with &, < and > escaped. */
 AGORA_API void agora_svg_text(agora_sbuf *b, const char *s);
 
-/* One line of a line chart: n points (x[i], y[i]); NaN y values break the line. */
+/* One line of a line chart: n points (x[i], y[i]); NaN y values break the line. With lo and
+ * hi (both or neither), each point gets a dot and a whisker from lo[i] to hi[i] (an
+ * interval). */
 typedef struct agora_svg_series {
     const char *name; /* legend entry */
     const double *x, *y;
     size_t n;
+    const double *AGORA_NULLABLE lo, *AGORA_NULLABLE hi;
 } agora_svg_series;
 
 /* A vertical dashed mark at x with a short label (an event: a kill, a join). */

@@ -85,6 +85,11 @@ agora_err agora_svg_line_chart(const char *path, const char *title, const char *
             x1 = fmax(x1, s[k].x[i]);
             y0 = fmin(y0, s[k].y[i]);
             y1 = fmax(y1, s[k].y[i]);
+            if (s[k].lo != NULL && s[k].hi != NULL && isfinite(s[k].lo[i]) &&
+                isfinite(s[k].hi[i])) {
+                y0 = fmin(y0, s[k].lo[i]);
+                y1 = fmax(y1, s[k].hi[i]);
+            }
         }
     for (size_t m = 0; m < n_marks; m++) {
         x0 = fmin(x0, marks[m].x);
@@ -137,6 +142,21 @@ agora_err agora_svg_line_chart(const char *path, const char *title, const char *
         }
         if (open)
             agora_sbuf_printf(&b, "\"/>\n");
+        for (size_t i = 0; s[k].lo != NULL && s[k].hi != NULL && i < s[k].n; i++) {
+            if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i]))
+                continue;
+            double px = agora_svg_px((s[k].x[i] - x0) / (x1 - x0));
+            agora_sbuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", px,
+                              agora_svg_py((s[k].y[i] - y0) / (y1 - y0)), color);
+            if (!isfinite(s[k].lo[i]) || !isfinite(s[k].hi[i]))
+                continue;
+            double pl = agora_svg_py((s[k].lo[i] - y0) / (y1 - y0));
+            double ph = agora_svg_py((s[k].hi[i] - y0) / (y1 - y0));
+            agora_sbuf_printf(&b,
+                              "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" "
+                              "stroke=\"%s\" fill=\"none\"/>\n",
+                              px, pl, ph, px - 3, pl, px + 3, px - 3, ph, px + 3, color);
+        }
         double ly = 44 + 16.0 * (double)k;
         agora_sbuf_printf(&b,
                           "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"%s\" "

@@ -268,7 +268,7 @@ void agora_sim_destroy(agora_sim *s) {
     agora_free(s);
 }
 
-static agora_err validate(const agora_sim_params *p, char err[AGORA_ERR_LEN]) {
+agora_err agora_sim_params_check(const agora_sim_params *p, char err[AGORA_ERR_LEN]) {
     if (p->burnin_steps > p->n_steps) {
         snprintf(err, AGORA_ERR_LEN, "sim.burnin_steps (%lld) exceeds sim.n_steps (%lld)",
                  (long long)p->burnin_steps, (long long)p->n_steps);
@@ -288,7 +288,7 @@ static agora_err validate(const agora_sim_params *p, char err[AGORA_ERR_LEN]) {
 agora_err agora_sim_create(const agora_sim_params *p, agora_sim **out, char err[AGORA_ERR_LEN]) {
     *out = NULL;
     err[0] = '\0';
-    AGORA_TRY(validate(p, err));
+    AGORA_TRY(agora_sim_params_check(p, err));
     agora_sim *s = agora_calloc(1, sizeof *s);
     if (s == NULL)
         return AGORA_ENOMEM;

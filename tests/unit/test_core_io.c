@@ -287,7 +287,8 @@ static void io_svg_line_chart(void **state) {
     char path[4200], err[AGORA_ERR_LEN];
     snprintf(path, sizeof path, "%s/c.svg", dir);
     const double x[4] = {1, 2, 3, 4}, y1[4] = {5, 4, NAN, 3}, y2[4] = {6, 5, 4, 3.5};
-    agora_svg_series s[2] = {{"node <0>", x, y1, 4}, {"node 1", x, y2, 4}};
+    agora_svg_series s[2] = {{.name = "node <0>", .x = x, .y = y1, .n = 4},
+                             {.name = "node 1", .x = x, .y = y2, .n = 4}};
     agora_svg_mark mk[1] = {{2.5, "kill & join"}};
     agora_assert_ok(agora_svg_line_chart(path, "loss", "outer step", "loss", s, 2, mk, 1, err));
     char *t = slurp(path);

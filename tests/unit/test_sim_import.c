@@ -316,6 +316,29 @@ static void sim_cli_rejects_bad_config_and_usage(void **state) {
     snprintf(args, sizeof args, "sim compare '%s' --policies chrono,nope", ini);
     assert_int_equal(run(args), 2);
     assert_non_null(strstr(g_out, "unknown policy 'nope'"));
+    const char *bad_vary[][2] = {
+        {"--vary sim.beta_neg=0,x", "--vary sim.beta_neg=x: sim.beta_neg = 'x' is not a number"},
+        {"--vary sim.nope=1,2", "unknown key 'sim.nope'"},
+        {"--vary beta_neg=1", "only sim.* keys"},
+        {"--vary sim.beta_neg=1,,2", "empty value"},
+        {"--vary sim.beta_neg=1,1", "listed twice"},
+        {"--vary sim.replicates=1,2", "use --replicates"},
+        {"--vary sim.burnin_steps=5,30", "cell sim.burnin_steps=30: sim.burnin_steps (30)"},
+        {"--vary sim.beta_neg=0,1 --set sim.beta_neg=1", "both --set and --vary"},
+        {"--vary sim.beta_neg=0 --vary sim.beta_neg=1", "given twice"},
+        {"", "needs at least one --vary"},
+    };
+    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\n");
+    for (size_t i = 0; i < sizeof bad_vary / sizeof bad_vary[0]; i++) {
+        snprintf(args, sizeof args, "sim sweep '%s' %s --run-dir '%s/sw'", ini, bad_vary[i][0],
+                 tmp);
+        assert_int_equal(run(args), 2);
+        if (strstr(g_out, bad_vary[i][1]) == NULL)
+            fail_msg("%s: wanted '%s' in: %s", bad_vary[i][0], bad_vary[i][1], g_out);
+    }
+    snprintf(args, sizeof args, "sim run '%s' --vary sim.beta_neg=0,1", ini);
+    assert_int_equal(run(args), 2);
+    assert_non_null(strstr(g_out, "--vary is for sweep"));
     assert_int_equal(run("sim frobnicate x.ini"), 2);
     assert_int_equal(run("sim run"), 2);
     write_text(ini, "[sim]\ngraph_init = file\nedges = /nonexistent/e.txt\n");
@@ -332,8 +355,10 @@ static char *slurp(const char *dir, const char *name) {
     snprintf(p, sizeof p, "%s/%s", dir, name);
     char *buf = NULL, err[AGORA_ERR_LEN];
     size_t len = 0;
-    if (agora_read_file(p, (size_t)1 << 26, &buf, &len, err) != AGORA_OK)
+    if (agora_read_file(p, (size_t)1 << 26, &buf, &len, err) != AGORA_OK) {
         fail_msg("%s", err);
+        return NULL;
+    }
     return buf;
 }
 
@@ -463,6 +488,81 @@ static void sim_cli_compare_resumes_after_finished_replicates(void **state) {
     free(tmp);
 }
 
+/* Every sweep cell is exactly the compare run with its values set; a sweep stopped after
+ * some replicates and resumed ends with the same files as one that never stopped; a
+ * resume over another grid is refused. */
+static void sim_cli_sweep_matches_compare_and_resumes(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char ini[1024], a[1024], b[1024], c[1024], args[4096];
+    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
+    snprintf(a, sizeof a, "%s/a", tmp);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    snprintf(c, sizeof c, "%s/c", tmp);
+    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\n"
+                    "out_degree_mean = 20\n");
+    const char *grid = "--vary sim.beta_neg=0,1 --vary sim.kernel=logistic,flat "
+                       "--policies engagement --progress off";
+    snprintf(args, sizeof args, "sim sweep '%s' %s --replicates 2 --run-dir '%s'", ini, grid, a);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "4 cells x 2 policies x 2 replicates"));
+    char *table = strstr(g_out, "ANB vs chrono: population");
+    assert_non_null(table);
+    char *want = strdup(table);
+    /* cell 2 is beta_neg=1, kernel=logistic: its rows are compare's, value for value */
+    snprintf(args, sizeof args,
+             "sim compare '%s' --policies engagement --progress off --replicates 2 "
+             "--run-dir '%s' --set sim.beta_neg=1 --set sim.kernel=logistic",
+             ini, c);
+    assert_int_equal(run(args), 0);
+    char *cmp = slurp(c, "compare.csv"), *sw = slurp(a, "sweep.csv");
+    int matched = 0;
+    for (char *line = strchr(cmp, '\n') + 1; *line != '\0';) { /* "replicate,policy,..." */
+        char *end = strchr(line, '\n');
+        assert_non_null(end);
+        char needle[4096];
+        snprintf(needle, sizeof needle, "\n2,1,logistic,%.*s\n", (int)(end - line), line);
+        if (strstr(sw, needle) == NULL)
+            fail_msg("compare's row %.*s is not cell 2's", (int)(end - line), line);
+        matched++;
+        line = end + 1;
+    }
+    assert_int_equal(matched, 4);
+    agora_free(cmp);
+    agora_free(sw);
+    char *sum = slurp(a, "sweep_summary.csv");
+    assert_non_null(strstr(sum, "cell,sim.beta_neg,sim.kernel,policy,metric,mean,ci_lo,ci_hi"));
+    assert_non_null(strstr(sum, "\n3,1,flat,eng_oracle,anb_pop,"));
+    agora_free(sum);
+    char *svg = slurp(a, "sweep_anb_pop.svg");
+    assert_non_null(strstr(svg, "eng_oracle, kernel=flat"));
+    assert_non_null(strstr(svg, "<circle"));
+    agora_free(svg);
+    /* stopped after one replicate per cell, then resumed to two */
+    snprintf(args, sizeof args, "sim sweep '%s' %s --replicates 1 --run-dir '%s'", ini, grid, b);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "sim sweep '%s' %s --replicates 2 --run-dir '%s' --resume", ini,
+             grid, b);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "50% of the grid already done"));
+    table = strstr(g_out, "ANB vs chrono: population");
+    assert_non_null(table);
+    assert_string_equal(table, want);
+    free(want);
+    same_file(a, b, "sweep.csv");
+    same_file(a, b, "sweep_summary.csv");
+    same_file(a, b, "sweep_rpe.svg");
+    snprintf(args, sizeof args,
+             "sim sweep '%s' --vary sim.beta_neg=0,2 --vary sim.kernel=logistic,flat "
+             "--policies engagement --progress off --replicates 2 --run-dir '%s' --resume",
+             ini, b);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(g_out, "cannot resume"));
+    assert_non_null(strstr(g_out, "not sim.beta_neg=0,2 sim.kernel=logistic,flat"));
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sim_import_snap_and_csv_edges_remap_ids),
@@ -476,6 +576,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_cli_rejects_bad_config_and_usage),
         cmocka_unit_test(sim_cli_resume_matches_an_unbroken_run),
         cmocka_unit_test(sim_cli_compare_resumes_after_finished_replicates),
+        cmocka_unit_test(sim_cli_sweep_matches_compare_and_resumes),
     };
     return agora_test_main(tests, argc, argv);
 }
