@@ -19,7 +19,10 @@
 # loopback and on the capped link, and the utilization projected for other link speeds
 # from the measured inner-step time and bytes per outer step.
 # $1 is the build directory. BENCH_DILOCO_H and BENCH_DILOCO_OUTER set H and the outer steps,
-# BENCH_DILOCO_W the number of nodes (2).
+# BENCH_DILOCO_W the number of nodes (2). BENCH_DILOCO_SEEDS="1 2 3" runs, instead of the above,
+# only the loss comparison (data-parallel, DiLoCo int8-lut, DiLoCo e3m0) once per train.seed
+# (model init and data order), with each seed's gap to data-parallel and the mean and
+# range over seeds: one seed alone does not say whether a 1% gap is real.
 set -euo pipefail
 build=${1:?usage: 40-diloco.sh BUILD_DIR}
 agora="$build/agora"
@@ -36,6 +39,45 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/agora-bench-diloco.XXXXXX")
 common=(--set train.preset=tiny --set train.data=data/kjv/shards --set train.seq_len=$T
         --set train.lr=2e-3 --set train.warmup=20 --set train.steps=$STEPS
         --set train.val_every=0 --set train.val_batches=8 --set train.log_every=1000000)
+if [ -n "${BENCH_DILOCO_SEEDS:-}" ]; then
+  echo "DiLoCo vs data-parallel over seeds: tiny preset, W=$W nodes x $B x $T tokens, H=$H," \
+    "$OUTER outer steps, train.seed in {$BENCH_DILOCO_SEEDS}"
+  for seed in $BENCH_DILOCO_SEEDS; do
+    sd=(--set train.seed=$seed)
+    "$agora" train --run-dir "$out/seed$seed-dp" --progress plain "${common[@]}" "${sd[@]}" \
+      --set train.batch_size=$((W * B)) >"$out/seed$seed-dp.log" 2>&1
+    "$agora" launch --nodes $W --run-dir "$out/seed$seed-int8" "${common[@]}" "${sd[@]}" \
+      --set train.batch_size=$B --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER \
+      >"$out/seed$seed-int8.log" 2>&1
+    "$agora" launch --nodes $W --run-dir "$out/seed$seed-e3m0" "${common[@]}" "${sd[@]}" \
+      --set train.batch_size=$B --set diloco.inner_steps=$H --set diloco.outer_steps=$OUTER \
+      --set comm.codec=e3m0 >"$out/seed$seed-e3m0.log" 2>&1
+  done
+  /usr/bin/python3 - "$out" "$BENCH_DILOCO_SEEDS" <<'PY'
+import json, re, sys
+out, seeds = sys.argv[1], sys.argv[2].split()
+def dp(s):
+    m = re.search(r"done at step \d+: .*?val loss ([0-9.]+)", open(f"{out}/seed{s}-dp.log").read())
+    return float(m.group(1)) if m else float("nan")
+def node(s, kind):
+    try:
+        return json.load(open(f"{out}/seed{s}-{kind}/node-00/summary.json"))["val_loss"]
+    except OSError:
+        return float("nan")
+rows = [(s, dp(s), node(s, "int8"), node(s, "e3m0")) for s in seeds]
+print("  validation loss per train.seed: data-parallel | DiLoCo int8-lut (gap) | DiLoCo e3m0 (gap)")
+for s, d, a, e in rows:
+    print(f"    seed {s:>3}: {d:.4f} | {a:.4f} ({100 * (a / d - 1):+.1f}%) | "
+          f"{e:.4f} ({100 * (e / d - 1):+.1f}%)")
+for i, name in ((1, "data-parallel"), (2, "DiLoCo int8-lut"), (3, "DiLoCo e3m0")):
+    v = [r[i] for r in rows]
+    gaps = [100 * (r[i] / r[1] - 1) for r in rows]
+    print(f"  {name:>15}: mean {sum(v) / len(v):.4f} (range {min(v):.4f}-{max(v):.4f})"
+          + (f", gap to data-parallel {min(gaps):+.1f}% to {max(gaps):+.1f}%" if i > 1 else ""))
+PY
+  [ -n "${BENCH_KEEP:-}" ] && echo "(kept $out)" || rm -rf "$out"
+  exit 0
+fi
 echo "DiLoCo vs data-parallel: tiny preset, W=$W nodes x $B x $T tokens, H=$H, $OUTER outer steps"
 t0=$(date +%s.%N)
 "$agora" train --run-dir "$out/dp" --progress plain "${common[@]}" --set train.batch_size=$((W * B)) \

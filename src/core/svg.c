@@ -108,6 +108,12 @@ agora_err agora_svg_line_chart(const char *path, const char *title, const char *
     double pad = (y1 > y0 ? y1 - y0 : fabs(y0) + 1) * 0.05;
     y0 -= pad;
     y1 += pad;
+    if (ns > 0) { /* headroom, so the data stays below the legend box */
+        double top = agora_svg_py(1), h = agora_svg_py(0) - top;
+        double leg = 38 + 16.0 * (double)ns - top;
+        if (leg > 0 && leg < 0.6 * h)
+            y1 += (y1 - y0) * leg / (h - leg);
+    }
     agora_sbuf b = {0};
     agora_svg_begin(&b, title);
     agora_svg_axes(&b, xl, yl, x0, x1, y0, y1, false);
@@ -157,6 +163,15 @@ agora_err agora_svg_line_chart(const char *path, const char *title, const char *
                               "stroke=\"%s\" fill=\"none\"/>\n",
                               px, pl, ph, px - 3, pl, px + 3, px - 3, ph, px + 3, color);
         }
+    }
+    /* the legend last, on a light box, so no line runs through it */
+    if (ns > 0)
+        agora_sbuf_printf(&b,
+                          "<rect x=\"%d\" y=\"34\" width=\"146\" height=\"%.0f\" fill=\"white\" "
+                          "fill-opacity=\"0.85\"/>\n",
+                          AGORA_SVG_WIDTH - 154, 16.0 * (double)ns + 4);
+    for (size_t k = 0; k < ns; k++) {
+        const char *color = k_palette[k % N_PALETTE];
         double ly = 44 + 16.0 * (double)k;
         agora_sbuf_printf(&b,
                           "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"%s\" "
