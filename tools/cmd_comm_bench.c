@@ -40,7 +40,7 @@ static struct {
     int64_t peers, iters, warmup, pool, worker_port, worker_index;
     double cap_mbps, rate_mbps;
     bool no_checksum;
-    const char *sizes, *codecs, *ops;
+    const char *sizes, *codecs, *ops, *data_auth;
     bool worker;
 } o;
 
@@ -58,6 +58,8 @@ static const agora_cli_flag k_flags[] = {
      "each peer limits its own P2P sends to N Mbit/s (comm.rate_limit_mbps; 0: none)"},
     {"--no-data-checksum", AGORA_CLI_SWITCH, &o.no_checksum, NULL,
      "ring data frames checksum their header only"},
+    {"--data-auth", AGORA_CLI_STR, &o.data_auth, "MODE",
+     "ring data: auto (checksums here: every peer is local), mac or checksum"},
     {"--worker", AGORA_CLI_SWITCH, &o.worker, NULL, "(internal) run as one peer"},
     {"--worker-port", AGORA_CLI_INT, &o.worker_port, "N", "(internal) coordinator port"},
     {"--worker-index", AGORA_CLI_INT, &o.worker_index, "N", "(internal) peer index"},
@@ -234,6 +236,14 @@ static int parent(void) {
     if (agora_comm_key_derive(secret, sizeof secret, mo.key) != AGORA_OK)
         return agora_cli_fail("comm-bench", "libsodium failed");
     mo.heartbeat_timeout_ms = 30000;
+    mo.data_auth = AGORA_DATA_AUTH_AUTO;
+    if (o.data_auth != NULL && strcmp(o.data_auth, "mac") == 0)
+        mo.data_auth = AGORA_DATA_AUTH_MAC;
+    else if (o.data_auth != NULL && strcmp(o.data_auth, "checksum") == 0)
+        mo.data_auth = AGORA_DATA_AUTH_CHECKSUM;
+    else if (o.data_auth != NULL && strcmp(o.data_auth, "auto") != 0)
+        return agora_cli_usage("comm-bench", "--data-auth: '%s' is not auto, mac or checksum",
+                               o.data_auth);
     agora_master *m = NULL;
     agora_err rc = agora_master_create(&mo, &m);
     if (rc != AGORA_OK)

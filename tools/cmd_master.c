@@ -186,6 +186,7 @@ static int master_run(int argc, char **argv) {
     mo.heartbeat_interval_ms = (int32_t)cfg.heartbeat_interval_ms;
     mo.heartbeat_timeout_ms = (int32_t)cfg.heartbeat_timeout_ms;
     mo.phase_timeout_ms = (int32_t)cfg.phase_timeout_ms;
+    mo.data_auth = cfg.data_auth;
     agora_master *m = NULL;
     rc = agora_master_create(&mo, &m);
     if (rc != AGORA_OK)

@@ -86,6 +86,7 @@ typedef struct agora_comm_cfg {
     int64_t collective_timeout_ms; /* comm.collective_timeout_ms: deadline per all-reduce */
     int64_t rejoin_timeout_ms;     /* comm.rejoin_timeout_ms: node reconnects this long (0: stop) */
     double rate_limit_mbps;        /* comm.rate_limit_mbps: per-peer P2P send cap, 0 = none */
+    int data_auth;                 /* comm.data_auth: agora_data_auth (the coordinator's) */
     char standby[AGORA_CFG_STR_LEN]; /* comm.standby: HOST:PORT of a standby coordinator */
     int64_t standby_takeover_ms;     /* comm.standby_takeover_ms: standby waits this long */
 } agora_comm_cfg;
@@ -95,6 +96,15 @@ AGORA_API agora_cfg_table agora_comm_cfg_table(agora_comm_cfg *cfg);
 
 /* ---- master ---- */
 
+/* How ring data frames are protected (decided by the coordinator, the same for every link
+ * of an epoch; docs/protocol.md). A checksum catches damage; a MAC also catches frames
+ * forged or altered on the path, at some CPU cost (Poly1305, about 3 GB/s per core). */
+typedef enum agora_data_auth {
+    AGORA_DATA_AUTH_AUTO = 0,     /* MACs when any member is not on this host's loopback */
+    AGORA_DATA_AUTH_MAC = 1,      /* always MACs */
+    AGORA_DATA_AUTH_CHECKSUM = 2, /* XXH3 checksums only (trusted networks) */
+} agora_data_auth;
+
 typedef struct agora_master_opts {
     const char *bind_host; /* "127.0.0.1" when NULL */
     uint16_t port;         /* 0 = any free port; see agora_master_port() */
@@ -102,6 +112,7 @@ typedef struct agora_master_opts {
     int32_t heartbeat_interval_ms; /* told to peers; default 500 when 0 */
     int32_t heartbeat_timeout_ms;  /* a silent peer is evicted after this; default 5000 */
     int32_t phase_timeout_ms;      /* a topology vote waits at most this; default 30000 */
+    int data_auth; /* agora_data_auth: how ring data frames are protected (default auto) */
 } agora_master_opts;
 
 typedef struct agora_master agora_master;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "agora/alloc.h"
+#include "comm/xxh.h"
 
 _Static_assert(AGORA_AUTH_MAC == crypto_auth_BYTES, "mac size");
 _Static_assert(AGORA_COMM_KEY_BYTES == crypto_auth_KEYBYTES, "key size");
@@ -148,4 +149,98 @@ agora_err agora_comm_key_from_file(const char *path, uint8_t key[AGORA_COMM_KEY_
     sodium_memzero(buf, len);
     agora_free(buf);
     return rc;
+}
+
+// ---- ring data ----
+
+void agora__ring_key(const uint8_t psk[AGORA_COMM_KEY_BYTES], uint64_t epoch,
+                     const uint8_t nonce[AGORA_RING_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]) {
+    uint8_t d[8 + AGORA_RING_NONCE];
+    agora__put_le64(d, epoch);
+    memcpy(d + 8, nonce, AGORA_RING_NONCE);
+    labelled(psk, "agora/v1/ring", d, sizeof d, out);
+}
+
+_Static_assert(AGORA_COMM_KEY_BYTES == crypto_stream_xchacha20_KEYBYTES, "ring key size");
+_Static_assert(crypto_onetimeauth_KEYBYTES == 32, "Poly1305 key size");
+
+struct agora__fh {
+    crypto_onetimeauth_state poly; /* libsodium aligns it */
+    void *xxh;
+    bool mac;
+};
+
+agora__fh *agora__fh_new(void) {
+    agora__fh *h = agora_malloc_aligned(sizeof *h);
+    if (h == NULL)
+        return NULL;
+    memset(h, 0, sizeof *h);
+    h->xxh = agora__xxh_state_new();
+    if (h->xxh == NULL) {
+        agora_free_aligned(h);
+        return NULL;
+    }
+    return h;
+}
+
+void agora__fh_free(agora__fh *h) {
+    if (h == NULL)
+        return;
+    agora__xxh_state_free(h->xxh);
+    sodium_memzero(&h->poly, sizeof h->poly);
+    agora_free_aligned(h);
+}
+
+static void one_time_key(const uint8_t *key, const agora__fpos *pos, uint8_t otk[32]) {
+    uint8_t n[crypto_stream_xchacha20_NONCEBYTES] = {0};
+    agora__put_le64(n, pos->seq);
+    n[8] = pos->phase;
+    agora__put_le32(n + 9, pos->step);
+    agora__put_le32(n + 13, pos->chunk);
+    agora__put_le32(n + 17, pos->piece);
+    crypto_stream_xchacha20(otk, 32, n, key);
+}
+
+void agora__fh_reset(agora__fh *h, const uint8_t *key, const agora__fpos *pos,
+                     const uint8_t hdr24[24]) {
+    h->mac = key != NULL;
+    if (!h->mac) {
+        agora__xxh3_reset(h->xxh, agora__xxh3(hdr24, 24));
+        return;
+    }
+    uint8_t otk[32];
+    one_time_key(key, pos, otk);
+    crypto_onetimeauth_init(&h->poly, otk);
+    sodium_memzero(otk, sizeof otk);
+    crypto_onetimeauth_update(&h->poly, hdr24, 24);
+}
+
+void agora__fh_update(agora__fh *h, const void *p, size_t n) {
+    if (h->mac)
+        crypto_onetimeauth_update(&h->poly, p, n);
+    else
+        agora__xxh3_update(h->xxh, p, n);
+}
+
+uint64_t agora__fh_digest(agora__fh *h) {
+    if (!h->mac)
+        return agora__xxh3_digest(h->xxh);
+    uint8_t tag[crypto_onetimeauth_BYTES];
+    crypto_onetimeauth_final(&h->poly, tag);
+    return agora__get_le64(tag);
+}
+
+uint64_t agora__fh_frame(const uint8_t *key, const agora__fpos *pos, const uint8_t hdr24[24],
+                         const void *payload, size_t len) {
+    if (key == NULL)
+        return agora__frame_checksum(hdr24, payload, len);
+    crypto_onetimeauth_state st;
+    uint8_t otk[32], tag[crypto_onetimeauth_BYTES];
+    one_time_key(key, pos, otk);
+    crypto_onetimeauth_init(&st, otk);
+    crypto_onetimeauth_update(&st, hdr24, 24);
+    crypto_onetimeauth_update(&st, payload, len);
+    crypto_onetimeauth_final(&st, tag);
+    sodium_memzero(otk, sizeof otk);
+    return agora__get_le64(tag);
 }

@@ -4,7 +4,8 @@
  *   master -> peer   CHALLENGE nonce_c (32 random bytes)
  *   peer -> master   AUTH mac("agora/v1/peer" || nonce_c), nonce_p
  *   master -> peer   WELCOME id, mac("agora/v1/master" || nonce_p)   (or REJECT)
- * Ring links open with P2P_HELLO mac("agora/v1/p2p" || epoch || from_id || stream).
+ * Ring links open with P2P_HELLO mac("agora/v1/p2p" || epoch || from_id || stream) under the
+ * epoch's ring key (below), so a HELLO from another epoch or run is refused.
  * After WELCOME every master-link frame is MACed under a session key (below).
  * A peer without the key learns nothing beyond the challenge.
  */
@@ -67,5 +68,42 @@ void agora__session_seal(agora__session *s, uint8_t hdr[AGORA_WIRE_HDR], uint8_t
  * and the XXH3 checksum (AGORA_EPROTO, AGORA_ECHECKSUM). */
 agora_err agora__session_check(agora__session *s, const uint8_t raw[AGORA_WIRE_HDR],
                                const agora_frame_hdr *hdr, const void *payload);
+
+/* ---- ring data (docs/protocol.md, "Frame MACs on ring data") ----
+ * Every topology change brings a fresh 32-byte nonce from the coordinator (in C2P_TOPO,
+ * over the MACed master link); every member derives the epoch's ring key
+ * mac("agora/v1/ring", epoch || nonce) from the PSK. Ring links open with a P2P_HELLO MACed
+ * under it, and with data MACs on, every P2P_DATA frame carries in its checksum slot the
+ * first 8 bytes of a Poly1305 tag over header bytes 0..23 and the payload, under a one-time
+ * key: 32 bytes of XChaCha20 keystream under the ring key for the frame's position (the
+ * collective's sequence number, the phase, the reduce-scatter step, the chunk and the
+ * piece). All-gather frames leave the step out, so a frame forwarded byte for byte around
+ * the ring stays valid; every other position occurs once per collective. */
+#define AGORA_RING_NONCE 32u
+void agora__ring_key(const uint8_t psk[AGORA_COMM_KEY_BYTES], uint64_t epoch,
+                     const uint8_t nonce[AGORA_RING_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]);
+
+/* Where a data frame sits in a collective: its MAC's nonce. */
+typedef struct agora__fpos {
+    uint64_t seq;   /* the collective */
+    uint8_t phase;  /* 0 reduce-scatter, 1 all-gather */
+    uint32_t step;  /* reduce-scatter step (0 in the all-gather) */
+    uint32_t chunk; /* chunk index */
+    uint32_t piece; /* piece index in the chunk */
+} agora__fpos;
+
+/* The streaming hash of one data frame: XXH3 (the checksum) when key is NULL, else the
+ * MAC above. Allocate with agora__fh_new (it holds either state, suitably aligned). */
+typedef struct agora__fh agora__fh;
+agora__fh *agora__fh_new(void);
+void agora__fh_free(agora__fh *h); /* NULL-safe; wipes the MAC state */
+/* Starts a frame whose header bytes 0..23 are hdr24. */
+void agora__fh_reset(agora__fh *h, const uint8_t *key, const agora__fpos *pos,
+                     const uint8_t hdr24[24]);
+void agora__fh_update(agora__fh *h, const void *p, size_t n);
+uint64_t agora__fh_digest(agora__fh *h);
+/* The whole frame at once: agora__frame_checksum's value when key is NULL. */
+uint64_t agora__fh_frame(const uint8_t *key, const agora__fpos *pos, const uint8_t hdr24[24],
+                         const void *payload, size_t len);
 
 #endif /* AGORA_COMM_AUTH_H */

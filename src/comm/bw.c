@@ -34,7 +34,7 @@ typedef struct bw_round {
 static agora_err send_hello(agora_comm *c, int fd, uint32_t stream, int64_t deadline) {
     uint8_t buf[64], mac[AGORA_AUTH_MAC];
     agora_wbuf w = {buf, 0, sizeof buf, false};
-    agora__auth_p2p(c->key, c->epoch, c->id, stream, mac);
+    agora__auth_p2p(c->ring_key, c->epoch, c->id, stream, mac);
     agora__w_u64(&w, c->epoch);
     agora__w_u64(&w, c->id);
     agora__w_u32(&w, stream);
@@ -63,7 +63,7 @@ static agora_err accept_from(agora_comm *c, uint32_t k, int64_t deadline, int *s
             uint32_t s = agora__r_u32(&r);
             uint8_t mac[AGORA_AUTH_MAC], want[AGORA_AUTH_MAC];
             agora__r_bytes(&r, mac, sizeof mac);
-            agora__auth_p2p(c->key, epoch, from, s, want);
+            agora__auth_p2p(c->ring_key, epoch, from, s, want);
             uint32_t kk = s & ~BW_STREAM;
             bool valid = agora__r_done(&r) == AGORA_OK && memcmp(mac, want, sizeof mac) == 0 &&
                          epoch == c->epoch && (s & BW_STREAM) && kk >= k && kk < W &&

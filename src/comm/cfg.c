@@ -4,6 +4,7 @@
 #include "agora/comm.h"
 
 static const char *const k_codecs[] = {"f32", "int8-lut", "minmax-uint8", "e3m0", NULL};
+static const char *const k_data_auth[] = {"auto", "mac", "checksum", NULL};
 
 static const agora_cfg_entry k_comm_cfg[] = {
     AGORA_CFG_STR(agora_comm_cfg, "comm.master", master, "127.0.0.1", "host of the coordinator"),
@@ -39,6 +40,9 @@ static const agora_cfg_entry k_comm_cfg[] = {
     AGORA_CFG_INT(agora_comm_cfg, "comm.standby_takeover_ms", standby_takeover_ms, 3000, 100,
                   3600000,
                   "standby master: take over once the coordinator has been unreachable this long"),
+    AGORA_CFG_ENUM(agora_comm_cfg, "comm.data_auth", data_auth, "auto", k_data_auth,
+                   "coordinator: ring data frames carry a MAC (mac), an XXH3 checksum only "
+                   "(checksum), or a MAC unless every member is on this host (auto)"),
     AGORA_CFG_DBL(agora_comm_cfg, "comm.rate_limit_mbps", rate_limit_mbps, 0.0, 0.0, 1e6,
                   "cap on each peer's outgoing P2P data in Mbit/s (token bucket over all ring "
                   "streams, shared-state serving and link measurement); 0: unlimited"),

@@ -86,7 +86,7 @@ static size_t waiting_joiners(const agora_master *m) {
 }
 
 static void send_topo(agora_master *m, bool changed) {
-    size_t cap = 32 + m->n_members * 14;
+    size_t cap = 32 + 33 + m->n_members * 14;
     uint8_t *buf = agora_malloc(cap);
     if (buf == NULL) {
         AGORA_LOG_ERROR(AGORA_SUB_COORD, "out of memory sending the topology");
@@ -108,6 +108,8 @@ static void send_topo(agora_master *m, bool changed) {
         agora__w_u32(&w, (uint32_t)r);
         agora__w_u32(&w, (uint32_t)m->n_members);
         agora__w_u32(&w, pool);
+        agora__w_bytes(&w, m->ring_nonce, sizeof m->ring_nonce);
+        agora__w_u8(&w, m->data_mac ? 1 : 0);
         for (size_t k = 0; k < m->n_members; k++) {
             mpeer *q = agora__coord_find(m, m->members[k]);
             agora__w_u64(&w, m->members[k]);
@@ -153,12 +155,20 @@ static void check_topo(agora_master *m) {
             }
         }
         m->epoch++;
+        agora__auth_nonce(m->ring_nonce);
+        m->data_mac = m->o.data_auth == AGORA_DATA_AUTH_MAC;
+        for (size_t r = 0; r < m->n_members && m->o.data_auth == AGORA_DATA_AUTH_AUTO; r++) {
+            mpeer *q = agora__coord_find(m, m->members[r]);
+            if (q && (q->ipv4 >> 24) != 127)
+                m->data_mac = true; /* a link leaves this host */
+        }
         m->dirty = false;
         m->broken = true; /* until every member confirms its links */
         m->phase = PH_TOPO;
         m->phase_deadline = agora_deadline_in_ms(m->o.phase_timeout_ms);
-        AGORA_LOG_INFO(AGORA_SUB_COORD, "epoch %llu: world %zu", (unsigned long long)m->epoch,
-                       m->n_members);
+        AGORA_LOG_INFO(AGORA_SUB_COORD, "epoch %llu: world %zu, ring data %s",
+                       (unsigned long long)m->epoch, m->n_members,
+                       m->data_mac ? "MACs" : "checksums");
     }
     for (size_t r = 0; r < m->n_members; r++) {
         mpeer *p = agora__coord_find(m, m->members[r]);
@@ -628,6 +638,8 @@ agora_err agora_master_create(const agora_master_opts *opts, agora_master **out)
     if (opts == NULL)
         return AGORA_EINVAL;
     AGORA_TRY(agora__auth_init());
+    if (opts->data_auth < AGORA_DATA_AUTH_AUTO || opts->data_auth > AGORA_DATA_AUTH_CHECKSUM)
+        return AGORA_EINVAL;
     agora_master *m = agora_calloc(1, sizeof *m);
     if (m == NULL)
         return AGORA_ENOMEM;

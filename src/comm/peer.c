@@ -282,8 +282,8 @@ void agora_comm_destroy(agora_comm *c) {
     agora_free_aligned(c->store[1]);
     for (int j = 0; j < 64; j++) {
         agora_free_aligned(c->stage[j]);
-        agora__xxh_state_free(c->xs[j]);
-        agora__xxh_state_free(c->xo[j]);
+        agora__fh_free(c->xs[j]);
+        agora__fh_free(c->xo[j]);
     }
     agora__session_end(&c->sess);
     agora_free(c);
@@ -349,6 +349,9 @@ static agora_err parse_topo(agora_comm *c, agora_rbuf *r, bool *changed) {
     }
     for (uint32_t j = 0; j < pool; j++)
         c->tx[j] = c->rx[j] = -1;
+    uint8_t nonce[AGORA_RING_NONCE];
+    agora__r_bytes(r, nonce, sizeof nonce);
+    uint8_t data_mac = agora__r_u8(r);
     for (uint32_t k = 0; k < world; k++) {
         c->ids[k] = agora__r_u64(r);
         c->ipv4s[k] = agora__r_u32(r);
@@ -359,9 +362,15 @@ static agora_err parse_topo(agora_comm *c, agora_rbuf *r, bool *changed) {
         free_topology(c);
         return AGORA_EPROTO;
     }
+    if (data_mac > 1) {
+        free_topology(c);
+        return AGORA_EPROTO;
+    }
     c->epoch = epoch;
     c->rank = rank;
     c->world = world;
+    c->data_mac = data_mac != 0;
+    agora__ring_key(c->key, epoch, nonce, c->ring_key);
     return AGORA_OK;
 }
 
@@ -415,7 +424,7 @@ static agora_err accept_link(agora_comm *c, uint64_t prev_id, int64_t deadline, 
         uint32_t stream = agora__r_u32(&r);
         uint8_t mac[AGORA_AUTH_MAC], want[AGORA_AUTH_MAC];
         agora__r_bytes(&r, mac, sizeof mac);
-        agora__auth_p2p(c->key, epoch, from, stream, want);
+        agora__auth_p2p(c->ring_key, epoch, from, stream, want);
         if (agora__r_done(&r) != AGORA_OK || memcmp(mac, want, sizeof mac) != 0)
             rc = AGORA_EAUTH;
         else if (epoch != c->epoch || from != prev_id || stream >= c->pool || c->rx[stream] >= 0)
@@ -440,7 +449,7 @@ static agora_err build_links(agora_comm *c, int64_t deadline, bool *verdict_seen
         uint8_t buf[64];
         agora_wbuf w = {buf, 0, sizeof buf, false};
         uint8_t mac[AGORA_AUTH_MAC];
-        agora__auth_p2p(c->key, c->epoch, c->id, j, mac);
+        agora__auth_p2p(c->ring_key, c->epoch, c->id, j, mac);
         agora__w_u64(&w, c->epoch);
         agora__w_u64(&w, c->id);
         agora__w_u32(&w, j);

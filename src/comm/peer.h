@@ -34,6 +34,8 @@ struct agora_comm {
     uint16_t port;
     /* topology */
     uint64_t epoch;
+    uint8_t ring_key[AGORA_COMM_KEY_BYTES]; /* this epoch's (auth.h): HELLOs, data MACs */
+    bool data_mac;                           /* this epoch's ring data carries MACs */
     uint32_t rank, world, pool;
     uint64_t *ids;
     uint32_t *ipv4s;
@@ -55,8 +57,8 @@ struct agora_comm {
     uint8_t *store[2];
     size_t store_cap;
     uint8_t *stage[64]; /* ring.c: per-stream receive stages and XXH3 states, kept so */
-    void *xs[64];       /* that no all-reduce maps (and page-faults) fresh memory */
-    void *xo[64];
+    agora__fh *xs[64];  /* that no all-reduce maps (and page-faults) fresh memory */
+    agora__fh *xo[64];
     agora__rate rate; /* comm.rate_limit_mbps over every outgoing P2P byte */
 };
 

@@ -34,6 +34,7 @@
 #include "agora/alloc.h"
 #include "agora/log.h"
 #include "agora/time.h"
+#include "comm/auth.h"
 #include "comm/net.h"
 #include "comm/peer.h"
 #include "comm/q8.h"
@@ -70,9 +71,9 @@ typedef struct stream_st {
     float *r_bak;        /* F32 add: back up each element as it is added (else NULL) */
     uint32_t *r_bak_cnt; /* ... counting the backed prefix here */
     bool r_hash;         /* the payload is covered by the checksum (no AGORA_FRAME_F_HDR_ONLY) */
-    void *xs;            /* XXH3 streaming state (comm/xxh.h) */
-    void *xo;            /* F32 reduce-scatter: XXH3 of the sums as they are made, for the frame
-                            that sends them next step (the sums are hashed while in cache) */
+    agora__fh *xs;       /* the frame's checksum or MAC, as it streams in (auth.h) */
+    agora__fh *xo;       /* F32 reduce-scatter: the same for the frame that sends these sums
+                            next step, made as the sums are (they are hashed while in cache) */
     bool r_out;          /* xo is running for this piece */
     uint8_t meta[AGORA_LUT8_META];
     agora_decoder dec;
@@ -92,7 +93,9 @@ typedef struct ring {
     uint8_t *store[2]; /* quantized: encoded chunks (all-gather double buffer) */
     uint8_t (*hdr[2])[AGORA_WIRE_HDR];
     stream_st *st;
-    uint16_t flags; /* AGORA_FRAME_F_HDR_ONLY when data checksums are off */
+    uint16_t flags; /* AGORA_FRAME_F_MAC with data MACs, AGORA_FRAME_F_HDR_ONLY when data
+                       checksums are off, else 0 */
+    const uint8_t *mac_key; /* the epoch's ring key with data MACs on, else NULL (XXH3) */
     /* comm.rate_limit_mbps: set by pump_send (on the sending thread) when the bucket is
      * empty: the sender waits this long instead of polling for POLLOUT */
     int32_t tx_wait_ms;
@@ -151,6 +154,8 @@ static void piece(const ring *R, const chunk_geo *g, size_t i, size_t *pe0, size
 
 typedef struct step {
     int mode;
+    uint8_t phase; /* 0 reduce-scatter, 1 all-gather: with sidx, the frames' MAC position */
+    uint32_t sidx; /* the step within its phase */
     int prep; /* PREP_*: what to do to each piece just before it is sent */
     size_t c_send, c_recv;
     const uint8_t *send_base; /* store (quantized) or chunk bytes (F32) */
@@ -171,6 +176,22 @@ typedef struct step {
 } step;
 
 // ---- stream progress ----
+
+/* The MAC position of piece i of chunk c in step S (auth.h). All-gather frames are
+ * forwarded unchanged, so their position leaves the step out. */
+static agora__fpos frame_pos(const ring *R, const step *S, size_t c, size_t i) {
+    agora__fpos p = {R->job->seq, S->phase, S->phase ? 0 : S->sidx, (uint32_t)c, (uint32_t)i};
+    return p;
+}
+
+/* The position of the frame that sends the sums received in reduce-scatter step S: the next
+ * reduce-scatter step, or all-gather step 0 after the last one. */
+static agora__fpos next_pos(const ring *R, const step *S, size_t i) {
+    bool last = S->sidx + 2 >= R->W;
+    agora__fpos p = {R->job->seq, last ? 1 : 0, last ? 0 : S->sidx + 1, (uint32_t)S->c_recv,
+                     (uint32_t)i};
+    return p;
+}
 
 static agora_err io_err(ssize_t n) {
     if (n == 0)
@@ -217,8 +238,11 @@ static void prepare_piece(ring *R, const step *S, const chunk_geo *g, size_t i) 
             }
         }
     }
-    agora__frame_build_flags(S->send_hdr[i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq, enc,
-                             (uint32_t)(R->msz + cbytes(R, pn)));
+    uint32_t len = (uint32_t)(R->msz + cbytes(R, pn));
+    agora__frame_hdr_prefix(S->send_hdr[i], AGORA_MSG_P2P_DATA, R->flags, R->job->seq, len);
+    agora__fpos pos = frame_pos(R, S, S->c_send, i);
+    agora__put_le64(S->send_hdr[i] + 24,
+                    agora__fh_frame(R->mac_key, &pos, S->send_hdr[i], enc, len));
 }
 
 /* Sends what the socket takes. *progress is set when bytes moved. */
@@ -309,13 +333,16 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     AGORA_TRY(agora__hdr_decode(s->r_hdr, &h));
     if (h.type != AGORA_MSG_P2P_DATA || h.tag != R->job->seq || h.length != want_len)
         return AGORA_EPROTO;
+    if (((h.flags & AGORA_FRAME_F_MAC) != 0) != (R->mac_key != NULL))
+        return AGORA_EPROTO; /* with data MACs on, every frame must carry one; else none */
     s->r_sum = h.checksum;
     s->r_hash = (h.flags & AGORA_FRAME_F_HDR_ONLY) == 0;
     if (!s->r_hash) { /* the header alone is covered: check it now */
         if (agora__xxh3(s->r_hdr, 24) != h.checksum)
             return AGORA_ECHECKSUM;
     } else {
-        agora__xxh3_reset(s->xs, agora__xxh3(s->r_hdr, 24));
+        agora__fpos pos = frame_pos(R, S, S->c_recv, s->r_piece);
+        agora__fh_reset(s->xs, R->mac_key, &pos, s->r_hdr);
     }
     s->stage_len = 0;
     s->elems_done = 0;
@@ -339,9 +366,10 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     }
     s->r_out = false;
     if (S->pre_next && s->r_hash) { /* hash the sums for next step's frame as they are made */
-        uint64_t seed = agora__frame_hdr_prefix(S->pre_next[s->r_piece], AGORA_MSG_P2P_DATA,
-                                                R->flags, R->job->seq, (uint32_t)want_len);
-        agora__xxh3_reset(s->xo, seed);
+        agora__frame_hdr_prefix(S->pre_next[s->r_piece], AGORA_MSG_P2P_DATA, R->flags,
+                                R->job->seq, (uint32_t)want_len);
+        agora__fpos pos = next_pos(R, S, s->r_piece);
+        agora__fh_reset(s->xo, R->mac_key, &pos, S->pre_next[s->r_piece]);
         s->r_out = true;
     }
     return AGORA_OK;
@@ -399,7 +427,7 @@ static void drain_stage(ring *R, const step *S, stream_st *s, float *dst, size_t
             if (s->r_bak)
                 *s->r_bak_cnt = (uint32_t)(s->elems_done + k);
             if (s->r_out)
-                agora__xxh3_update(s->xo, d, k * sizeof(float));
+                agora__fh_update(s->xo, d, k * sizeof(float));
         } else {
             agora__decode_add(&s->dec, s->stage, k, dst + s->elems_done);
         }
@@ -454,7 +482,7 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
             }
             *progress = true;
             if (s->r_hash)
-                agora__xxh3_update(s->xs, dst, (size_t)n);
+                agora__fh_update(s->xs, dst, (size_t)n);
             s->r_off += (size_t)n;
             R->job->rx_bytes += (uint64_t)n;
             boff += (size_t)n;
@@ -470,14 +498,20 @@ static agora_err pump_recv(ring *R, const step *S, const chunk_geo *g, uint32_t 
             }
         }
         if (boff == body) {
-            if (s->r_hash && agora__xxh3_digest(s->xs) != s->r_sum)
+            if (s->r_hash && agora__fh_digest(s->xs) != s->r_sum) {
+                if (R->mac_key != NULL)
+                    AGORA_LOG_WARN(AGORA_SUB_COMM,
+                                   "ring: a data frame from rank %u failed its MAC (altered or "
+                                   "forged on the path?)",
+                                   (R->c->rank + R->W - 1) % R->W);
                 return AGORA_ECHECKSUM;
+            }
 #ifdef __SSE2__
             if (s->r_bak) /* order add_f32's non-temporal stores before what follows */
                 _mm_sfence();
 #endif
             if (s->r_out) {
-                agora__put_le64(S->pre_next[s->r_piece] + 24, agora__xxh3_digest(s->xo));
+                agora__put_le64(S->pre_next[s->r_piece] + 24, agora__fh_digest(s->xo));
                 S->pre_next_ok[s->r_piece] = 1;
             }
             if (S->mode == MODE_SET && R->job->codec != AGORA_CODEC_F32) {
@@ -730,6 +764,8 @@ static agora_err reduce_scatter(ring *R) {
         step S;
         memset(&S, 0, sizeof S);
         S.mode = MODE_ADD;
+        S.phase = 0;
+        S.sidx = s;
         S.prep = PREP_RS;
         S.c_send = mod((int64_t)r - s, W);
         S.c_recv = mod((int64_t)r - s - 1, W);
@@ -764,6 +800,8 @@ static agora_err finalize_and_gather(ring *R) {
         step S;
         memset(&S, 0, sizeof S);
         S.mode = MODE_SET;
+        S.phase = 1;
+        S.sidx = s;
         S.prep = s == 0 ? PREP_FINAL : PREP_NONE;
         S.c_send = cs;
         S.c_recv = cr;
@@ -1033,6 +1071,8 @@ static agora_err f32_pipelined(ring *R) {
         bool rs = t + 1 < W;
         uint32_t s = rs ? t : t - (W - 1);
         S->mode = rs ? MODE_ADD : MODE_SET;
+        S->phase = rs ? 0 : 1;
+        S->sidx = s;
         S->c_send = rs ? mod((int64_t)r - s, W) : mod((int64_t)r + 1 - s, W);
         S->c_recv = rs ? mod((int64_t)r - s - 1, W) : mod((int64_t)r - s, W);
         pl.gs[t] = geo(R, S->c_send);
@@ -1113,7 +1153,10 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     R.job = job;
     R.W = c->world;
     R.P = c->pool;
-    R.flags = c->o.data_checksum_off ? AGORA_FRAME_F_HDR_ONLY : 0;
+    R.mac_key = c->data_mac ? c->ring_key : NULL;
+    R.flags = c->data_mac               ? AGORA_FRAME_F_MAC
+              : c->o.data_checksum_off ? AGORA_FRAME_F_HDR_ONLY
+                                       : 0;
     R.esz =
         agora__codec_elems_per_byte(job->codec) == 2 ? 0 : agora__codec_code_bytes(job->codec, 1);
     R.msz = agora__codec_meta_bytes(job->codec);
@@ -1151,9 +1194,9 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         if (c->stage[j] == NULL)
             c->stage[j] = agora_malloc_aligned(STAGE_BYTES);
         if (c->xs[j] == NULL)
-            c->xs[j] = agora__xxh_state_new();
+            c->xs[j] = agora__fh_new();
         if (c->xo[j] == NULL)
-            c->xo[j] = agora__xxh_state_new();
+            c->xo[j] = agora__fh_new();
         R.st[j].stage = c->stage[j];
         R.st[j].xs = c->xs[j];
         R.st[j].xo = c->xo[j];

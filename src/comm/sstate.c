@@ -85,7 +85,7 @@ static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t
     uint8_t mac[AGORA_AUTH_MAC], want[AGORA_AUTH_MAC];
     agora__r_bytes(&r, mac, sizeof mac);
     uint32_t k = agora__r_u32(&r);
-    agora__auth_p2p(c->key, epoch, from, SS_STREAM_ID, want);
+    agora__auth_p2p(c->ring_key, epoch, from, SS_STREAM_ID, want);
     if (rc == AGORA_OK && (r.bad || memcmp(mac, want, sizeof mac) != 0 || epoch != c->epoch))
         rc = AGORA_EAUTH;
     for (uint32_t i = 0; rc == AGORA_OK && i < k; i++) {
@@ -176,7 +176,7 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
     if (rc == AGORA_OK) {
         agora_wbuf w = {req, 0, AGORA_WIRE_MAX_CTRL, false};
         uint8_t mac[AGORA_AUTH_MAC];
-        agora__auth_p2p(c->key, c->epoch, c->id, SS_STREAM_ID, mac);
+        agora__auth_p2p(c->ring_key, c->epoch, c->id, SS_STREAM_ID, mac);
         agora__w_u64(&w, c->epoch);
         agora__w_u64(&w, c->id);
         agora__w_bytes(&w, mac, sizeof mac);

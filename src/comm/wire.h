@@ -8,13 +8,13 @@
  *     5    1 type       agora_msg_type
  *     6    2 flags      bit 0 AGORA_FRAME_F_HDR_ONLY (P2P_DATA only): the checksum
  *                        covers the header alone; bit 1 AGORA_FRAME_F_MAC (master link
- *                        after the handshake): bytes 24..31 are the session MAC;
- *                        other bits must be 0
+ *                        after the handshake, and P2P_DATA with data MACs on): bytes
+ *                        24..31 are a MAC (auth.h); never both bits; other bits 0
  *     8    4 length     payload bytes, <= the per-type bound (agora__wire_max_len)
  *    12    4 reserved   0
  *    16    8 tag        collective sequence number, epoch, or 0
  *    24    8 checksum   XXH3-64 over header bytes 0..23 followed by the payload, or
- *                        with AGORA_FRAME_F_MAC the session MAC (auth.h)
+ *                        with AGORA_FRAME_F_MAC the session or ring-data MAC (auth.h)
  *
  * All integers little-endian, encoded field by field. Floats travel as IEEE-754 bit
  * patterns, little-endian.
@@ -34,14 +34,14 @@
 #endif
 
 #define AGORA_WIRE_MAGIC 0x41524741u
-#define AGORA_WIRE_VERSION 3u
+#define AGORA_WIRE_VERSION 4u
 /* Flag bits of a P2C_SS_SYNC entry: the content may differ between members
  * (agora_shared_tensor.local). */
 #define AGORA__SS_LOCAL 1u
 #define AGORA_WIRE_HDR 32u
 #define AGORA_FRAME_F_HDR_ONLY 0x1u
-/* Master-link frames after the handshake: the checksum slot holds the session MAC
- * (auth.h), not XXH3. Only on P2C_* and C2P_* types. */
+/* Master-link frames after the handshake, and ring data with data MACs on: the checksum
+ * slot holds a MAC (auth.h), not XXH3. Only on P2C_*, C2P_* and P2P_DATA. */
 #define AGORA_FRAME_F_MAC 0x2u
 /* No frame is larger; data senders split pieces at AGORA_WIRE_PIECE_MAX. */
 #define AGORA_WIRE_MAX_DATA (1u << 30)
@@ -60,6 +60,7 @@ typedef enum agora_msg_type {
     AGORA_MSG_P2C_LEAVE = 7,         /* empty: the deathrattle */
     AGORA_MSG_P2C_TOPO_REQ = 8,      /* u64 epoch known to the peer */
     AGORA_MSG_C2P_TOPO = 9,          /* u64 epoch, u8 changed, u32 rank, u32 world, u32 pool,
+                                        32 ring nonce, u8 data MACs,
                                         world x {u64 id, u32 ipv4, u16 port} */
     AGORA_MSG_P2C_TOPO_DONE = 10,    /* u64 epoch, u8 ok */
     AGORA_MSG_C2P_TOPO_VERDICT = 11, /* u64 epoch, u8 ok */

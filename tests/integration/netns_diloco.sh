@@ -71,5 +71,7 @@ done
 w0=$(find "$work/n0/ckpt" -name model.safetensors | sort | tail -n 1)
 w1=$(find "$work/n1/ckpt" -name model.safetensors | sort | tail -n 1)
 [ -n "$w0" ] && [ -n "$w1" ] || fail "no final weights"
+# comm.data_auth=auto: links that leave a host carry MACs
+grep -q "ring data MACs" "$work/master.log" || fail "the ring between hosts ran without data MACs"
 cmp -s "$w0" "$w1" || fail "replicas differ: $w0 $w1"
-echo "ok: 2 nodes in 2 namespaces over $net.0/24, 3 outer steps, identical weights"
+echo "ok: 2 nodes in 2 namespaces over $net.0/24, 3 outer steps, ring data MACs, identical weights"

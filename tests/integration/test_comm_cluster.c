@@ -17,6 +17,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,7 +357,9 @@ static int scenario_reference(const cluster *cl, int idx) {
 
 static void run_reference(int world) {
     cluster *cl = cluster_new(world);
-    start_master(cl, NULL);
+    /* two sizes run with ring data MACs (every reduce-scatter and all-gather position,
+     * both F32 schedules, every codec), the others with XXH3 checksums */
+    start_master(cl, world == 2 || world == 8 ? "--set comm.data_auth=mac" : NULL);
     for (int i = 0; i < world; i++)
         spawn(cl, scenario_reference, i);
     bool ok = true;
@@ -1039,6 +1043,189 @@ static void master_link_drops_injected_frames(void **state) {
     cluster_free(cl, true);
 }
 
+// ---- ring data tampered with on the path ----
+
+/* An on-path attacker in front of a peer's ring listener: forwards every ring link, and in
+ * the first P2P_DATA frame toward the peer adds 1 to one float, then recomputes the XXH3
+ * checksum (anyone can), keeping any MAC flag and tag as they were. Runs inside peer 1,
+ * which advertises this proxy's port to the others. */
+typedef struct data_mitm {
+    int lfd;
+    uint16_t up_port;
+    _Atomic int tampered;
+} data_mitm;
+
+static void *data_mitm_link(void *arg) {
+    data_mitm *x = ((void **)arg)[0];
+    int down = (int)(intptr_t)((void **)arg)[1];
+    free(arg);
+    int up = raw_connect(x->up_port);
+    static _Thread_local uint8_t pend[1 << 17], buf[1 << 16];
+    size_t have = 0;
+    int64_t deadline = agora_deadline_in_ms(30000);
+    while (up >= 0 && !agora_deadline_passed(deadline)) {
+        struct pollfd p[2] = {{down, POLLIN, 0}, {up, POLLIN, 0}};
+        if (poll(p, 2, 100) <= 0)
+            continue;
+        if (p[1].revents) {
+            ssize_t n = read(up, buf, sizeof buf);
+            if (n <= 0 || write(down, buf, (size_t)n) != n)
+                break;
+        }
+        if (p[0].revents) {
+            ssize_t n = read(down, pend + have, sizeof pend - have);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+            while (have >= AGORA_WIRE_HDR) {
+                size_t len = AGORA_WIRE_HDR + agora__get_le32(pend + 8);
+                if (len > sizeof pend)
+                    goto out; /* bigger than this test sends */
+                if (have < len)
+                    break;
+                if (pend[5] == AGORA_MSG_P2P_DATA && len >= AGORA_WIRE_HDR + 8 &&
+                    atomic_exchange(&x->tampered, 1) == 0) {
+                    float v;
+                    memcpy(&v, pend + AGORA_WIRE_HDR + 4, 4);
+                    v += 1.0f;
+                    memcpy(pend + AGORA_WIRE_HDR + 4, &v, 4);
+                    if (!(pend[6] & AGORA_FRAME_F_MAC))
+                        agora__put_le64(pend + 24, agora__frame_checksum(pend, pend + AGORA_WIRE_HDR,
+                                                                         len - AGORA_WIRE_HDR));
+                }
+                if (write(up, pend, len) != (ssize_t)len)
+                    goto out;
+                memmove(pend, pend + len, have - len);
+                have -= len;
+            }
+        }
+    }
+out:
+    close(down);
+    if (up >= 0)
+        close(up);
+    return NULL;
+}
+
+static void *data_mitm_main(void *arg) {
+    data_mitm *x = arg;
+    for (;;) {
+        int fd = accept(x->lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        void **a = malloc(2 * sizeof *a);
+        a[0] = x;
+        a[1] = (void *)(intptr_t)fd;
+        pthread_t th;
+        if (pthread_create(&th, NULL, data_mitm_link, a) == 0)
+            pthread_detach(th);
+    }
+}
+
+static uint16_t listen_any(int *fd) {
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sin;
+    if (bind(*fd, (struct sockaddr *)(void *)&sin, sizeof sin) != 0 || listen(*fd, 16) != 0 ||
+        getsockname(*fd, (struct sockaddr *)(void *)&sin, &sl) != 0)
+        return 0;
+    return ntohs(sin.sin_port);
+}
+
+/* Exit codes: 0 the collective failed and the input is restored; 20 it committed a wrong
+ * sum; 21 it committed the exact sum (the tamper was missed by the proxy); else setup. */
+static int scenario_tamper(const cluster *cl, int idx) {
+    agora_comm_opts o;
+    memset(&o, 0, sizeof o);
+    char p[512], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/key", cl->dir);
+    if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
+        return 10;
+    o.master_port = cl->port;
+    data_mitm x = {.lfd = -1};
+    atomic_init(&x.tampered, 0);
+    if (idx == 1) { /* the others reach this peer's ring listener only through the proxy */
+        int tmp;
+        x.up_port = listen_any(&tmp);
+        close(tmp); /* a free port for the real listener */
+        uint16_t mport = listen_any(&x.lfd);
+        pthread_t th;
+        if (x.up_port == 0 || mport == 0 || pthread_create(&th, NULL, data_mitm_main, &x) != 0)
+            return 11;
+        pthread_detach(th);
+        o.p2p_port = x.up_port;
+        o.p2p_advertise_port = mport;
+    }
+    agora_comm *c = NULL;
+    if (agora_comm_create(&o, &c) != AGORA_OK || join_until(c, 2, 30000) != AGORA_OK)
+        return 12;
+    enum { N = 1000 };
+    float v[N];
+    fill(v, N, idx, 1);
+    agora_reduce_desc d = {v, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000),
+                           NULL};
+    agora_err rc = agora_comm_allreduce(c, &d, NULL);
+    int ret;
+    if (rc == AGORA_OK) {
+        ret = check_exact(v, N, 2, 1, false) ? 20 : 21;
+    } else {
+        float in[N];
+        fill(in, N, idx, 1);
+        ret = memcmp(v, in, sizeof in) == 0 ? 0 : 13; /* restored */
+        fprintf(stderr, "tampered collective: %s\n", agora_err_name(rc));
+    }
+    if (idx == 1 && !atomic_load(&x.tampered))
+        ret = 14;
+    agora_comm_destroy(c);
+    if (x.lfd >= 0)
+        close(x.lfd);
+    return ret;
+}
+
+/* A float changed on the path, with a recomputed XXH3 checksum: under comm.data_auth =
+ * checksum the ring commits the wrong sum (what an attacker on the path can do without
+ * MACs), under comm.data_auth = mac the frame fails its MAC, the collective fails and
+ * both peers get their input back. */
+static void ring_data_macs_catch_tampering_on_the_path(void **state) {
+    (void)state;
+    const char *modes[2] = {"checksum", "mac"};
+    for (int m = 0; m < 2; m++) {
+        cluster *cl = cluster_new(2);
+        char extra[64];
+        snprintf(extra, sizeof extra, "--set comm.data_auth=%s", modes[m]);
+        start_master(cl, extra);
+        spawn(cl, scenario_tamper, 0);
+        spawn(cl, scenario_tamper, 1);
+        bool ok = true;
+        for (int i = 0; i < 2; i++) {
+            int st = wait_exit(cl->peer[i], 60000);
+            cl->peer[i] = -1;
+            /* peer 1 adds the tampered frame into its chunk; peer 0 gets that chunk back in
+             * the all-gather: with checksums both commit a wrong sum */
+            int want = m == 1 ? 0 : 20;
+            if (st != want) {
+                print_message("%s: peer %d exited with %d, wanted %d\n", modes[m], i, st, want);
+                ok = false;
+            }
+        }
+        if (ok && m == 1) {
+            char lp[600], err[AGORA_ERR_LEN], *log = NULL;
+            size_t ll = 0;
+            snprintf(lp, sizeof lp, "%s/peer-01.log", cl->dir);
+            if (agora_read_file(lp, 1 << 24, &log, &ll, err) != AGORA_OK ||
+                strstr(log, "failed its MAC") == NULL) {
+                print_message("peer 1 did not report the bad MAC\n");
+                ok = false;
+            }
+            agora_free(log);
+        }
+        cluster_free(cl, ok);
+    }
+}
+
 // ---- a peer that gives up before the collective starts ----
 
 /* Peer 0 starts an all-reduce with a 200 ms deadline while peer 1 is still busy: it must
@@ -1691,6 +1878,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(join_mid_run_receives_shared_state),
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
         cmocka_unit_test(master_link_drops_injected_frames),
+        cmocka_unit_test(ring_data_macs_catch_tampering_on_the_path),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),

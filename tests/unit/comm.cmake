@@ -9,7 +9,8 @@ agora_unit_test(comm_wire SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_comm_wire.
   wire_header_round_trips_little_endian wire_rejects_bad_magic_version_flags
   wire_length_bounded_per_type wire_checksum_detects_flips wire_reader_never_overruns
   wire_checksum_matches_libxxhash wire_header_only_checksum_is_limited_to_ring_data
-  wire_session_macs_catch_forgery_replay_and_direction)
+  wire_session_macs_catch_forgery_replay_and_direction
+  wire_ring_data_macs_bind_key_position_and_bytes)
 agora_unit_test(comm_topo SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_comm_topo.c LIBS agora_comm CASES
   topo_exact_matches_brute_force topo_prefers_fast_links topo_heuristic_large_is_valid
   topo_tie_break_by_sum)

@@ -235,12 +235,74 @@ static void wire_session_macs_catch_forgery_replay_and_direction(void **state) {
     agora__session_start(&other, key, nc, np, true);
     other.rx = pe.tx - 1;
     assert_int_equal(agora__session_check(&other, f, &h, NULL), AGORA_EAUTH);
-    /* MACs are not allowed on ring frames */
+    /* MACs are allowed on ring data (auth.h), never with a header-only checksum, and on no
+     * other P2P frame */
     agora__frame_build(f, AGORA_MSG_P2P_DATA, 0, NULL, 0);
+    f[6] |= AGORA_FRAME_F_MAC;
+    assert_int_equal(agora__hdr_decode(f, &h), AGORA_OK);
+    f[6] |= AGORA_FRAME_F_HDR_ONLY;
+    assert_int_equal(agora__hdr_decode(f, &h), AGORA_EPROTO);
+    agora__frame_build(f, AGORA_MSG_P2P_HELLO, 0, NULL, 0);
     f[6] |= AGORA_FRAME_F_MAC;
     assert_int_equal(agora__hdr_decode(f, &h), AGORA_EPROTO);
     agora__session_end(&co);
     assert_false(co.on);
+}
+
+/* Ring data MACs (auth.h): streaming equals one-shot; without a key the value is the XXH3
+ * checksum; every bit of header and payload, every field of the position, the key, and the
+ * epoch and nonce behind the key change the MAC. */
+static void wire_ring_data_macs_bind_key_position_and_bytes(void **state) {
+    (void)state;
+    assert_int_equal(agora__auth_init(), AGORA_OK);
+    uint8_t psk[AGORA_COMM_KEY_BYTES], nonce[AGORA_RING_NONCE], key[AGORA_COMM_KEY_BYTES];
+    uint8_t key2[AGORA_COMM_KEY_BYTES];
+    for (size_t i = 0; i < sizeof psk; i++)
+        psk[i] = (uint8_t)(i * 13 + 1);
+    memset(nonce, 7, sizeof nonce);
+    agora__ring_key(psk, 5, nonce, key);
+    agora__ring_key(psk, 6, nonce, key2);
+    assert_memory_not_equal(key, key2, sizeof key);
+    nonce[31] ^= 1;
+    agora__ring_key(psk, 5, nonce, key2);
+    assert_memory_not_equal(key, key2, sizeof key);
+    uint8_t payload[1000], f[AGORA_WIRE_HDR];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 31 + 7);
+    agora__frame_hdr_prefix(f, AGORA_MSG_P2P_DATA, AGORA_FRAME_F_MAC, 42, sizeof payload);
+    agora__fpos pos = {42, 0, 1, 2, 3};
+    uint64_t mac = agora__fh_frame(key, &pos, f, payload, sizeof payload);
+    agora__fh *h = agora__fh_new();
+    assert_non_null(h);
+    agora__fh_reset(h, key, &pos, f);
+    agora__fh_update(h, payload, 10);
+    agora__fh_update(h, payload + 10, sizeof payload - 10);
+    assert_true(agora__fh_digest(h) == mac);
+    /* no key: the frame checksum, streamed or not */
+    uint8_t g[AGORA_WIRE_HDR];
+    agora__frame_build_flags(g, AGORA_MSG_P2P_DATA, 0, 42, payload, sizeof payload);
+    uint64_t sum = agora__get_le64(g + 24);
+    assert_true(agora__fh_frame(NULL, &pos, g, payload, sizeof payload) == sum);
+    agora__fh_reset(h, NULL, &pos, g);
+    agora__fh_update(h, payload, sizeof payload);
+    assert_true(agora__fh_digest(h) == sum);
+    agora__fh_free(h);
+    for (size_t bit = 0; bit < 24 * 8; bit++) {
+        f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_true(agora__fh_frame(key, &pos, f, payload, sizeof payload) != mac);
+        f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    for (size_t bit = 0; bit < sizeof payload * 8; bit += 7) {
+        payload[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_true(agora__fh_frame(key, &pos, f, payload, sizeof payload) != mac);
+        payload[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    const agora__fpos moved[] = {{43, 0, 1, 2, 3}, {42, 1, 1, 2, 3}, {42, 0, 2, 2, 3},
+                                 {42, 0, 1, 3, 3}, {42, 0, 1, 2, 4}};
+    for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++)
+        assert_true(agora__fh_frame(key, &moved[i], f, payload, sizeof payload) != mac);
+    assert_true(agora__fh_frame(key2, &pos, f, payload, sizeof payload) != mac);
+    agora__fh_free(NULL);
 }
 
 int main(int argc, char **argv) {
@@ -253,6 +315,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(wire_checksum_matches_libxxhash),
         cmocka_unit_test(wire_header_only_checksum_is_limited_to_ring_data),
         cmocka_unit_test(wire_session_macs_catch_forgery_replay_and_direction),
+        cmocka_unit_test(wire_ring_data_macs_bind_key_position_and_bytes),
     };
     return agora_test_main(tests, argc, argv);
 }
