@@ -22,6 +22,10 @@ void agora__auth_nonce(uint8_t nonce[AGORA_AUTH_NONCE]) {
     randombytes_buf(nonce, AGORA_AUTH_NONCE);
 }
 
+void agora__auth_wipe(void *p, size_t n) {
+    sodium_memzero(p, n);
+}
+
 static void labelled(const uint8_t key[AGORA_COMM_KEY_BYTES], const char *label,
                      const uint8_t *data, size_t len, uint8_t mac[AGORA_AUTH_MAC]) {
     crypto_auth_hmacsha512256_state st;
@@ -159,6 +163,11 @@ void agora__ring_key(const uint8_t psk[AGORA_COMM_KEY_BYTES], uint64_t epoch,
     agora__put_le64(d, epoch);
     memcpy(d + 8, nonce, AGORA_RING_NONCE);
     labelled(psk, "agora/v1/ring", d, sizeof d, out);
+}
+
+void agora__ss_key(const uint8_t ring_key[AGORA_COMM_KEY_BYTES],
+                   const uint8_t nonce[AGORA_AUTH_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]) {
+    labelled(ring_key, "agora/v1/ss", nonce, AGORA_AUTH_NONCE, out);
 }
 
 _Static_assert(AGORA_COMM_KEY_BYTES == crypto_stream_xchacha20_KEYBYTES, "ring key size");

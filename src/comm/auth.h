@@ -24,6 +24,7 @@
 
 agora_err agora__auth_init(void); /* sodium_init; AGORA_EIO if libsodium cannot start */
 void agora__auth_nonce(uint8_t nonce[AGORA_AUTH_NONCE]);
+void agora__auth_wipe(void *p, size_t n); /* zeroes key material (not optimized away) */
 void agora__auth_mac(const uint8_t key[AGORA_COMM_KEY_BYTES], const char *label,
                      const uint8_t *data, size_t len, uint8_t mac[AGORA_AUTH_MAC]);
 /* Constant-time check; AGORA_OK or AGORA_EAUTH. */
@@ -82,6 +83,11 @@ agora_err agora__session_check(agora__session *s, const uint8_t raw[AGORA_WIRE_H
 #define AGORA_RING_NONCE 32u
 void agora__ring_key(const uint8_t psk[AGORA_COMM_KEY_BYTES], uint64_t epoch,
                      const uint8_t nonce[AGORA_RING_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]);
+
+/* The key of one shared-state pull: mac_{ring key}("agora/v1/ss", nonce), nonce fresh from
+ * the puller (in P2P_SS_REQ); its frames are at positions {0, 2, 0, 0, tensor index}. */
+void agora__ss_key(const uint8_t ring_key[AGORA_COMM_KEY_BYTES],
+                   const uint8_t nonce[AGORA_AUTH_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]);
 
 /* Where a data frame sits in a collective: its MAC's nonce. */
 typedef struct agora__fpos {

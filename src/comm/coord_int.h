@@ -84,8 +84,8 @@ struct agora_master {
     uint64_t epoch;
     uint8_t ring_nonce[32]; /* fresh per epoch: the members' ring key (auth.h) */
     bool data_mac;          /* this epoch's ring data carries MACs (agora_master_opts) */
-    bool dirty;  /* the member set changed since the epoch was published */
-    bool broken; /* links must be rebuilt before the next collective */
+    bool dirty;             /* the member set changed since the epoch was published */
+    bool broken;            /* links must be rebuilt before the next collective */
     int phase;
     int64_t phase_deadline;
     uint64_t seq;

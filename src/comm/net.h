@@ -52,4 +52,16 @@ agora_err agora__send_frame_s(int fd, struct agora__session *s, uint8_t type, ui
 agora_err agora__recv_frame_s(int fd, struct agora__session *s, agora_frame_hdr *hdr,
                               uint8_t *payload, size_t cap, int64_t deadline, int wake_fd);
 
+/* Data frames between peers under a data key (auth.h, agora__fh_frame at pos; key NULL:
+ * the XXH3 checksum). Sent with AGORA_FRAME_F_MAC when keyed; a received frame must carry
+ * the flag exactly when key is set (AGORA_EPROTO otherwise) and the right value
+ * (AGORA_ECHECKSUM otherwise). */
+struct agora__fpos;
+agora_err agora__send_frame_keyed(int fd, const uint8_t *key, const struct agora__fpos *pos,
+                                  uint8_t type, uint64_t tag, const void *payload, uint32_t len,
+                                  int64_t deadline, agora__rate *rate);
+agora_err agora__recv_frame_keyed(int fd, const uint8_t *key, const struct agora__fpos *pos,
+                                  agora_frame_hdr *hdr, uint8_t *payload, size_t cap,
+                                  int64_t deadline);
+
 #endif /* AGORA_COMM_NET_H */

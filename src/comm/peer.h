@@ -35,7 +35,7 @@ struct agora_comm {
     /* topology */
     uint64_t epoch;
     uint8_t ring_key[AGORA_COMM_KEY_BYTES]; /* this epoch's (auth.h): HELLOs, data MACs */
-    bool data_mac;                           /* this epoch's ring data carries MACs */
+    bool data_mac;                          /* this epoch's ring data carries MACs */
     uint32_t rank, world, pool;
     uint64_t *ids;
     uint32_t *ipv4s;

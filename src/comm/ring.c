@@ -93,8 +93,8 @@ typedef struct ring {
     uint8_t *store[2]; /* quantized: encoded chunks (all-gather double buffer) */
     uint8_t (*hdr[2])[AGORA_WIRE_HDR];
     stream_st *st;
-    uint16_t flags; /* AGORA_FRAME_F_MAC with data MACs, AGORA_FRAME_F_HDR_ONLY when data
-                       checksums are off, else 0 */
+    uint16_t flags;         /* AGORA_FRAME_F_MAC with data MACs, AGORA_FRAME_F_HDR_ONLY when data
+                               checksums are off, else 0 */
     const uint8_t *mac_key; /* the epoch's ring key with data MACs on, else NULL (XXH3) */
     /* comm.rate_limit_mbps: set by pump_send (on the sending thread) when the bucket is
      * empty: the sender waits this long instead of polling for POLLOUT */
@@ -156,7 +156,7 @@ typedef struct step {
     int mode;
     uint8_t phase; /* 0 reduce-scatter, 1 all-gather: with sidx, the frames' MAC position */
     uint32_t sidx; /* the step within its phase */
-    int prep; /* PREP_*: what to do to each piece just before it is sent */
+    int prep;      /* PREP_*: what to do to each piece just before it is sent */
     size_t c_send, c_recv;
     const uint8_t *send_base; /* store (quantized) or chunk bytes (F32) */
     uint8_t (*send_hdr)[AGORA_WIRE_HDR];
@@ -366,8 +366,8 @@ static agora_err start_piece(ring *R, const step *S, stream_st *s, size_t want_l
     }
     s->r_out = false;
     if (S->pre_next && s->r_hash) { /* hash the sums for next step's frame as they are made */
-        agora__frame_hdr_prefix(S->pre_next[s->r_piece], AGORA_MSG_P2P_DATA, R->flags,
-                                R->job->seq, (uint32_t)want_len);
+        agora__frame_hdr_prefix(S->pre_next[s->r_piece], AGORA_MSG_P2P_DATA, R->flags, R->job->seq,
+                                (uint32_t)want_len);
         agora__fpos pos = next_pos(R, S, s->r_piece);
         agora__fh_reset(s->xo, R->mac_key, &pos, S->pre_next[s->r_piece]);
         s->r_out = true;
@@ -1154,9 +1154,7 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
     R.W = c->world;
     R.P = c->pool;
     R.mac_key = c->data_mac ? c->ring_key : NULL;
-    R.flags = c->data_mac               ? AGORA_FRAME_F_MAC
-              : c->o.data_checksum_off ? AGORA_FRAME_F_HDR_ONLY
-                                       : 0;
+    R.flags = c->data_mac ? AGORA_FRAME_F_MAC : c->o.data_checksum_off ? AGORA_FRAME_F_HDR_ONLY : 0;
     R.esz =
         agora__codec_elems_per_byte(job->codec) == 2 ? 0 : agora__codec_code_bytes(job->codec, 1);
     R.msz = agora__codec_meta_bytes(job->codec);

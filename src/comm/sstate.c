@@ -5,7 +5,8 @@
  * master assigned, or pulling the differing tensors from the assigned donor and checking
  * each against its elected hash before it overwrites the caller's tensor (local tensors,
  * which differ between members by design, are neither hashed nor voted on: an outdated
- * member pulls them with the rest, covered by the frame checksum).
+ * member pulls them with the rest, covered by the frame checksum or, with data MACs on,
+ * by a MAC under a key fresh for each pull).
  * Does not: elect (coord_ss.c). In steady state no tensor byte moves.
  */
 #include <poll.h>
@@ -82,12 +83,15 @@ static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t
     }
     agora_rbuf r = {req, h.length, 0, false};
     uint64_t epoch = agora__r_u64(&r), from = agora__r_u64(&r);
-    uint8_t mac[AGORA_AUTH_MAC], want[AGORA_AUTH_MAC];
+    uint8_t mac[AGORA_AUTH_MAC], want[AGORA_AUTH_MAC], nonce[AGORA_AUTH_NONCE];
+    uint8_t key[AGORA_COMM_KEY_BYTES];
     agora__r_bytes(&r, mac, sizeof mac);
+    agora__r_bytes(&r, nonce, sizeof nonce);
     uint32_t k = agora__r_u32(&r);
     agora__auth_p2p(c->ring_key, epoch, from, SS_STREAM_ID, want);
     if (rc == AGORA_OK && (r.bad || memcmp(mac, want, sizeof mac) != 0 || epoch != c->epoch))
         rc = AGORA_EAUTH;
+    agora__ss_key(c->ring_key, nonce, key); /* the puller's fresh nonce: no replays */
     for (uint32_t i = 0; rc == AGORA_OK && i < k; i++) {
         char name[64];
         agora__r_str(&r, name, sizeof name);
@@ -109,12 +113,14 @@ static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t
         }
         memcpy(msg, head, w.len);
         memcpy(msg + w.len, x->data, x->count * sizeof(float));
-        rc = agora__send_frame_rate(fd, AGORA_MSG_P2P_SS_DATA, epoch, msg, (uint32_t)body, deadline,
-                                    &c->rate);
+        agora__fpos pos = {0, 2, 0, 0, i};
+        rc = agora__send_frame_keyed(fd, c->data_mac ? key : NULL, &pos, AGORA_MSG_P2P_SS_DATA,
+                                     epoch, msg, (uint32_t)body, deadline, &c->rate);
         agora_free(msg);
         *tx += x->count * sizeof(float);
     }
     agora_free(req);
+    agora__auth_wipe(key, sizeof key);
     return rc;
 }
 
@@ -162,6 +168,9 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
     uint64_t *hashes = agora_calloc(n_pull ? n_pull : 1, sizeof *hashes);
     uint8_t *req = agora_malloc(AGORA_WIRE_MAX_CTRL);
     int fd = -1;
+    uint8_t nonce[AGORA_AUTH_NONCE], key[AGORA_COMM_KEY_BYTES];
+    agora__auth_nonce(nonce);
+    agora__ss_key(c->ring_key, nonce, key);
     agora_err rc = (names && hashes && req) ? AGORA_OK : AGORA_ENOMEM;
     for (uint32_t i = 0; rc == AGORA_OK && i < n_pull; i++) {
         agora__r_str(plan, names[i], sizeof names[i]);
@@ -180,6 +189,7 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
         agora__w_u64(&w, c->epoch);
         agora__w_u64(&w, c->id);
         agora__w_bytes(&w, mac, sizeof mac);
+        agora__w_bytes(&w, nonce, sizeof nonce);
         agora__w_u32(&w, n_pull);
         for (uint32_t i = 0; i < n_pull; i++)
             agora__w_str(&w, names[i]);
@@ -196,7 +206,10 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
         size_t body = 2 + strlen(names[i]) + 8 + x->count * sizeof(float);
         uint8_t *msg = agora_malloc(body ? body : 1);
         agora_frame_hdr h;
-        rc = msg ? agora__recv_frame(fd, &h, msg, body, deadline, -1) : AGORA_ENOMEM;
+        agora__fpos pos = {0, 2, 0, 0, i};
+        rc = msg ? agora__recv_frame_keyed(fd, c->data_mac ? key : NULL, &pos, &h, msg, body,
+                                           deadline)
+                 : AGORA_ENOMEM;
         if (rc == AGORA_ECLOSED)
             rc = AGORA_EPEER_LOST;
         if (rc == AGORA_OK && (h.type != AGORA_MSG_P2P_SS_DATA || h.length != body))
@@ -220,6 +233,7 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
         agora_free(msg);
     }
     agora__sock_close(&fd);
+    agora__auth_wipe(key, sizeof key);
     agora_free(names);
     agora_free(hashes);
     agora_free(req);

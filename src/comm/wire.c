@@ -122,8 +122,8 @@ agora_err agora__hdr_decode(const uint8_t in[AGORA_WIRE_HDR], agora_frame_hdr *h
     if (max == 0 && (hdr->type == 0 || hdr->type >= AGORA__MSG_MAX))
         return AGORA_EPROTO;
     if ((hdr->flags & AGORA_FRAME_F_MAC) && hdr->type != AGORA_MSG_P2P_DATA &&
-        strncmp(agora__msg_name(hdr->type), "P2P_", 4) == 0)
-        return AGORA_EPROTO; /* MACs belong to the master link and to ring data */
+        hdr->type != AGORA_MSG_P2P_SS_DATA && strncmp(agora__msg_name(hdr->type), "P2P_", 4) == 0)
+        return AGORA_EPROTO; /* MACs belong to the master link and to data between peers */
     if ((hdr->flags & AGORA_FRAME_F_MAC) && (hdr->flags & AGORA_FRAME_F_HDR_ONLY))
         return AGORA_EPROTO; /* a MAC always covers the payload */
     if (hdr->length > max)

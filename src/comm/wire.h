@@ -8,7 +8,7 @@
  *     5    1 type       agora_msg_type
  *     6    2 flags      bit 0 AGORA_FRAME_F_HDR_ONLY (P2P_DATA only): the checksum
  *                        covers the header alone; bit 1 AGORA_FRAME_F_MAC (master link
- *                        after the handshake, and P2P_DATA with data MACs on): bytes
+ *                        after the handshake, P2P_DATA and P2P_SS_DATA with data MACs on): bytes
  *                        24..31 are a MAC (auth.h); never both bits; other bits 0
  *     8    4 length     payload bytes, <= the per-type bound (agora__wire_max_len)
  *    12    4 reserved   0
@@ -40,8 +40,9 @@
 #define AGORA__SS_LOCAL 1u
 #define AGORA_WIRE_HDR 32u
 #define AGORA_FRAME_F_HDR_ONLY 0x1u
-/* Master-link frames after the handshake, and ring data with data MACs on: the checksum
- * slot holds a MAC (auth.h), not XXH3. Only on P2C_*, C2P_* and P2P_DATA. */
+/* Master-link frames after the handshake, and data between peers with data MACs on: the
+ * checksum slot holds a MAC (auth.h), not XXH3. Only on P2C_*, C2P_*, P2P_DATA and
+ * P2P_SS_DATA. */
 #define AGORA_FRAME_F_MAC 0x2u
 /* No frame is larger; data senders split pieces at AGORA_WIRE_PIECE_MAX. */
 #define AGORA_WIRE_MAX_DATA (1u << 30)
@@ -76,7 +77,8 @@ typedef enum agora_msg_type {
     AGORA_MSG_P2C_SS_SYNC = 21,      /* u64 rev, u32 n, n x {str name, u64 count, u64 hash} */
     AGORA_MSG_C2P_SS_PLAN = 22,      /* u32 err, u64 rev, u32 ipv4, u16 port, u64 donor_id,
                                         u32 n_serve, u32 n_pull, n_pull x {str, u64 hash} */
-    AGORA_MSG_P2P_SS_REQ = 23,       /* u64 epoch, u64 from_id, 32 mac, u32 n, n x str name */
+    AGORA_MSG_P2P_SS_REQ = 23,       /* u64 epoch, u64 from_id, 32 mac, 32 nonce, u32 n,
+                                        n x str name */
     AGORA_MSG_P2P_SS_DATA = 24,      /* str name, u64 count, count x f32 */
     AGORA_MSG_P2C_SS_DONE = 25,      /* u32 err */
     AGORA_MSG_C2P_SS_VERDICT = 26,   /* u32 err */

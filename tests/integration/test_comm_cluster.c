@@ -812,7 +812,7 @@ static int scenario_join(const cluster *cl, int idx) {
 static void join_mid_run_receives_shared_state(void **state) {
     (void)state;
     cluster *cl = cluster_new(2);
-    start_master(cl, NULL);
+    start_master(cl, "--set comm.data_auth=mac"); /* shared-state pulls under MACs too */
     spawn(cl, scenario_join, 0);
     spawn(cl, scenario_join, 1);
     wait_progress(cl, 0, 2, 60000);
@@ -1090,8 +1090,9 @@ static void *data_mitm_link(void *arg) {
                     v += 1.0f;
                     memcpy(pend + AGORA_WIRE_HDR + 4, &v, 4);
                     if (!(pend[6] & AGORA_FRAME_F_MAC))
-                        agora__put_le64(pend + 24, agora__frame_checksum(pend, pend + AGORA_WIRE_HDR,
-                                                                         len - AGORA_WIRE_HDR));
+                        agora__put_le64(pend + 24,
+                                        agora__frame_checksum(pend, pend + AGORA_WIRE_HDR,
+                                                              len - AGORA_WIRE_HDR));
                 }
                 if (write(up, pend, len) != (ssize_t)len)
                     goto out;
@@ -1165,8 +1166,8 @@ static int scenario_tamper(const cluster *cl, int idx) {
     enum { N = 1000 };
     float v[N];
     fill(v, N, idx, 1);
-    agora_reduce_desc d = {v, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000),
-                           NULL};
+    agora_reduce_desc d = {
+        v, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(10000), NULL};
     agora_err rc = agora_comm_allreduce(c, &d, NULL);
     int ret;
     if (rc == AGORA_OK) {

@@ -297,8 +297,8 @@ static void wire_ring_data_macs_bind_key_position_and_bytes(void **state) {
         assert_true(agora__fh_frame(key, &pos, f, payload, sizeof payload) != mac);
         payload[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
-    const agora__fpos moved[] = {{43, 0, 1, 2, 3}, {42, 1, 1, 2, 3}, {42, 0, 2, 2, 3},
-                                 {42, 0, 1, 3, 3}, {42, 0, 1, 2, 4}};
+    const agora__fpos moved[] = {
+        {43, 0, 1, 2, 3}, {42, 1, 1, 2, 3}, {42, 0, 2, 2, 3}, {42, 0, 1, 3, 3}, {42, 0, 1, 2, 4}};
     for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++)
         assert_true(agora__fh_frame(key, &moved[i], f, payload, sizeof payload) != mac);
     assert_true(agora__fh_frame(key2, &pos, f, payload, sizeof payload) != mac);

@@ -273,3 +273,30 @@ agora_err agora__recv_frame(int fd, agora_frame_hdr *hdr, uint8_t *payload, size
                             int64_t deadline, int wake_fd) {
     return agora__recv_frame_s(fd, NULL, hdr, payload, cap, deadline, wake_fd);
 }
+
+agora_err agora__send_frame_keyed(int fd, const uint8_t *key, const agora__fpos *pos, uint8_t type,
+                                  uint64_t tag, const void *payload, uint32_t len, int64_t deadline,
+                                  agora__rate *rate) {
+    uint8_t hdr[AGORA_WIRE_HDR];
+    agora__frame_hdr_prefix(hdr, type, key ? AGORA_FRAME_F_MAC : 0, tag, len);
+    agora__put_le64(hdr + 24, agora__fh_frame(key, pos, hdr, payload, len));
+    return send_sealed(fd, hdr, payload, len, deadline, rate);
+}
+
+agora_err agora__recv_frame_keyed(int fd, const uint8_t *key, const agora__fpos *pos,
+                                  agora_frame_hdr *hdr, uint8_t *payload, size_t cap,
+                                  int64_t deadline) {
+    uint8_t raw[AGORA_WIRE_HDR];
+    AGORA_TRY(agora__recv_all_w(fd, raw, AGORA_WIRE_HDR, deadline, -1));
+    AGORA_TRY(agora__hdr_decode(raw, hdr));
+    if (hdr->length > cap)
+        return AGORA_EOVERFLOW;
+    if (((hdr->flags & AGORA_FRAME_F_MAC) != 0) != (key != NULL))
+        return AGORA_EPROTO;
+    agora_err rc = agora__recv_all_w(fd, payload, hdr->length, deadline, -1);
+    if (rc == AGORA_ETIMEDOUT)
+        return AGORA_ETRUNCATED;
+    AGORA_TRY(rc);
+    return agora__fh_frame(key, pos, raw, payload, hdr->length) == hdr->checksum ? AGORA_OK
+                                                                                 : AGORA_ECHECKSUM;
+}
