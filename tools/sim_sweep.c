@@ -228,19 +228,26 @@ static agora_err write_plots(const sweep *w, const char *dir, char err[AGORA_ERR
 }
 
 static void print_tables(const sweep *w, const char *dir) {
+    int lw = 34; /* the label column fits the longest cell label */
+    for (int c = 0; c < w->nc; c++) {
+        char label[512];
+        cell_label(w, c, label, sizeof label);
+        if ((int)strlen(label) > lw)
+            lw = (int)strlen(label);
+    }
     printf("agora sim sweep: %d cell%s x %d policies x %lld replicate%s; run dir %s\n", w->nc,
            w->nc == 1 ? "" : "s", w->np, (long long)w->R, w->R == 1 ? "" : "s", dir);
     printf("mean [95%% bootstrap CI over replicates]; every metric: sweep_summary.csv\n");
     for (size_t h = 0; h < N_HEAD; h++) {
         int m = k_head[h];
-        printf("\n%-34s", sim_cmp_names[m]);
+        printf("\n%-*s", lw, sim_cmp_names[m]);
         for (int k = 0; k < w->np; k++)
             printf(" | %-24s", agora_sim_recsys_name(w->pol[k]));
         printf("\n");
         for (int c = 0; c < w->nc; c++) {
             char label[512];
             cell_label(w, c, label, sizeof label);
-            printf("%-34s", label);
+            printf("%-*s", lw, label);
             for (int k = 0; k < w->np; k++) {
                 double mean, lo, hi, f = sim_cmp_pct[m] ? 100 : 1;
                 cell_stat(w, c, k, m, &mean, &lo, &hi);
