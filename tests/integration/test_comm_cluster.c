@@ -1045,63 +1045,72 @@ static void master_link_drops_injected_frames(void **state) {
 
 // ---- ring data tampered with on the path ----
 
-/* An on-path attacker in front of a peer's ring listener: forwards every ring link, and in
- * the first P2P_DATA frame toward the peer adds 1 to one float, then recomputes the XXH3
- * checksum (anyone can), keeping any MAC flag and tag as they were. Runs inside peer 1,
- * which advertises this proxy's port to the others. */
+/* An on-path attacker in front of a peer's p2p listener: forwards every connection, and
+ * in the first frame of type `type` (either way) adds 1 to the float in the last 4
+ * payload bytes, then recomputes the XXH3 checksum (anyone can), keeping any MAC flag and
+ * tag as they were. Runs inside the peer, which advertises this proxy's port. */
 typedef struct data_mitm {
     int lfd;
     uint16_t up_port;
+    uint8_t type;
     _Atomic int tampered;
 } data_mitm;
+
+/* Moves the whole frames in p[0..*have) to fd, tampering as data_mitm says; returns false
+ * when the connection should end. */
+static bool data_mitm_frames(data_mitm *x, uint8_t *p, size_t cap, size_t *have, int fd) {
+    while (*have >= AGORA_WIRE_HDR) {
+        size_t len = AGORA_WIRE_HDR + agora__get_le32(p + 8);
+        if (len > cap)
+            return false; /* bigger than these tests send */
+        if (*have < len)
+            return true;
+        if (p[5] == x->type && len >= AGORA_WIRE_HDR + 8 && atomic_exchange(&x->tampered, 1) == 0) {
+            float v;
+            memcpy(&v, p + len - 4, 4);
+            v += 1.0f;
+            memcpy(p + len - 4, &v, 4);
+            if (!(p[6] & AGORA_FRAME_F_MAC))
+                agora__put_le64(p + 24,
+                                agora__frame_checksum(p, p + AGORA_WIRE_HDR, len - AGORA_WIRE_HDR));
+        }
+        if (write(fd, p, len) != (ssize_t)len)
+            return false;
+        memmove(p, p + len, *have - len);
+        *have -= len;
+    }
+    return true;
+}
 
 static void *data_mitm_link(void *arg) {
     data_mitm *x = ((void **)arg)[0];
     int down = (int)(intptr_t)((void **)arg)[1];
     free(arg);
     int up = raw_connect(x->up_port);
-    static _Thread_local uint8_t pend[1 << 17], buf[1 << 16];
-    size_t have = 0;
+    enum { CAP = 1 << 17 };
+    uint8_t *pend[2] = {malloc(CAP), malloc(CAP)}; /* [0] toward the peer, [1] back */
+    size_t have[2] = {0, 0};
     int64_t deadline = agora_deadline_in_ms(30000);
-    while (up >= 0 && !agora_deadline_passed(deadline)) {
+    while (up >= 0 && pend[0] && pend[1] && !agora_deadline_passed(deadline)) {
         struct pollfd p[2] = {{down, POLLIN, 0}, {up, POLLIN, 0}};
         if (poll(p, 2, 100) <= 0)
             continue;
-        if (p[1].revents) {
-            ssize_t n = read(up, buf, sizeof buf);
-            if (n <= 0 || write(down, buf, (size_t)n) != n)
-                break;
-        }
-        if (p[0].revents) {
-            ssize_t n = read(down, pend + have, sizeof pend - have);
-            if (n <= 0)
-                break;
-            have += (size_t)n;
-            while (have >= AGORA_WIRE_HDR) {
-                size_t len = AGORA_WIRE_HDR + agora__get_le32(pend + 8);
-                if (len > sizeof pend)
-                    goto out; /* bigger than this test sends */
-                if (have < len)
-                    break;
-                if (pend[5] == AGORA_MSG_P2P_DATA && len >= AGORA_WIRE_HDR + 8 &&
-                    atomic_exchange(&x->tampered, 1) == 0) {
-                    float v;
-                    memcpy(&v, pend + AGORA_WIRE_HDR + 4, 4);
-                    v += 1.0f;
-                    memcpy(pend + AGORA_WIRE_HDR + 4, &v, 4);
-                    if (!(pend[6] & AGORA_FRAME_F_MAC))
-                        agora__put_le64(pend + 24,
-                                        agora__frame_checksum(pend, pend + AGORA_WIRE_HDR,
-                                                              len - AGORA_WIRE_HDR));
-                }
-                if (write(up, pend, len) != (ssize_t)len)
-                    goto out;
-                memmove(pend, pend + len, have - len);
-                have -= len;
+        bool go = true;
+        for (int d = 0; d < 2 && go; d++) {
+            if (!p[d].revents)
+                continue;
+            ssize_t n = read(p[d].fd, pend[d] + have[d], CAP - have[d]);
+            go = n > 0;
+            if (go) {
+                have[d] += (size_t)n;
+                go = data_mitm_frames(x, pend[d], CAP, &have[d], d == 0 ? up : down);
             }
         }
+        if (!go)
+            break;
     }
-out:
+    free(pend[0]);
+    free(pend[1]);
     close(down);
     if (up >= 0)
         close(up);
@@ -1136,32 +1145,43 @@ static uint16_t listen_any(int *fd) {
     return ntohs(sin.sin_port);
 }
 
-/* Exit codes: 0 the collective failed and the input is restored; 20 it committed a wrong
- * sum; 21 it committed the exact sum (the tamper was missed by the proxy); else setup. */
-static int scenario_tamper(const cluster *cl, int idx) {
+/* Connects a peer whose p2p listener the others reach only through a tampering proxy x
+ * (started here) when `behind` is set. */
+static agora_comm *connect_behind(const cluster *cl, bool behind, data_mitm *x) {
     agora_comm_opts o;
     memset(&o, 0, sizeof o);
     char p[512], err[AGORA_ERR_LEN];
     snprintf(p, sizeof p, "%s/key", cl->dir);
     if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
-        return 10;
+        return NULL;
     o.master_port = cl->port;
-    data_mitm x = {.lfd = -1};
-    atomic_init(&x.tampered, 0);
-    if (idx == 1) { /* the others reach this peer's ring listener only through the proxy */
+    if (behind) {
         int tmp;
-        x.up_port = listen_any(&tmp);
+        x->up_port = listen_any(&tmp);
         close(tmp); /* a free port for the real listener */
-        uint16_t mport = listen_any(&x.lfd);
+        uint16_t mport = listen_any(&x->lfd);
         pthread_t th;
-        if (x.up_port == 0 || mport == 0 || pthread_create(&th, NULL, data_mitm_main, &x) != 0)
-            return 11;
+        if (x->up_port == 0 || mport == 0 || pthread_create(&th, NULL, data_mitm_main, x) != 0)
+            return NULL;
         pthread_detach(th);
-        o.p2p_port = x.up_port;
+        o.p2p_port = x->up_port;
         o.p2p_advertise_port = mport;
     }
     agora_comm *c = NULL;
-    if (agora_comm_create(&o, &c) != AGORA_OK || join_until(c, 2, 30000) != AGORA_OK)
+    if (agora_comm_create(&o, &c) != AGORA_OK || join_until(c, 2, 30000) != AGORA_OK) {
+        agora_comm_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Exit codes: 0 the collective failed and the input is restored; 20 it committed a wrong
+ * sum; 21 it committed the exact sum (the tamper was missed by the proxy); else setup. */
+static int scenario_tamper(const cluster *cl, int idx) {
+    data_mitm x = {.lfd = -1, .type = AGORA_MSG_P2P_DATA};
+    atomic_init(&x.tampered, 0);
+    agora_comm *c = connect_behind(cl, idx == 1, &x);
+    if (c == NULL)
         return 12;
     enum { N = 1000 };
     float v[N];
@@ -1222,6 +1242,72 @@ static void ring_data_macs_catch_tampering_on_the_path(void **state) {
                 ok = false;
             }
             agora_free(log);
+        }
+        cluster_free(cl, ok);
+    }
+}
+
+/* Shared state: peer 0 holds revision 5 and serves, from behind a tampering proxy, a local
+ * tensor (neither hashed nor voted on) to peer 1 at revision 3. Peer 1's exit codes: 0 the
+ * pull failed and its tensor is intact; 20 it took the altered tensor; 21 it took the
+ * donor's exact tensor (the proxy missed); 22 it failed but its tensor changed. */
+static int scenario_ss_tamper(const cluster *cl, int idx) {
+    data_mitm x = {.lfd = -1, .type = AGORA_MSG_P2P_SS_DATA};
+    atomic_init(&x.tampered, 0);
+    agora_comm *c = connect_behind(cl, idx == 0, &x);
+    if (c == NULL)
+        return 12;
+    enum { N = 64 };
+    float w[N];
+    for (size_t j = 0; j < N; j++)
+        w[j] = (float)(j + 100 * (size_t)idx);
+    agora_shared_tensor t[1] = {{"w", w, N, true}};
+    agora_sync_info si;
+    agora_err rc =
+        agora_comm_sync_shared_state(c, t, 1, idx == 0 ? 5 : 3, agora_deadline_in_ms(10000), &si);
+    int ret = 0;
+    if (idx == 1) {
+        bool mine = true, donors = true;
+        for (size_t j = 0; j < N; j++) {
+            mine = mine && w[j] == (float)(j + 100);
+            donors = donors && w[j] == (float)j;
+        }
+        if (rc == AGORA_OK)
+            ret = donors ? 21 : 20;
+        else
+            ret = mine ? 0 : 22;
+        fprintf(stderr, "tampered pull: %s\n", agora_err_name(rc));
+    } else if (!atomic_load(&x.tampered)) {
+        ret = 14;
+    }
+    agora_comm_destroy(c);
+    if (x.lfd >= 0)
+        close(x.lfd);
+    return ret;
+}
+
+/* The same for a shared-state pull: under comm.data_auth = checksum the puller takes a
+ * local tensor altered on the path (only the frame checksum covers it); under mac the pull
+ * fails and the tensor is left as it was. */
+static void shared_state_macs_catch_tampering_on_the_path(void **state) {
+    (void)state;
+    const char *modes[2] = {"checksum", "mac"};
+    for (int m = 0; m < 2; m++) {
+        cluster *cl = cluster_new(2);
+        char extra[64];
+        snprintf(extra, sizeof extra, "--set comm.data_auth=%s", modes[m]);
+        start_master(cl, extra);
+        spawn(cl, scenario_ss_tamper, 0);
+        spawn(cl, scenario_ss_tamper, 1);
+        bool ok = true;
+        for (int i = 0; i < 2; i++) {
+            int st = wait_exit(cl->peer[i], 60000);
+            cl->peer[i] = -1;
+            int want = i == 0 ? 0 : m == 1 ? 0 : 20;
+            if (st != want) {
+                print_message("%s: peer %d exited with %d, wanted %d\n", modes[m], i, st, want);
+                ok = false;
+            }
         }
         cluster_free(cl, ok);
     }
@@ -1880,6 +1966,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(wrong_key_rejected_and_bad_frames_dropped),
         cmocka_unit_test(master_link_drops_injected_frames),
         cmocka_unit_test(ring_data_macs_catch_tampering_on_the_path),
+        cmocka_unit_test(shared_state_macs_catch_tampering_on_the_path),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),
