@@ -240,6 +240,21 @@ typedef struct agora_reduce_info {
 AGORA_API agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
                                          agora_reduce_info *info);
 
+/* agora_comm_allreduce_async starts desc's all-reduce on a background thread and returns
+ * at once (spec §15, PCCL's all_reduce_async), so the caller can compute meanwhile. The
+ * buffer belongs to the collective until agora_comm_allreduce_await returns. One may be in
+ * flight per comm: until it is awaited every other agora_comm_* call on c returns
+ * AGORA_EINPROGRESS (PCCL's PendingAsyncOps), except agora_comm_abort,
+ * agora_comm_clear_abort, agora_comm_async_error, agora_comm_world/rank and
+ * agora_comm_destroy (which aborts and joins it). Launch and await from the same thread.
+ * Returns AGORA_OK (started), AGORA_EINPROGRESS (one is in flight), the argument and state
+ * errors of agora_comm_allreduce, or AGORA_EIO (no thread). */
+AGORA_API agora_err agora_comm_allreduce_async(agora_comm *c, const agora_reduce_desc *desc);
+/* agora_comm_allreduce_await waits for the collective started by agora_comm_allreduce_async
+ * and returns what agora_comm_allreduce would have (info filled the same way);
+ * AGORA_ESTATE when none is in flight. Bounded by the collective's own deadline. */
+AGORA_API agora_err agora_comm_allreduce_await(agora_comm *c, agora_reduce_info *info);
+
 /* agora_comm_abort makes the blocking call in progress (and the next one) return
  * AGORA_EABORTED. Callable from any thread. agora_comm_clear_abort re-arms the comm. */
 AGORA_API void agora_comm_abort(agora_comm *c);

@@ -206,6 +206,8 @@ static agora_err measure(agora_comm *c, size_t bytes, int64_t deadline, uint64_t
 agora_err agora_comm_measure_links(agora_comm *c, size_t bytes, int64_t deadline) {
     if (bytes == 0 || bytes > AGORA_WIRE_MAX_DATA)
         return AGORA_EINVAL;
+    if (agora__peer_busy(c))
+        return AGORA_EINPROGRESS;
     if (agora__peer_is_aborted(c))
         return AGORA_EABORTED;
     if (agora_comm_async_error(c) != AGORA_OK)

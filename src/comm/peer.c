@@ -85,12 +85,23 @@ agora_err agora__peer_wait(agora_comm *c, uint8_t want, int64_t deadline, agora_
     return wait2(c, want, want, deadline, r);
 }
 
-static agora_err usable(const agora_comm *c) {
+static agora_err usable_now(const agora_comm *c) {
     if (agora__peer_is_aborted(c))
         return AGORA_EABORTED;
     if (atomic_load(&((agora_comm *)(uintptr_t)c)->async_err) != AGORA_OK)
         return AGORA_ECLOSED;
     return AGORA_OK;
+}
+
+/* The public entry points: also refused while an async collective is in flight. */
+static agora_err usable(const agora_comm *c) {
+    if (c->async_on)
+        return AGORA_EINPROGRESS;
+    return usable_now(c);
+}
+
+bool agora__peer_busy(const agora_comm *c) {
+    return c->async_on;
 }
 
 // ---- heartbeat thread ----
@@ -258,6 +269,11 @@ static void free_topology(agora_comm *c) {
 void agora_comm_destroy(agora_comm *c) {
     if (c == NULL)
         return;
+    if (c->async_on) { /* a collective in flight: end it (its buffer is restored) */
+        agora_comm_abort(c);
+        pthread_join(c->async_th, NULL);
+        c->async_on = false;
+    }
     if (c->hb_started) {
         pthread_mutex_lock(&c->hb_mu);
         c->hb_stop = true;
@@ -576,10 +592,49 @@ static agora_err complete_and_verdict(agora_comm *c, uint64_t seq, agora_err loc
     }
 }
 
+static agora_err allreduce_run(agora_comm *c, const agora_reduce_desc *desc,
+                               agora_reduce_info *info);
+
 agora_err agora_comm_allreduce(agora_comm *c, const agora_reduce_desc *desc,
                                agora_reduce_info *info) {
+    AGORA_TRY(usable(c));
+    return allreduce_run(c, desc, info);
+}
+
+static void *async_main(void *arg) {
+    agora_comm *c = arg;
+    c->async_rc = allreduce_run(c, &c->async_desc, &c->async_info);
+    return NULL;
+}
+
+agora_err agora_comm_allreduce_async(agora_comm *c, const agora_reduce_desc *desc) {
     AGORA_TRY(check_desc(desc));
     AGORA_TRY(usable(c));
+    if (c->world == 0)
+        return AGORA_ESTATE;
+    c->async_desc = *desc;
+    memset(&c->async_info, 0, sizeof c->async_info);
+    c->async_rc = AGORA_OK;
+    if (pthread_create(&c->async_th, NULL, async_main, c) != 0)
+        return AGORA_EIO;
+    c->async_on = true;
+    return AGORA_OK;
+}
+
+agora_err agora_comm_allreduce_await(agora_comm *c, agora_reduce_info *info) {
+    if (!c->async_on)
+        return AGORA_ESTATE;
+    pthread_join(c->async_th, NULL);
+    c->async_on = false;
+    if (info != NULL && c->async_rc == AGORA_OK)
+        *info = c->async_info;
+    return c->async_rc;
+}
+
+static agora_err allreduce_run(agora_comm *c, const agora_reduce_desc *desc,
+                               agora_reduce_info *info) {
+    AGORA_TRY(check_desc(desc));
+    AGORA_TRY(usable_now(c));
     if (c->world == 0)
         return AGORA_ESTATE;
     int64_t t0 = agora_now_ns();

@@ -26,6 +26,13 @@ struct agora_comm {
     bool hb_stop;
     int32_t hb_interval_ms;
     _Atomic int async_err;
+    /* agora_comm_allreduce_async: the collective in flight on async_th (set and cleared by
+     * the caller's thread, which makes no other call meanwhile) */
+    bool async_on;
+    pthread_t async_th;
+    agora_reduce_desc async_desc;
+    agora_err async_rc;
+    agora_reduce_info async_info;
     _Atomic int aborted;
     int abort_pipe[2];
     uint64_t id;
@@ -98,5 +105,9 @@ typedef struct agora__ring_job {
 agora_err agora__ring_run(agora_comm *c, agora__ring_job *job);
 /* Copies every backed chunk back from job->backup into job->buf. */
 void agora__ring_restore(const agora__ring_job *job, uint32_t world);
+
+/* An async collective is in flight (agora_comm_allreduce_async): the entry points in other
+ * files (shared state, link measurement) refuse with AGORA_EINPROGRESS. */
+bool agora__peer_busy(const agora_comm *c);
 
 #endif /* AGORA_COMM_PEER_H */

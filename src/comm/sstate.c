@@ -247,6 +247,8 @@ agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_tensor *tenso
         info = &local_info;
     memset(info, 0, sizeof *info);
     AGORA_TRY(check_tensors(tensors, n));
+    if (agora__peer_busy(c))
+        return AGORA_EINPROGRESS;
     if (agora__peer_is_aborted(c))
         return AGORA_EABORTED;
     if (agora_comm_async_error(c) != AGORA_OK)

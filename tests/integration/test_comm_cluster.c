@@ -1313,6 +1313,100 @@ static void shared_state_macs_catch_tampering_on_the_path(void **state) {
     }
 }
 
+// ---- async all-reduce ----
+
+/* Both peers start an exact reduce with agora_comm_allreduce_async; while it is in flight
+ * every other call is refused with AGORA_EINPROGRESS; the awaited result is exact and
+ * bit-identical, a second await gives AGORA_ESTATE, and a blocking reduce works after it.
+ * Then peer 0 starts one that peer 1 never joins and aborts it from the same thread: the
+ * await gives AGORA_EABORTED and the input back. */
+static int scenario_async(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, 2, 30000) != AGORA_OK)
+        return 10;
+    enum { N = 100003 };
+    float *x = agora_malloc(N * sizeof(float)), s = 0;
+    fill(x, N, idx, 5);
+    agora_reduce_desc d = {
+        x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(20000), NULL};
+    int ret = 0;
+    agora_shared_tensor t[1] = {{"s", &s, 1, false}};
+    uint32_t pending = 0;
+    agora_reduce_info info;
+    if (agora_comm_allreduce_async(c, &d) != AGORA_OK)
+        ret = 11;
+    else if (agora_comm_allreduce_async(c, &d) != AGORA_EINPROGRESS ||
+             agora_comm_allreduce(c, &d, NULL) != AGORA_EINPROGRESS ||
+             agora_comm_update_topology(c, agora_deadline_in_ms(1000)) != AGORA_EINPROGRESS ||
+             agora_comm_pending_joiners(c, &pending, agora_deadline_in_ms(1000)) !=
+                 AGORA_EINPROGRESS ||
+             agora_comm_sync_shared_state(c, t, 1, 0, agora_deadline_in_ms(1000), NULL) !=
+                 AGORA_EINPROGRESS ||
+             agora_comm_measure_links(c, 1024, agora_deadline_in_ms(1000)) != AGORA_EINPROGRESS)
+        ret = 12;
+    if (ret != 11) {
+        agora_err rc = agora_comm_allreduce_await(c, &info);
+        if (ret == 0 && (rc != AGORA_OK || check_exact(x, N, 2, 5, false) || info.world != 2))
+            ret = 13;
+    }
+    if (ret == 0 && agora_comm_allreduce_await(c, NULL) != AGORA_ESTATE)
+        ret = 14;
+    if (ret == 0) {
+        record_digest(cl, idx, "async", x, N);
+        fill(x, N, idx, 6);
+        d.deadline_ns = agora_deadline_in_ms(20000);
+        if (agora_comm_allreduce(c, &d, NULL) != AGORA_OK || check_exact(x, N, 2, 6, false))
+            ret = 15;
+    }
+    if (ret == 0 && idx == 0) { /* peer 1 never joins this one */
+        fill(x, N, 0, 7);
+        d.deadline_ns = agora_deadline_in_ms(20000);
+        if (agora_comm_allreduce_async(c, &d) != AGORA_OK) {
+            ret = 16;
+        } else {
+            sleep_ms(100);
+            agora_comm_abort(c);
+            agora_err rc = agora_comm_allreduce_await(c, NULL);
+            float *in = agora_malloc(N * sizeof(float));
+            fill(in, N, 0, 7);
+            if (rc != AGORA_EABORTED || memcmp(x, in, N * sizeof(float)) != 0) {
+                fprintf(stderr, "aborted async: %s\n", agora_err_name(rc));
+                ret = 17;
+            }
+            agora_free(in);
+        }
+        append_line(cl, "aborted", 0, "x\n");
+    } else if (ret == 0) { /* stay a member until peer 0 is done */
+        int64_t stop = agora_deadline_in_ms(30000);
+        while (file_size(cl, "aborted", 0) == 0 && !agora_deadline_passed(stop))
+            sleep_ms(10);
+    }
+    agora_free(x);
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void allreduce_async_runs_in_the_background(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(2);
+    start_master(cl, NULL);
+    spawn(cl, scenario_async, 0);
+    spawn(cl, scenario_async, 1);
+    bool ok = true;
+    int idx[2] = {0, 1};
+    for (int i = 0; i < 2; i++) {
+        int st = wait_exit(cl->peer[i], 60000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    if (ok)
+        assert_digests_agree(cl, idx, 2);
+    cluster_free(cl, ok);
+}
+
 // ---- a peer that gives up before the collective starts ----
 
 /* Peer 0 starts an all-reduce with a 200 ms deadline while peer 1 is still busy: it must
@@ -1967,6 +2061,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(master_link_drops_injected_frames),
         cmocka_unit_test(ring_data_macs_catch_tampering_on_the_path),
         cmocka_unit_test(shared_state_macs_catch_tampering_on_the_path),
+        cmocka_unit_test(allreduce_async_runs_in_the_background),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),
