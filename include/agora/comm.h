@@ -147,7 +147,9 @@ typedef struct agora_comm_opts {
     uint16_t p2p_port;           /* port to listen on for ring links; 0: any */
     uint16_t p2p_advertise_port; /* port told to the others (a proxy in front); 0: p2p_port */
     int data_checksum_off;       /* nonzero: ring data frames checksum their header only
-                                    (trusted links; saves hashing every byte twice) */
+                                    (trusted links; saves hashing every byte twice);
+                                    ignored in epochs where the coordinator turns data
+                                    MACs on (agora_data_auth) */
     double rate_limit_mbps;      /* cap on this peer's outgoing P2P data (ring, shared-state
                                     serving, link measurement) in Mbit/s, one token bucket
                                     over all streams, bursts of at most 20 ms; 0: none */

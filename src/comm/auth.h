@@ -85,7 +85,8 @@ void agora__ring_key(const uint8_t psk[AGORA_COMM_KEY_BYTES], uint64_t epoch,
                      const uint8_t nonce[AGORA_RING_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]);
 
 /* The key of one shared-state pull: mac_{ring key}("agora/v1/ss", nonce), nonce fresh from
- * the puller (in P2P_SS_REQ); its frames are at positions {0, 2, 0, 0, tensor index}. */
+ * the puller (in P2P_SS_REQ); its frames are at positions {elected revision, 2, 0, 0,
+ * tensor index}. */
 void agora__ss_key(const uint8_t ring_key[AGORA_COMM_KEY_BYTES],
                    const uint8_t nonce[AGORA_AUTH_NONCE], uint8_t out[AGORA_COMM_KEY_BYTES]);
 

@@ -68,7 +68,7 @@ static agora_err report(agora_comm *c, agora_shared_tensor *t, size_t n, uint64_
 
 // ---- donor ----
 
-static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t n,
+static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t n, uint64_t rev,
                            int64_t deadline, uint64_t *tx) {
     uint8_t *req = agora_malloc(AGORA_WIRE_MAX_CTRL);
     if (req == NULL)
@@ -113,7 +113,7 @@ static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t
         }
         memcpy(msg, head, w.len);
         memcpy(msg + w.len, x->data, x->count * sizeof(float));
-        agora__fpos pos = {0, 2, 0, 0, i};
+        agora__fpos pos = {rev, 2, 0, 0, i};
         rc = agora__send_frame_keyed(fd, c->data_mac ? key : NULL, &pos, AGORA_MSG_P2P_SS_DATA,
                                      epoch, msg, (uint32_t)body, deadline, &c->rate);
         agora_free(msg);
@@ -126,7 +126,8 @@ static agora_err serve_one(agora_comm *c, int fd, agora_shared_tensor *t, size_t
 
 /* Accepts n_serve pullers. A verdict that arrives early (a member died) ends serving. */
 static agora_err serve(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t n_serve,
-                       int64_t deadline, uint64_t *tx, bool *early, agora_err *early_v) {
+                       uint64_t rev, int64_t deadline, uint64_t *tx, bool *early,
+                       agora_err *early_v) {
     for (uint32_t done = 0; done < n_serve;) {
         struct pollfd pf[3] = {
             {c->lfd, POLLIN, 0}, {c->mfd, POLLIN, 0}, {agora__peer_wake_fd(c), POLLIN, 0}};
@@ -150,7 +151,7 @@ static agora_err serve(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t
         int fd = -1;
         if (agora__tcp_accept(c->lfd, deadline, &fd, NULL) != AGORA_OK)
             continue;
-        agora_err rc = serve_one(c, fd, t, n, deadline, tx);
+        agora_err rc = serve_one(c, fd, t, n, rev, deadline, tx);
         agora__sock_close(&fd);
         if (rc != AGORA_OK)
             AGORA_LOG_WARN(AGORA_SUB_COMM, "shared state: serving a puller failed: %s",
@@ -206,7 +207,7 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
         size_t body = 2 + strlen(names[i]) + 8 + x->count * sizeof(float);
         uint8_t *msg = agora_malloc(body ? body : 1);
         agora_frame_hdr h;
-        agora__fpos pos = {0, 2, 0, 0, i};
+        agora__fpos pos = {info->revision, 2, 0, 0, i};
         rc = msg ? agora__recv_frame_keyed(fd, c->data_mac ? key : NULL, &pos, &h, msg, body,
                                            deadline)
                  : AGORA_ENOMEM;
@@ -274,7 +275,8 @@ agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_tensor *tenso
     if (local == AGORA_OK && n_pull > 0)
         local = pull(c, tensors, n, ipv4, port, &r, n_pull, deadline, info);
     if (local == AGORA_OK && n_serve > 0)
-        local = serve(c, tensors, n, n_serve, deadline, &info->tx_bytes, &early, &early_v);
+        local = serve(c, tensors, n, n_serve, info->revision, deadline, &info->tx_bytes, &early,
+                      &early_v);
     if (early)
         return local != AGORA_OK ? local : early_v;
     uint8_t b[4];
