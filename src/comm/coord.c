@@ -547,6 +547,8 @@ static agora_err on_frame(agora_master *m, mpeer *p) {
         return AGORA_OK;
     case AGORA_MSG_P2C_BW_REPORT:
         return agora__coord_bw_on_report(m, p, &r);
+    case AGORA_MSG_P2C_BW_PASSIVE:
+        return agora__coord_bw_on_passive(m, p, &r);
     default:
         return AGORA_EPROTO;
     }

@@ -3,8 +3,11 @@
  * When every member asked (agora_comm_measure_links), the master says GO; each member
  * times the ingress of every other member and reports it; the master then solves the
  * ring order that maximises the slowest directed link (agora_ring_order) and, if it
- * differs from the current one, applies it at the next topology change. Membership never
- * changes here.
+ * differs from the current one, applies it at the next topology change. After that, every
+ * committed all-reduce in which a member's sockets to its successor stayed full refreshes
+ * that link's entry passively (P2C_BW_PASSIVE, spec §17), and a clearly better order (its
+ * slowest link 1.25x the current one's) is applied the same way. Membership never changes
+ * here.
  */
 #include <string.h>
 
@@ -57,7 +60,10 @@ static double lookup(const mpeer *to, uint64_t from) {
     return 0.0; /* unmeasured: the slowest possible */
 }
 
-static void solve(agora_master *m) {
+/* Solves the ring order from the measured matrix; adopts it (at the next topology change)
+ * when it differs from the current one and its slowest link is at least `margin` times the
+ * current one's. */
+static void solve(agora_master *m, double margin) {
     size_t n = m->n_members;
     double *bw = agora_calloc(n * n, sizeof *bw);
     uint32_t *order = agora_calloc(n, sizeof *order);
@@ -76,9 +82,11 @@ static void solve(agora_master *m) {
             uint32_t cur[1024];
             for (size_t i = 0; i < n && i < 1024; i++)
                 cur[i] = (uint32_t)i;
+            double now = n <= 1024 ? agora_ring_bottleneck(bw, (uint32_t)n, cur) : 0.0;
+            double best = agora_ring_bottleneck(bw, (uint32_t)n, order);
+            same = same || best < margin * now;
             AGORA_LOG_INFO(AGORA_SUB_COORD, "ring order: slowest link %.3g -> %.3g GB/s%s",
-                           n <= 1024 ? agora_ring_bottleneck(bw, (uint32_t)n, cur) / 1e9 : 0.0,
-                           agora_ring_bottleneck(bw, (uint32_t)n, order) / 1e9,
+                           now / 1e9, best / 1e9,
                            same ? " (unchanged)" : ", applied at the next topology update");
             if (!same) {
                 agora_free(m->new_order);
@@ -91,6 +99,34 @@ static void solve(agora_master *m) {
     agora_free(bw);
     agora_free(order);
     agora_free(ids);
+}
+
+agora_err agora__coord_bw_on_passive(agora_master *m, mpeer *p, agora_rbuf *r) {
+    uint64_t to = agora__r_u64(r), bits = agora__r_u64(r);
+    AGORA_TRY(agora__r_done(r));
+    double bps;
+    memcpy(&bps, &bits, sizeof bps);
+    if (!(bps > 0 && bps < 1e15)) /* not a rate (NaN, negative, absurd) */
+        return AGORA_EPROTO;
+    mpeer *q = agora__coord_find(m, to);
+    if (q == NULL || p->state != PS_MEMBER)
+        return AGORA_OK; /* left meanwhile */
+    for (uint32_t i = 0; i < q->bw_n; i++)
+        if (q->bw_from[i] == p->id) {
+            AGORA_LOG_INFO(AGORA_SUB_COORD,
+                           "passive: link %llu -> %llu ran at %.3g MB/s while saturated "
+                           "(measured %.3g MB/s)",
+                           (unsigned long long)p->id, (unsigned long long)to, bps / 1e6,
+                           q->bw_bps[i] / 1e6);
+            q->bw_bps[i] = bps;
+            if (m->phase == PH_IDLE)
+                solve(m, 1.25); /* a new order costs a ring rebuild: only for a clear gain */
+            return AGORA_OK;
+        }
+    /* no measured matrix yet (agora_comm_measure_links): one link alone orders nothing */
+    AGORA_LOG_DEBUG(AGORA_SUB_COORD, "passive: link %llu -> %llu at %.3g MB/s (not measured)",
+                    (unsigned long long)p->id, (unsigned long long)to, bps / 1e6);
+    return AGORA_OK;
 }
 
 void agora__coord_bw_apply_order(agora_master *m) {
@@ -133,7 +169,7 @@ void agora__coord_bw_check(agora_master *m) {
             ok = ok && p->bw_done && p->bw_n + 1 == m->n_members;
         }
         if (ok)
-            solve(m);
+            solve(m, 1.0);
         for (size_t r = 0; r < m->n_members; r++) {
             mpeer *p = agora__coord_find(m, m->members[r]);
             if (p != NULL && p->fd >= 0)

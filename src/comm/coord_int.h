@@ -110,6 +110,10 @@ void agora__coord_ss_peer_lost(agora_master *m);
 /* Sends p a plan that carries only err and forgets its report. */
 void agora__coord_ss_reject(agora_master *m, mpeer *p, uint32_t err);
 /* coord_bw.c */
+/* A member's passive timing of its link to another (P2C_BW_PASSIVE): refreshes that entry
+ * of a measured matrix and re-solves the ring order, adopting a new one only when it is
+ * clearly better. */
+agora_err agora__coord_bw_on_passive(agora_master *m, mpeer *p, agora_rbuf *r);
 agora_err agora__coord_bw_on_report(agora_master *m, mpeer *p, agora_rbuf *r);
 void agora__coord_bw_check(agora_master *m);
 void agora__coord_bw_clear(mpeer *p);

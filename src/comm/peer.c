@@ -726,6 +726,21 @@ static agora_err allreduce_run(agora_comm *c, const agora_reduce_desc *desc,
             rc = AGORA_EPEER_LOST; /* a ring link closed, the master is fine */
     }
     agora_free(job.backed);
+    if (rc == AGORA_OK && job.link_bps > 0 && c->world > 1) {
+        /* passive link timing for the coordinator's ring order (best effort: a failed send
+         * shows up as a lost master on the next call) */
+        uint8_t pb[16];
+        agora_wbuf pw = {pb, 0, sizeof pb, false};
+        uint64_t bits;
+        memcpy(&bits, &job.link_bps, sizeof bits);
+        agora__w_u64(&pw, c->ids[(c->rank + 1) % c->world]);
+        agora__w_u64(&pw, bits);
+        (void)agora__peer_send(c, AGORA_MSG_P2C_BW_PASSIVE, &pw, agora_deadline_in_ms(1000));
+        AGORA_LOG_DEBUG(AGORA_SUB_COMM,
+                        "collective %llu: link to rank %u ran at %.3g MB/s while "
+                        "saturated",
+                        (unsigned long long)job.seq, (c->rank + 1) % c->world, job.link_bps / 1e6);
+    }
     if (rc == AGORA_OK && info) {
         info->world = c->world;
         info->contributors = job.contributors;

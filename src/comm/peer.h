@@ -101,6 +101,10 @@ typedef struct agora__ring_job {
     bool all_backed;
     uint32_t pool;
     size_t kmax;
+    /* passive link timing (spec §17): the rate of this peer's link to rank+1 while its
+     * sockets were full, summed over the pool's streams; 0 when they were full for too
+     * short a time to tell (docs/comm.md, "Ring order") */
+    double link_bps;
 } agora__ring_job;
 agora_err agora__ring_run(agora_comm *c, agora__ring_job *job);
 /* Copies every backed chunk back from job->backup into job->buf. */

@@ -63,6 +63,11 @@ typedef struct stream_st {
     size_t s_piece; /* index of the piece being sent */
     size_t s_off;   /* bytes of it sent, header included */
     bool s_ready;   /* lazy steps: the piece is encoded and its header built */
+    /* passive link timing: a clock that starts when the socket refuses bytes and runs while
+     * this stream has bytes to send (s_full_at: when it started, 0 when stopped), and the
+     * time and bytes it counted: the link's drain rate while it was the limit */
+    int64_t s_full_at, s_full_ns;
+    uint64_t s_full_bytes;
     /* receive */
     size_t r_piece;
     size_t r_off;
@@ -245,6 +250,14 @@ static void prepare_piece(ring *R, const step *S, const chunk_geo *g, size_t i) 
                     agora__fh_frame(R->mac_key, &pos, S->send_hdr[i], enc, len));
 }
 
+/* Stops a stream's passive clock (it has nothing to send now). */
+static void full_clock_stop(stream_st *s) {
+    if (s->s_full_at != 0) {
+        s->s_full_ns += agora_now_ns() - s->s_full_at;
+        s->s_full_at = 0;
+    }
+}
+
 /* Sends what the socket takes. *progress is set when bytes moved. */
 static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t j, bool *progress) {
     stream_st *s = &R->st[j];
@@ -256,6 +269,7 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         if (S->dep && s->s_off == 0 &&
             !atomic_load_explicit(&S->dep[s->s_piece], memory_order_acquire)) {
             R->tx_blocked = true; /* not received yet */
+            full_clock_stop(s);
             return AGORA_OK;
         }
         if (S->prep != PREP_NONE && s->s_off == 0 && !s->s_ready) {
@@ -295,8 +309,12 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
         ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
         if (n <= 0) {
             agora_err e = n < 0 ? io_err(n) : AGORA_EAGAIN;
+            if (e == AGORA_EAGAIN && n < 0 && s->s_full_at == 0)
+                s->s_full_at = agora_now_ns(); /* the socket is full: the link is the limit */
             return e == AGORA_EAGAIN ? AGORA_OK : e;
         }
+        if (s->s_full_at != 0)
+            s->s_full_bytes += (uint64_t)n; /* drained by the link while the clock runs */
         agora__rate_charge(rl, (size_t)n);
         *progress = true;
         s->s_off += (size_t)n;
@@ -307,6 +325,7 @@ static agora_err pump_send(ring *R, const step *S, const chunk_geo *g, uint32_t 
             s->s_ready = false;
         }
     }
+    full_clock_stop(s); /* this step's pieces are out */
     return AGORA_OK;
 }
 
@@ -737,6 +756,9 @@ static agora_err run_step_threaded(ring *R, const step *S, const chunk_geo *gs,
 }
 
 #define THREAD_MIN_BYTES (1u << 20)
+/* A stream's socket must have been full this long in one collective before its drain rate
+ * counts as a measurement of the link. */
+#define PASSIVE_MIN_NS (50 * 1000000LL)
 
 static agora_err run_step(ring *R, const step *S) {
     chunk_geo gs = geo(R, S->c_send), gr = geo(R, S->c_recv);
@@ -1209,6 +1231,10 @@ agora_err agora__ring_run(agora_comm *c, agora__ring_job *job) {
         if (rc == AGORA_OK)
             rc = finalize_and_gather(&R);
     }
+    job->link_bps = 0;
+    for (uint32_t j = 0; rc == AGORA_OK && j < R.P; j++) /* streams share the link: add up */
+        if (R.st[j].s_full_ns >= PASSIVE_MIN_NS)
+            job->link_bps += (double)R.st[j].s_full_bytes * 1e9 / (double)R.st[j].s_full_ns;
 out:
     agora_free(R.st);
     for (int b = 0; b < 2; b++) {

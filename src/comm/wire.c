@@ -73,6 +73,7 @@ static const struct {
     [AGORA_MSG_P2P_BW] = {"P2P_BW", AGORA_WIRE_MAX_DATA},
     [AGORA_MSG_P2C_BW_REPORT] = {"P2C_BW_REPORT", 4 + 4096 * 16},
     [AGORA_MSG_C2P_BW_DONE] = {"C2P_BW_DONE", 4},
+    [AGORA_MSG_P2C_BW_PASSIVE] = {"P2C_BW_PASSIVE", 16},
 };
 
 size_t agora__wire_max_len(uint8_t type) {

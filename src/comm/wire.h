@@ -87,7 +87,10 @@ typedef enum agora_msg_type {
     AGORA_MSG_P2P_BW = 29,           /* filler bytes, timed by the receiver */
     AGORA_MSG_P2C_BW_REPORT = 30,    /* u32 n, n x {u64 from_id, u64 f64-bits bytes/s} */
     AGORA_MSG_C2P_BW_DONE = 31,      /* u32 err */
-    AGORA__MSG_MAX = 32
+    AGORA_MSG_P2C_BW_PASSIVE = 32,   /* u64 to_id, u64 bit pattern of an f64 bytes/s: this
+                                        peer's link to to_id, timed while it was saturated
+                                        during a committed all-reduce */
+    AGORA__MSG_MAX = 33
 } agora_msg_type;
 
 typedef struct agora_frame_hdr {

@@ -1407,6 +1407,120 @@ static void allreduce_async_runs_in_the_background(void **state) {
     cluster_free(cl, ok);
 }
 
+// ---- passive link timing ----
+
+static void *proxy_main(void *arg);
+
+/* Peer 2 is reached only through a proxy capped at 80 Mbit/s (10 MB/s). After an active
+ * measurement (which gives the coordinator its matrix), a 16 MiB f32 all-reduce sends
+ * 22 MB into peer 2, so once the socket buffers are full (a few MB on loopback) its
+ * predecessor's socket stays full for over a second: it reports the drain rate
+ * (P2C_BW_PASSIVE), and the master logs it next to the measured value. */
+static int scenario_passive(const cluster *cl, int idx) {
+    agora_comm_opts o;
+    memset(&o, 0, sizeof o);
+    char p[512], err[AGORA_ERR_LEN];
+    snprintf(p, sizeof p, "%s/key", cl->dir);
+    if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
+        return 9;
+    o.master_port = cl->port;
+    agora_proxy *px = NULL;
+    pthread_t th;
+    if (idx == 2) {
+        agora_proxy_opts po;
+        memset(&po, 0, sizeof po);
+        po.stall_after_bytes = -1;
+        po.reset_after_bytes = -1;
+        po.mbps = 80;
+        if (agora__proxy_create(&po, &px) != AGORA_OK)
+            return 8;
+        o.p2p_advertise_port = agora__proxy_port(px);
+    }
+    agora_comm *c = NULL;
+    if (agora_comm_create(&o, &c) != AGORA_OK)
+        return 10;
+    if (px) {
+        agora__proxy_set_target(px, 0x7f000001u, agora_comm_p2p_port(c));
+        pthread_create(&th, NULL, proxy_main, px);
+    }
+    int ret = join_until(c, 3, 30000) == AGORA_OK ? 0 : 11;
+    if (ret == 0 && agora_comm_measure_links(c, 1u << 20, agora_deadline_in_ms(30000)) != AGORA_OK)
+        ret = 12;
+    if (ret == 0 && agora_comm_update_topology(c, agora_deadline_in_ms(30000)) != AGORA_OK)
+        ret = 13;
+    enum { N = 1 << 22 };
+    float *x = agora_malloc(N * sizeof(float));
+    fill(x, N, idx, 2);
+    agora_reduce_desc d = {
+        x, N, AGORA_REDUCE_SUM, AGORA_CODEC_F32, 1, agora_deadline_in_ms(60000), NULL};
+    if (ret == 0 && (agora_comm_allreduce(c, &d, NULL) != AGORA_OK || check_exact(x, N, 3, 2, 0)))
+        ret = 14;
+    /* the report goes out right after the commit: stay until the master has it */
+    sleep_ms(300);
+    agora_free(x);
+    agora_comm_destroy(c);
+    if (px) {
+        agora__proxy_interrupt(px);
+        pthread_join(th, NULL);
+        agora__proxy_destroy(px);
+    }
+    return ret;
+}
+
+static void passive_link_timing_reports_a_saturated_link(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(3);
+    start_master(cl, NULL);
+    for (int i = 0; i < 3; i++)
+        spawn(cl, scenario_passive, i);
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        int st = wait_exit(cl->peer[i], 90000);
+        cl->peer[i] = -1;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    /* the capped link is the one into peer 2: its id is in its log */
+    char lp[600], err[AGORA_ERR_LEN], *log = NULL;
+    size_t ll = 0;
+    unsigned long long capped = 0;
+    snprintf(lp, sizeof lp, "%s/peer-02.log", cl->dir);
+    if (agora_read_file(lp, 1 << 24, &log, &ll, err) == AGORA_OK) {
+        const char *reg = strstr(log, "registered as peer ");
+        if (reg == NULL || sscanf(reg, "registered as peer %llu", &capped) != 1)
+            ok = false;
+    }
+    agora_free(log);
+    log = NULL;
+    snprintf(lp, sizeof lp, "%s/master.log", cl->dir);
+    if (ok && agora_read_file(lp, 1 << 24, &log, &ll, err) == AGORA_OK) {
+        const char *at = strstr(log, "passive: link ");
+        double mbs = 0;
+        bool seen = false;
+        while (at != NULL) {
+            unsigned long long from = 0, to = 0;
+            double v = 0;
+            if (sscanf(at, "passive: link %llu -> %llu ran at %lf MB/s", &from, &to, &v) == 3 &&
+                to == capped) {
+                seen = true;
+                mbs = v;
+            }
+            at = strstr(at + 1, "passive: link ");
+        }
+        if (!seen || mbs < 5.0 || mbs > 20.0) {
+            print_message("no passive timing of the 10 MB/s link into peer %llu (%.3g MB/s):\n%s\n",
+                          capped, mbs, log);
+            ok = false;
+        }
+    } else {
+        ok = false;
+    }
+    agora_free(log);
+    cluster_free(cl, ok);
+}
+
 // ---- a peer that gives up before the collective starts ----
 
 /* Peer 0 starts an all-reduce with a 200 ms deadline while peer 1 is still busy: it must
@@ -2062,6 +2176,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(ring_data_macs_catch_tampering_on_the_path),
         cmocka_unit_test(shared_state_macs_catch_tampering_on_the_path),
         cmocka_unit_test(allreduce_async_runs_in_the_background),
+        cmocka_unit_test(passive_link_timing_reports_a_saturated_link),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
         cmocka_unit_test(abort_unblocks_a_waiting_allreduce),
