@@ -285,6 +285,27 @@ static void assert_digests_agree(const cluster *cl, const int *idx, int n) {
 
 // ---- scenario: reference sums ----
 
+/* Spawns fn as peers 0..n-1 and waits for them; true when every one exited with 0 (and,
+ * with digests, all wrote identical digest files). */
+static bool run_peers(cluster *cl, scenario_fn fn, int n, int timeout_ms, bool digests) {
+    for (int i = 0; i < n; i++)
+        spawn(cl, fn, i);
+    bool ok = true;
+    int idx[MAX_PEERS];
+    for (int i = 0; i < n; i++) {
+        int st = wait_exit(cl->peer[i], timeout_ms);
+        cl->peer[i] = -1;
+        idx[i] = i;
+        if (st != 0) {
+            print_message("peer %d exited with %d\n", i, st);
+            ok = false;
+        }
+    }
+    if (ok && digests)
+        assert_digests_agree(cl, idx, n);
+    return ok;
+}
+
 static int check_exact(const float *got, size_t n, int world, int iter, bool avg) {
     for (size_t j = 0; j < n; j++) {
         float s = 0;
@@ -1206,45 +1227,52 @@ static int scenario_tamper(const cluster *cl, int idx) {
     return ret;
 }
 
-/* A float changed on the path, with a recomputed XXH3 checksum: under comm.data_auth =
- * checksum the ring commits the wrong sum (what an attacker on the path can do without
- * MACs), under comm.data_auth = mac the frame fails its MAC, the collective fails and
- * both peers get their input back. */
-static void ring_data_macs_catch_tampering_on_the_path(void **state) {
-    (void)state;
+/* Runs a 2-peer scenario once under comm.data_auth = checksum and once under mac; want[m][i]
+ * is peer i's exit code in mode m (0 checksum, 1 mac); under mac, peer 1's log must
+ * contain log1 when it is set. */
+static void run_tamper(scenario_fn fn, const int want[2][2], const char *log1) {
     const char *modes[2] = {"checksum", "mac"};
     for (int m = 0; m < 2; m++) {
         cluster *cl = cluster_new(2);
         char extra[64];
         snprintf(extra, sizeof extra, "--set comm.data_auth=%s", modes[m]);
         start_master(cl, extra);
-        spawn(cl, scenario_tamper, 0);
-        spawn(cl, scenario_tamper, 1);
+        spawn(cl, fn, 0);
+        spawn(cl, fn, 1);
         bool ok = true;
         for (int i = 0; i < 2; i++) {
             int st = wait_exit(cl->peer[i], 60000);
             cl->peer[i] = -1;
-            /* peer 1 adds the tampered frame into its chunk; peer 0 gets that chunk back in
-             * the all-gather: with checksums both commit a wrong sum */
-            int want = m == 1 ? 0 : 20;
-            if (st != want) {
-                print_message("%s: peer %d exited with %d, wanted %d\n", modes[m], i, st, want);
+            if (st != want[m][i]) {
+                print_message("%s: peer %d exited with %d, wanted %d\n", modes[m], i, st,
+                              want[m][i]);
                 ok = false;
             }
         }
-        if (ok && m == 1) {
+        if (ok && m == 1 && log1 != NULL) {
             char lp[600], err[AGORA_ERR_LEN], *log = NULL;
             size_t ll = 0;
             snprintf(lp, sizeof lp, "%s/peer-01.log", cl->dir);
             if (agora_read_file(lp, 1 << 24, &log, &ll, err) != AGORA_OK ||
-                strstr(log, "failed its MAC") == NULL) {
-                print_message("peer 1 did not report the bad MAC\n");
+                strstr(log, log1) == NULL) {
+                print_message("peer 1's log lacks '%s'\n", log1);
                 ok = false;
             }
             agora_free(log);
         }
         cluster_free(cl, ok);
     }
+}
+
+/* A float changed on the path, with a recomputed XXH3 checksum: under comm.data_auth =
+ * checksum the ring commits the wrong sum (what an attacker on the path can do without
+ * MACs): peer 1 adds the tampered frame into its chunk, and peer 0 gets that chunk back in
+ * the all-gather. Under comm.data_auth = mac the frame fails its MAC, the collective fails
+ * and both peers get their input back. */
+static void ring_data_macs_catch_tampering_on_the_path(void **state) {
+    (void)state;
+    const int want[2][2] = {{20, 20}, {0, 0}};
+    run_tamper(scenario_tamper, want, "failed its MAC");
 }
 
 /* Shared state: peer 0 holds revision 5 and serves, from behind a tampering proxy, a local
@@ -1291,26 +1319,8 @@ static int scenario_ss_tamper(const cluster *cl, int idx) {
  * fails and the tensor is left as it was. */
 static void shared_state_macs_catch_tampering_on_the_path(void **state) {
     (void)state;
-    const char *modes[2] = {"checksum", "mac"};
-    for (int m = 0; m < 2; m++) {
-        cluster *cl = cluster_new(2);
-        char extra[64];
-        snprintf(extra, sizeof extra, "--set comm.data_auth=%s", modes[m]);
-        start_master(cl, extra);
-        spawn(cl, scenario_ss_tamper, 0);
-        spawn(cl, scenario_ss_tamper, 1);
-        bool ok = true;
-        for (int i = 0; i < 2; i++) {
-            int st = wait_exit(cl->peer[i], 60000);
-            cl->peer[i] = -1;
-            int want = i == 0 ? 0 : m == 1 ? 0 : 20;
-            if (st != want) {
-                print_message("%s: peer %d exited with %d, wanted %d\n", modes[m], i, st, want);
-                ok = false;
-            }
-        }
-        cluster_free(cl, ok);
-    }
+    const int want[2][2] = {{0, 20}, {0, 0}};
+    run_tamper(scenario_ss_tamper, want, NULL);
 }
 
 // ---- async all-reduce ----
@@ -1390,33 +1400,26 @@ static void allreduce_async_runs_in_the_background(void **state) {
     (void)state;
     cluster *cl = cluster_new(2);
     start_master(cl, NULL);
-    spawn(cl, scenario_async, 0);
-    spawn(cl, scenario_async, 1);
-    bool ok = true;
-    int idx[2] = {0, 1};
-    for (int i = 0; i < 2; i++) {
-        int st = wait_exit(cl->peer[i], 60000);
-        cl->peer[i] = -1;
-        if (st != 0) {
-            print_message("peer %d exited with %d\n", i, st);
-            ok = false;
-        }
-    }
-    if (ok)
-        assert_digests_agree(cl, idx, 2);
-    cluster_free(cl, ok);
+    cluster_free(cl, run_peers(cl, scenario_async, 2, 60000, true));
 }
 
 // ---- passive link timing ----
 
-static void *proxy_main(void *arg);
+static void *proxy_main(void *arg) {
+    (void)agora__proxy_run(arg);
+    return NULL;
+}
 
-/* Peer 2 is reached only through a proxy capped at 80 Mbit/s (10 MB/s). After an active
- * measurement (which gives the coordinator its matrix), a 16 MiB f32 all-reduce sends
- * 22 MB into peer 2, so once the socket buffers are full (a few MB on loopback) its
- * predecessor's socket stays full for over a second: it reports the drain rate
- * (P2C_BW_PASSIVE), and the master logs it next to the measured value. */
-static int scenario_passive(const cluster *cl, int idx) {
+/* A peer whose ring listener the others reach only through a fault proxy with options po
+ * (po NULL: directly). The proxy runs on *th until proxied_close. */
+typedef struct proxied {
+    agora_comm *c;
+    agora_proxy *px;
+    pthread_t th;
+} proxied;
+
+static int proxied_open(const cluster *cl, const agora_proxy_opts *po, proxied *pp) {
+    memset(pp, 0, sizeof *pp);
     agora_comm_opts o;
     memset(&o, 0, sizeof o);
     char p[512], err[AGORA_ERR_LEN];
@@ -1424,26 +1427,46 @@ static int scenario_passive(const cluster *cl, int idx) {
     if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
         return 9;
     o.master_port = cl->port;
-    agora_proxy *px = NULL;
-    pthread_t th;
-    if (idx == 2) {
-        agora_proxy_opts po;
-        memset(&po, 0, sizeof po);
-        po.stall_after_bytes = -1;
-        po.reset_after_bytes = -1;
-        po.mbps = 80;
-        if (agora__proxy_create(&po, &px) != AGORA_OK)
+    if (po != NULL) {
+        if (agora__proxy_create(po, &pp->px) != AGORA_OK)
             return 8;
-        o.p2p_advertise_port = agora__proxy_port(px);
+        o.p2p_advertise_port = agora__proxy_port(pp->px);
     }
-    agora_comm *c = NULL;
-    if (agora_comm_create(&o, &c) != AGORA_OK)
+    if (agora_comm_create(&o, &pp->c) != AGORA_OK)
         return 10;
-    if (px) {
-        agora__proxy_set_target(px, 0x7f000001u, agora_comm_p2p_port(c));
-        pthread_create(&th, NULL, proxy_main, px);
+    if (pp->px) {
+        agora__proxy_set_target(pp->px, 0x7f000001u, agora_comm_p2p_port(pp->c));
+        pthread_create(&pp->th, NULL, proxy_main, pp->px);
     }
-    int ret = join_until(c, 3, 30000) == AGORA_OK ? 0 : 11;
+    return 0;
+}
+
+static void proxied_close(proxied *pp) {
+    agora_comm_destroy(pp->c);
+    if (pp->px) {
+        agora__proxy_interrupt(pp->px);
+        pthread_join(pp->th, NULL);
+        agora__proxy_destroy(pp->px);
+    }
+}
+
+/* Peer 2 is reached only through a proxy capped at 80 Mbit/s (10 MB/s). After an active
+ * measurement (which gives the coordinator its matrix), a 16 MiB f32 all-reduce sends
+ * 22 MB into peer 2, so once the socket buffers are full (a few MB on loopback) its
+ * predecessor's socket stays full for over a second: it reports the drain rate
+ * (P2C_BW_PASSIVE), and the master logs it next to the measured value. */
+static int scenario_passive(const cluster *cl, int idx) {
+    agora_proxy_opts po;
+    memset(&po, 0, sizeof po);
+    po.stall_after_bytes = -1;
+    po.reset_after_bytes = -1;
+    po.mbps = 80;
+    proxied pp;
+    int ret = proxied_open(cl, idx == 2 ? &po : NULL, &pp);
+    if (ret != 0)
+        return ret;
+    agora_comm *c = pp.c;
+    ret = join_until(c, 3, 30000) == AGORA_OK ? 0 : 11;
     if (ret == 0 && agora_comm_measure_links(c, 1u << 20, agora_deadline_in_ms(30000)) != AGORA_OK)
         ret = 12;
     if (ret == 0 && agora_comm_update_topology(c, agora_deadline_in_ms(30000)) != AGORA_OK)
@@ -1458,12 +1481,7 @@ static int scenario_passive(const cluster *cl, int idx) {
     /* the report goes out right after the commit: stay until the master has it */
     sleep_ms(300);
     agora_free(x);
-    agora_comm_destroy(c);
-    if (px) {
-        agora__proxy_interrupt(px);
-        pthread_join(th, NULL);
-        agora__proxy_destroy(px);
-    }
+    proxied_close(&pp);
     return ret;
 }
 
@@ -1471,17 +1489,7 @@ static void passive_link_timing_reports_a_saturated_link(void **state) {
     (void)state;
     cluster *cl = cluster_new(3);
     start_master(cl, NULL);
-    for (int i = 0; i < 3; i++)
-        spawn(cl, scenario_passive, i);
-    bool ok = true;
-    for (int i = 0; i < 3; i++) {
-        int st = wait_exit(cl->peer[i], 90000);
-        cl->peer[i] = -1;
-        if (st != 0) {
-            print_message("peer %d exited with %d\n", i, st);
-            ok = false;
-        }
-    }
+    bool ok = run_peers(cl, scenario_passive, 3, 90000, false);
     /* the capped link is the one into peer 2: its id is in its log */
     char lp[600], err[AGORA_ERR_LEN], *log = NULL;
     size_t ll = 0;
@@ -1730,41 +1738,20 @@ static void master_death_never_hangs_peers(void **state) {
 
 // ---- a network fault without a process fault: the proxy resets a ring link ----
 
-static void *proxy_main(void *arg) {
-    (void)agora__proxy_run(arg);
-    return NULL;
-}
-
 /* Peer 1 is reached only through a fault proxy that resets every connection once, after
  * 3 MB. The collective in flight fails on both peers (buffers restored), the topology
  * update rebuilds the links through the proxy, and the retries commit exact sums. */
 static int scenario_reset(const cluster *cl, int idx) {
-    agora_comm_opts o;
-    memset(&o, 0, sizeof o);
-    char p[512], err[AGORA_ERR_LEN];
-    snprintf(p, sizeof p, "%s/key", cl->dir);
-    if (agora_comm_key_from_file(p, o.key, err) != AGORA_OK)
-        return 9;
-    o.master_port = cl->port;
-    agora_proxy *px = NULL;
-    pthread_t th;
-    if (idx == 1) {
-        agora_proxy_opts po;
-        memset(&po, 0, sizeof po);
-        po.stall_after_bytes = -1;
-        po.reset_after_bytes = 3 << 20;
-        if (agora__proxy_create(&po, &px) != AGORA_OK)
-            return 8;
-        o.p2p_advertise_port = agora__proxy_port(px);
-    }
-    agora_comm *c = NULL;
-    if (agora_comm_create(&o, &c) != AGORA_OK)
-        return 10;
-    if (px) {
-        agora__proxy_set_target(px, 0x7f000001u, agora_comm_p2p_port(c));
-        pthread_create(&th, NULL, proxy_main, px);
-    }
-    int ret = join_until(c, 2, 30000) == AGORA_OK ? 0 : 11;
+    agora_proxy_opts po;
+    memset(&po, 0, sizeof po);
+    po.stall_after_bytes = -1;
+    po.reset_after_bytes = 3 << 20;
+    proxied pp;
+    int ret = proxied_open(cl, idx == 1 ? &po : NULL, &pp);
+    if (ret != 0)
+        return ret;
+    agora_comm *c = pp.c;
+    ret = join_until(c, 2, 30000) == AGORA_OK ? 0 : 11;
     enum { N = 1 << 18 };
     float *x = agora_malloc(N * sizeof(float)), *in = agora_malloc(N * sizeof(float));
     int failures = 0, commits = 0, iter = 0;
@@ -1809,12 +1796,7 @@ static int scenario_reset(const cluster *cl, int idx) {
     fprintf(stderr, "reset scenario: %d commits, %d failures\n", commits, failures);
     agora_free(x);
     agora_free(in);
-    agora_comm_destroy(c);
-    if (px) {
-        agora__proxy_interrupt(px);
-        pthread_join(th, NULL);
-        agora__proxy_destroy(px);
-    }
+    proxied_close(&pp);
     return ret;
 }
 
@@ -2003,21 +1985,7 @@ static void rate_limit_bounds_allreduce_time_from_below(void **state) {
     cluster *cl = cluster_new(2);
     cl->rate_mbps = 100.0;
     start_master(cl, NULL);
-    for (int i = 0; i < 2; i++)
-        spawn(cl, scenario_rate, i);
-    bool ok = true;
-    int idx[2] = {0, 1};
-    for (int i = 0; i < 2; i++) {
-        int st = wait_exit(cl->peer[i], 90000);
-        cl->peer[i] = -1;
-        if (st != 0) {
-            print_message("peer %d exited with %d\n", i, st);
-            ok = false;
-        }
-    }
-    if (ok)
-        assert_digests_agree(cl, idx, 2);
-    cluster_free(cl, ok);
+    cluster_free(cl, run_peers(cl, scenario_rate, 2, 90000, true));
 }
 
 // ---- churn soak ----
