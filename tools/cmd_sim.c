@@ -427,6 +427,8 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
         return agora_cli_fail(cmd, "out of memory");
     }
     int64_t r_first = 0;
+    if (!o->resume)
+        sim_cmp_clear_progress(dir); /* a fresh compare: nothing of an earlier one counts */
     if (o->resume) {
         rc = sim_cmp_load_partial(dir, &p, pol, np, R, rows, pooled, &r_first, err);
         if (rc != AGORA_OK) {
@@ -454,9 +456,12 @@ static int sim_compare(const char *cfg, const sim_opts *o, int argc, char **argv
     uint64_t done = (uint64_t)r_first * units;
     int64_t t_start = agora_now_ns();
     for (int64_t r = r_first; r < R; r++) {
-        rc = sim_cmp_replicate(&p, r, pol, np, &rows[r * np * C_N], pooled, &pr, &done, "", err);
+        rc = sim_cmp_replicate(&p, r, pol, np, &rows[r * np * C_N], pooled, &pr, &done, "", dir,
+                               err);
         if (rc == AGORA_OK)
             rc = sim_cmp_save_partial(dir, &p, pol, np, r + 1, rows, pooled, err);
+        if (rc == AGORA_OK)
+            sim_cmp_clear_progress(dir); /* recorded: its in-replicate checkpoints go */
         if (rc != AGORA_OK) {
             ec = agora_cli_fail(cmd, "%s", err);
             goto out;

@@ -140,25 +140,200 @@ uint64_t sim_cmp_units(const agora_sim_params *p, int np) {
     return (uint64_t)(p->burnin_steps + np * (p->n_steps - p->burnin_steps));
 }
 
+static uint64_t compare_hash(const agora_sim_params *p);
+
+// ---- inside a replicate: the burn-in state, chrono's final state, finished branches ----
+
+#define REP_BURNIN "replicate.burnin.ckpt"
+#define REP_BASE "replicate.base.ckpt"
+#define REP_PROGRESS "replicate.progress"
+#define REP_MAGIC "agora-simrep-v1"
+enum { REP_PER = 2 + 2 * AGORA_SIM_NPOWER * AGORA_SIM_NQ }; /* pooled counts per branch */
+
+typedef struct rep_tag { /* the extra blob of the two state checkpoints */
+    uint64_t hash, r;
+} rep_tag;
+
+static void rep_path(const char *dir, const char *name, char *out, size_t len) {
+    snprintf(out, len, "%s/%s", dir, name);
+}
+
+void sim_cmp_clear_progress(const char *dir) {
+    static const char *const names[3] = {REP_PROGRESS, REP_BASE, REP_BURNIN};
+    for (int i = 0; dir != NULL && i < 3; i++) {
+        char path[4200];
+        rep_path(dir, names[i], path, sizeof path);
+        (void)unlink(path);
+    }
+}
+
+static void counts_of(const agora_sim_summary *s, int64_t c[REP_PER]) {
+    c[0] = s->n;
+    c[1] = s->n_toxic;
+    memcpy(c + 2, s->or_hit, sizeof s->or_hit);
+    memcpy(c + 2 + AGORA_SIM_NPOWER * AGORA_SIM_NQ, s->or_top, sizeof s->or_top);
+}
+
+static void add_counts(agora_sim_summary *pl, const int64_t c[REP_PER]) {
+    int64_t hit[AGORA_SIM_NPOWER][AGORA_SIM_NQ], top[AGORA_SIM_NPOWER][AGORA_SIM_NQ];
+    memcpy(hit, c + 2, sizeof hit);
+    memcpy(top, c + 2 + AGORA_SIM_NPOWER * AGORA_SIM_NQ, sizeof top);
+    pl->n += c[0];
+    pl->n_toxic += c[1];
+    for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++)
+        for (int q = 0; q < AGORA_SIM_NQ; q++) {
+            pl->or_hit[pw][q] += hit[pw][q];
+            pl->or_top[pw][q] += top[pw][q];
+        }
+}
+
+/* replicate.progress: magic, u64 settings hash, u64 replicate, u32 policies, u32 branches
+ * done, the policy ids, then the done branches' rows (f64) and pooled counts (i64). */
+static agora_err save_progress(const char *dir, uint64_t hash, int64_t r, const int *pol, int np,
+                               int k_done, const double *rows, const int64_t *counts,
+                               char err[AGORA_ERR_LEN]) {
+    size_t len = 16 + 8 + 8 + 4 + 4 + (size_t)np * 4 + (size_t)k_done * C_N * 8 +
+                 (size_t)k_done * REP_PER * 8;
+    uint8_t *b = agora_malloc(len), *q = b;
+    if (b == NULL)
+        return AGORA_ENOMEM;
+    memset(q, 0, 16);
+    memcpy(q, REP_MAGIC, sizeof REP_MAGIC);
+    q += 16;
+    uint64_t u[2] = {hash, (uint64_t)r};
+    memcpy(q, u, 16);
+    q += 16;
+    uint32_t v[2] = {(uint32_t)np, (uint32_t)k_done};
+    memcpy(q, v, 8);
+    q += 8;
+    for (int k = 0; k < np; k++, q += 4) {
+        uint32_t id = (uint32_t)pol[k];
+        memcpy(q, &id, 4);
+    }
+    memcpy(q, rows, (size_t)k_done * C_N * 8);
+    q += (size_t)k_done * C_N * 8;
+    memcpy(q, counts, (size_t)k_done * REP_PER * 8);
+    char path[4200];
+    rep_path(dir, REP_PROGRESS, path, sizeof path);
+    agora_err rc = agora_write_file_atomic(path, b, len, err);
+    agora_free(b);
+    return rc;
+}
+
+/* The branches of replicate r already done (0 when there is no progress for it: none, or
+ * another replicate's, or other settings). */
+static int load_progress(const char *dir, uint64_t hash, int64_t r, const int *pol, int np,
+                         double *rows, int64_t *counts) {
+    char path[4200], err[AGORA_ERR_LEN], *b = NULL;
+    size_t len = 0;
+    rep_path(dir, REP_PROGRESS, path, sizeof path);
+    if (agora_read_file(path, (size_t)1 << 24, &b, &len, err) != AGORA_OK)
+        return 0;
+    int k_done = 0;
+    uint64_t u[2];
+    uint32_t v[2];
+    if (len >= 40 && memcmp(b, REP_MAGIC, sizeof REP_MAGIC) == 0) {
+        memcpy(u, b + 16, 16);
+        memcpy(v, b + 32, 8);
+        size_t want = 40 + (size_t)np * 4 + (size_t)v[1] * C_N * 8 + (size_t)v[1] * REP_PER * 8;
+        bool ok = u[0] == hash && u[1] == (uint64_t)r && v[0] == (uint32_t)np &&
+                  v[1] < (uint32_t)np && len == want;
+        for (int k = 0; ok && k < np; k++) {
+            uint32_t id;
+            memcpy(&id, b + 40 + 4 * k, 4);
+            ok = id == (uint32_t)pol[k];
+        }
+        if (ok) {
+            k_done = (int)v[1];
+            const char *q = b + 40 + (size_t)np * 4;
+            memcpy(rows, q, (size_t)k_done * C_N * 8);
+            memcpy(counts, q + (size_t)k_done * C_N * 8, (size_t)k_done * REP_PER * 8);
+        }
+    }
+    agora_free(b);
+    return k_done;
+}
+
+/* Loads a state checkpoint written for replicate r under these settings (else NULL). */
+static agora_sim *load_state(const char *dir, const char *name, const agora_sim_params *p,
+                             uint64_t hash, int64_t r) {
+    char path[4200], err[AGORA_ERR_LEN];
+    rep_path(dir, name, path, sizeof path);
+    if (access(path, F_OK) != 0)
+        return NULL;
+    agora_sim *s = NULL;
+    void *extra = NULL;
+    size_t extra_len = 0;
+    if (agora_sim_load(path, p, &s, &extra, &extra_len, err) != AGORA_OK)
+        return NULL;
+    rep_tag t;
+    bool ok = extra_len == sizeof t;
+    if (ok)
+        memcpy(&t, extra, sizeof t);
+    agora_free(extra);
+    if (!ok || t.hash != hash || t.r != (uint64_t)r) {
+        agora_sim_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+static agora_err save_state(const char *dir, const char *name, const agora_sim *s, uint64_t hash,
+                            int64_t r, char err[AGORA_ERR_LEN]) {
+    char path[4200];
+    rep_path(dir, name, path, sizeof path);
+    rep_tag t = {hash, (uint64_t)r};
+    return agora_sim_save(s, path, &t, sizeof t, err);
+}
+
 agora_err sim_cmp_replicate(const agora_sim_params *p, int64_t r, const int *pol, int np,
                             double *rows, agora_sim_summary *pooled, agora_progress *pr,
-                            uint64_t *done, const char *what, char err[AGORA_ERR_LEN]) {
+                            uint64_t *done, const char *what, const char *ckdir,
+                            char err[AGORA_ERR_LEN]) {
     int64_t T0 = p->burnin_steps, T = p->n_steps;
     err[0] = '\0';
+    if (p->checkpoint_every <= 0)
+        ckdir = NULL; /* sim.checkpoint_every = 0: no checkpoints inside a replicate */
+    uint64_t hash = compare_hash(p);
+    int64_t *counts = agora_calloc((size_t)np * REP_PER, sizeof *counts);
+    if (counts == NULL)
+        return AGORA_ENOMEM;
     agora_sim_params pr_p = *p;
     pr_p.seed = p->seed + r;
     agora_sim *s0 = NULL, *base = NULL, *b = NULL;
-    agora_err rc = agora_sim_create(&pr_p, &s0, err);
-    if (rc != AGORA_OK)
-        return rc;
-    for (int64_t st = 0; st < T0 && rc == AGORA_OK; st++) {
-        rc = agora_sim_step(s0, p->burnin_recsys);
-        agora_progress_update(pr, ++*done, "%sreplicate %lld burn-in", what, (long long)r + 1);
+    agora_err rc = AGORA_OK;
+    int k_first = ckdir ? load_progress(ckdir, hash, r, pol, np, rows, counts) : 0;
+    if (ckdir) {
+        s0 = load_state(ckdir, REP_BURNIN, &pr_p, hash, r);
+        if (k_first > 0)
+            base = load_state(ckdir, REP_BASE, &pr_p, hash, r);
+        if (s0 == NULL || (k_first > 0 && base == NULL)) { /* start the replicate over */
+            k_first = 0;
+            agora_sim_destroy(s0);
+            agora_sim_destroy(base);
+            s0 = base = NULL;
+        }
     }
-    if (rc == AGORA_OK)
-        agora_sim_branch(s0);
+    if (s0 != NULL) { /* resumed: count what is done */
+        *done += (uint64_t)(T0 + k_first * (T - T0));
+        agora_progress_update(pr, *done, "%sreplicate %lld resumed", what, (long long)r + 1);
+    } else {
+        rc = agora_sim_create(&pr_p, &s0, err);
+        if (rc != AGORA_OK) {
+            agora_free(counts);
+            return rc;
+        }
+        for (int64_t st = 0; st < T0 && rc == AGORA_OK; st++) {
+            rc = agora_sim_step(s0, p->burnin_recsys);
+            agora_progress_update(pr, ++*done, "%sreplicate %lld burn-in", what, (long long)r + 1);
+        }
+        if (rc == AGORA_OK)
+            agora_sim_branch(s0);
+        if (rc == AGORA_OK && ckdir)
+            rc = save_state(ckdir, REP_BURNIN, s0, hash, r, err);
+    }
     uint64_t d0 = agora_sim_digest(s0);
-    for (int k = 0; k < np && rc == AGORA_OK; k++) {
+    for (int k = k_first; k < np && rc == AGORA_OK; k++) {
         rc = agora_sim_clone(s0, &b);
         if (rc != AGORA_OK)
             break;
@@ -192,22 +367,24 @@ agora_err sim_cmp_replicate(const agora_sim_params *p, int64_t r, const int *pol
             shift /= (double)sum.n;
         }
         rows[k * C_N + C_SHIFT] = shift;
-        agora_sim_summary *pl = &pooled[k];
-        pl->n += sum.n;
-        pl->n_toxic += sum.n_toxic;
-        for (int pw = 0; pw < AGORA_SIM_NPOWER; pw++)
-            for (int q = 0; q < AGORA_SIM_NQ; q++) {
-                pl->or_hit[pw][q] += sum.or_hit[pw][q];
-                pl->or_top[pw][q] += sum.or_top[pw][q];
-            }
-        if (k == 0)
+        counts_of(&sum, counts + (size_t)k * REP_PER);
+        if (k == 0) {
             base = b;
-        else
+            if (ckdir)
+                rc = save_state(ckdir, REP_BASE, base, hash, r, err);
+        } else {
             agora_sim_destroy(b);
+        }
         b = NULL;
+        if (rc == AGORA_OK && ckdir && k + 1 < np)
+            rc = save_progress(ckdir, hash, r, pol, np, k + 1, rows, counts, err);
     }
+    if (rc == AGORA_OK)
+        for (int k = 0; k < np; k++)
+            add_counts(&pooled[k], counts + (size_t)k * REP_PER);
     if (rc != AGORA_OK && err[0] == '\0')
         snprintf(err, AGORA_ERR_LEN, "replicate %lld: %s", (long long)r, agora_err_str(rc));
+    agora_free(counts);
     agora_sim_destroy(b);
     agora_sim_destroy(base);
     agora_sim_destroy(s0);

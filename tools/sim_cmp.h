@@ -70,10 +70,16 @@ void sim_mean_ci(const double *v, int n, double *mean, double *lo, double *hi);
 /* Replicate r (seed p->seed + r): burns in once under p->burnin_recsys, branches into every
  * policy from that state, and writes np rows of C_N metrics to rows; adds the OR counts
  * into pooled[np]. The progress bar advances one unit per simulated step from *done;
- * `what` prefixes its label ("replicate 3" follows). */
+ * `what` prefixes its label ("replicate 3" follows). With ckdir (and
+ * sim.checkpoint_every > 0) it saves the burn-in state, chrono's final state and the
+ * finished branches there as it goes, and a rerun of the same replicate continues after
+ * them (the rows are the same bits); the caller removes them with sim_cmp_clear_progress
+ * once the replicate is recorded. */
 agora_err sim_cmp_replicate(const agora_sim_params *p, int64_t r, const int *pol, int np,
                             double *rows, agora_sim_summary *pooled, agora_progress *pr,
-                            uint64_t *done, const char *what, char err[AGORA_ERR_LEN]);
+                            uint64_t *done, const char *what, const char *ckdir,
+                            char err[AGORA_ERR_LEN]);
+void sim_cmp_clear_progress(const char *dir);
 /* Simulated steps of one replicate (burn-in once, then every policy). */
 uint64_t sim_cmp_units(const agora_sim_params *p, int np);
 

@@ -386,10 +386,12 @@ int sim_sweep(const char *cfg, const sim_opts *o, int argc, char **argv) {
     for (int c = 0; c < w.nc && ec == 0; c++) {
         uint64_t u = sim_cmp_units(&w.cells[c], w.np);
         total += (uint64_t)w.R * u;
-        if (!o->resume)
-            continue;
         char cdir[4200];
         snprintf(cdir, sizeof cdir, "%s/cell-%03d", dir, c);
+        if (!o->resume) {
+            sim_cmp_clear_progress(cdir);
+            continue;
+        }
         memset(pooled, 0, (size_t)w.np * sizeof *pooled);
         rc = sim_cmp_load_partial(cdir, &w.cells[c], w.pol, w.np, w.R, row_at(&w, c, 0, 0), pooled,
                                   &first[c], err);
@@ -433,10 +435,12 @@ int sim_sweep(const char *cfg, const sim_opts *o, int argc, char **argv) {
                                       pooled, &first[c], err);
         for (int64_t r = first[c]; r < w.R && rc == AGORA_OK; r++) {
             rc = sim_cmp_replicate(&w.cells[c], r, w.pol, w.np, row_at(&w, c, r, 0), pooled, &pr,
-                                   &done, what, err);
+                                   &done, what, cdir, err);
             if (rc == AGORA_OK)
                 rc = sim_cmp_save_partial(cdir, &w.cells[c], w.pol, w.np, r + 1,
                                           row_at(&w, c, 0, 0), pooled, err);
+            if (rc == AGORA_OK)
+                sim_cmp_clear_progress(cdir);
         }
         if (rc != AGORA_OK)
             ec = agora_cli_fail(cmd, "cell %s: %s", label, err);

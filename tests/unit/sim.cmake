@@ -31,7 +31,8 @@ agora_unit_test(sim_import SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_impor
   sim_cli_rejects_bad_config_and_usage
   sim_cli_resume_matches_an_unbroken_run
   sim_cli_compare_resumes_after_finished_replicates
-  sim_cli_sweep_matches_compare_and_resumes)
+  sim_cli_sweep_matches_compare_and_resumes
+  sim_cli_compare_resumes_inside_a_replicate)
 # Phase B runs one short parallel region per step; on a loaded CI machine spinning OpenMP
 # workers steal the cores the other test processes need, so sim tests wait passively.
 get_property(_sim_tests DIRECTORY PROPERTY TESTS)

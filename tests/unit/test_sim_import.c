@@ -1,6 +1,9 @@
 /* test_sim_import.c: edge-list and agent-CSV parsers (good and malformed input, file:line
  * messages), import into a state, and the `agora sim` CLI end to end on a tiny config. */
 #include "agora_test.h"
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 
 #include "agora/alloc.h"
 #include "agora/stream.h"
+#include "agora/time.h"
 #include "sim/sim_internal.h"
 
 static void sim_import_snap_and_csv_edges_remap_ids(void **state) {
@@ -563,6 +567,56 @@ static void sim_cli_sweep_matches_compare_and_resumes(void **state) {
     free(tmp);
 }
 
+/* A compare killed (SIGKILL) inside a replicate, after its chrono branch, resumes from the
+ * burn-in and chrono states it saved: the table and compare.csv equal an unbroken run's. */
+static void sim_cli_compare_resumes_inside_a_replicate(void **state) {
+    (void)state;
+    char *tmp = agora_test_tmpdir();
+    char ini[1024], a[1024], b[1024], args[4096];
+    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
+    snprintf(a, sizeof a, "%s/a", tmp);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    write_text(ini, "[sim]\nn_agents = 3000\nn_steps = 60\nburnin_steps = 20\n"
+                    "out_degree_mean = 20\n");
+    const char *pols = "--policies engagement,random --replicates 2 --progress off";
+    snprintf(args, sizeof args, "sim compare '%s' %s --run-dir '%s'", ini, pols, a);
+    assert_int_equal(run(args), 0);
+    char *table = strstr(g_out, "metric ");
+    assert_non_null(table);
+    char *want = strdup(table);
+    /* the same, killed as soon as replicate 1's chrono branch is saved */
+    char cmd[8192], base[2048];
+    snprintf(base, sizeof base, "%s/replicate.base.ckpt", b);
+    snprintf(cmd, sizeof cmd, "exec '%s' sim compare '%s' %s --run-dir '%s' >/dev/null 2>&1",
+             agora_test_bin(), ini, pols, b);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("OMP_NUM_THREADS", "2", 1);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    struct stat st;
+    int64_t deadline = agora_deadline_in_ms(60000);
+    while (stat(base, &st) != 0 && !agora_deadline_passed(deadline))
+        agora_sleep_ns(500 * 1000);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status)); /* killed, not finished */
+    assert_true(exists(b, "replicate.base.ckpt") && exists(b, "replicate.burnin.ckpt"));
+    snprintf(args, sizeof args, "sim compare '%s' %s --run-dir '%s' --resume", ini, pols, b);
+    assert_int_equal(run(args), 0);
+    table = strstr(g_out, "metric ");
+    assert_non_null(table);
+    assert_string_equal(table, want);
+    same_file(a, b, "compare.csv");
+    assert_false(exists(b, "replicate.base.ckpt")); /* recorded: the checkpoints went */
+    free(want);
+    agora_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sim_import_snap_and_csv_edges_remap_ids),
@@ -577,6 +631,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sim_cli_resume_matches_an_unbroken_run),
         cmocka_unit_test(sim_cli_compare_resumes_after_finished_replicates),
         cmocka_unit_test(sim_cli_sweep_matches_compare_and_resumes),
+        cmocka_unit_test(sim_cli_compare_resumes_inside_a_replicate),
     };
     return agora_test_main(tests, argc, argv);
 }
