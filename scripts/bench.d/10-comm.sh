@@ -6,7 +6,9 @@
 #     the collective's own size, so the bytes come from and go to DRAM as an all-reduce's
 #     bytes must ("sized"); the all-reduce is reported against both;
 #   - `agora comm-bench` (f32 and int8-lut, sum) and torch.distributed gloo (sum) on the same sizes;
-#   - the 4-byte latency (2 peers), and int8-lut vs f32 behind a 1 Gbit/s cap per peer.
+#   - the 4-byte latency (2 peers), and int8-lut vs f32 behind a 1 Gbit/s cap per peer;
+#   - the cost of ring data MACs (comm.data_auth=mac against checksum, 2 peers, 64 MiB) on
+#     loopback and behind the 1 Gbit/s cap, each pair run back to back.
 # Sizes: COMM_BENCH_SIZES (default 4M,64M,256M), iterations: COMM_BENCH_ITERS (3).
 set -euo pipefail
 build=$(realpath "$1")
@@ -69,4 +71,20 @@ if "$agora" comm-bench --help | grep -q -- '--cap-mbps'; then
   "$agora" comm-bench --peers 2 --sizes 64M --codecs f32,int8-lut --iters 2 --cap-mbps 1000 \
     2>/dev/null | awk 'NR == 1 {print; next} {print; t[$2] = $4} END {
       if (t["f32"] > 0 && t["int8-lut"] > 0) printf "int8-lut end-to-end speed-up over f32: %.2fx\n", t["f32"] / t["int8-lut"] }'
+fi
+
+echo "-- ring data MACs: 2 peers, 64 MiB, --data-auth mac against checksum (median time per all-reduce)"
+mac_pair() { # extra comm-bench flags...
+  local m c
+  m=$("$agora" comm-bench --peers 2 --sizes 64M --codecs f32,int8-lut --iters "$iters" --data-auth mac "$@" \
+    2>/dev/null | awk 'NR > 1 {print $2, $4}')
+  c=$("$agora" comm-bench --peers 2 --sizes 64M --codecs f32,int8-lut --iters "$iters" --data-auth checksum \
+    "$@" 2>/dev/null | awk 'NR > 1 {print $2, $4}')
+  join <(sort <<<"$m") <(sort <<<"$c") | awk '{printf "%10s mac %10.0f us  checksum %10.0f us  mac/checksum %.2f\n", $1, $2, $3, $2 / $3}'
+}
+echo "loopback:"
+mac_pair
+if "$agora" comm-bench --help | grep -q -- '--cap-mbps'; then
+  echo "behind a 1 Gbit/s cap per peer:"
+  mac_pair --cap-mbps 1000
 fi
