@@ -194,6 +194,9 @@ AGORA_API agora_err agora_comm_pending_joiners(agora_comm *c, uint32_t *n, int64
 AGORA_API uint32_t agora_comm_world(const agora_comm *c);
 AGORA_API uint32_t agora_comm_rank(const agora_comm *c);
 AGORA_API uint64_t agora_comm_epoch(const agora_comm *c);
+/* A digest of the current members as a set (not their ring order): it changes when a node
+ * joins or leaves, not when the ring is only reordered. 0 before the first topology. */
+AGORA_API uint64_t agora_comm_membership(const agora_comm *c);
 AGORA_API uint64_t agora_comm_peer_id(const agora_comm *c);
 /* The TCP port this peer listens on for ring links and shared-state pulls. */
 AGORA_API uint16_t agora_comm_p2p_port(const agora_comm *c);

@@ -91,6 +91,9 @@ typedef struct agora_diloco_params {
     double outer_momentum;       /* outer Nesterov momentum (0.9) */
     int64_t min_world;           /* wait at the boundary until this many nodes are in the ring */
     int64_t boundary_timeout_ms; /* deadline for one membership boundary (topology + sync) */
+    int64_t measure_bytes;       /* when the members change (3 or more), measure every link
+                                    with this many bytes so the coordinator can order the ring
+                                    by bandwidth (spec §11); 0: never */
     int64_t max_retries;         /* failed collectives tolerated in one outer step */
     bool overlap;                /* one-step-delayed outer update, see below */
     int64_t ckpt_every;          /* outer-state checkpoint every this many outer steps (0: off) */

@@ -11,11 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agora/alloc.h"
+#include "agora/hash.h"
 #include "agora/log.h"
 #include "agora/time.h"
 #include "comm/auth.h"
@@ -333,6 +335,24 @@ uint32_t agora_comm_rank(const agora_comm *c) {
 uint64_t agora_comm_epoch(const agora_comm *c) {
     return c->epoch;
 }
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+uint64_t agora_comm_membership(const agora_comm *c) {
+    if (c->world == 0 || c->ids == NULL)
+        return 0;
+    uint64_t *s = agora_malloc(c->world * sizeof *s);
+    if (s == NULL)
+        return 0;
+    memcpy(s, c->ids, c->world * sizeof *s);
+    qsort(s, c->world, sizeof *s, cmp_u64);
+    uint64_t h = agora_hash64(s, c->world * sizeof *s);
+    agora_free(s);
+    return h ? h : 1;
+}
+
 uint64_t agora_comm_peer_id(const agora_comm *c) {
     return c->id;
 }

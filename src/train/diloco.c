@@ -41,6 +41,9 @@ const agora_cfg_entry agora_diloco_cfg[] = {
           "nodes required in the ring before the first outer step"),
     D_INT("diloco.boundary_timeout_ms", boundary_timeout_ms, 120000, 100, INT64_C(1) << 40,
           "deadline of one membership boundary (topology + shared state)"),
+    D_INT("diloco.measure_bytes", measure_bytes, 1 << 20, 0, 1 << 30,
+          "bytes per link of the bandwidth measurement run when the members change (3 or "
+          "more nodes): the coordinator orders the ring by it (0: never measure)"),
     D_INT("diloco.max_retries", max_retries, 20, 0, 1000000,
           "failed collectives tolerated within one outer step"),
     D_INT("diloco.ckpt_every", ckpt_every, 10, 0, INT64_C(1) << 40,
@@ -99,8 +102,9 @@ typedef struct loop {
     float *ef, *ef_next;
     float *start; /* (n,) overlap: where the current round's inner steps started */
     size_t n;
-    size_t cur;       /* floats of delta the next collective averages (n, or a fragment) */
-    int64_t revision; /* committed outer steps */
+    uint64_t measured; /* agora_comm_membership when links were last measured (0: never) */
+    size_t cur;        /* floats of delta the next collective averages (n, or a fragment) */
+    int64_t revision;  /* committed outer steps */
     /* streaming: fragment q is the ranges frag_off/frag_len[frag_first[q] ..
      * frag_first[q + 1]) of the parameters; frag counts the fragment syncs made so far */
     size_t *frag_off, *frag_len, *frag_first;
@@ -206,9 +210,21 @@ static agora_err boundary(loop *L, uint32_t need_world, agora_diloco_outer_stats
                 agora_sleep_ns(100 * 1000000LL); /* pacing while peers arrive */
                 continue;
             }
-            rc = sync_state(L, deadline, st);
-            if (rc == AGORA_OK)
-                return AGORA_OK;
+            /* New members (3 or more): measure every link, so the coordinator orders the
+             * ring by bandwidth; every member sees the same set, so all or none measure.
+             * A reorder only changes the epoch, not the set: the next update applies it. */
+            uint64_t set = agora_comm_membership(L->c);
+            if (L->p->measure_bytes > 0 && agora_comm_world(L->c) >= 3 && set != L->measured) {
+                rc = agora_comm_measure_links(L->c, (size_t)L->p->measure_bytes, deadline);
+                if (rc == AGORA_OK) {
+                    L->measured = set;
+                    continue;
+                }
+            } else {
+                rc = sync_state(L, deadline, st);
+                if (rc == AGORA_OK)
+                    return AGORA_OK;
+            }
         }
         if (!retryable(rc) || agora_deadline_passed(deadline))
             return rc;
