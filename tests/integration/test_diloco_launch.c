@@ -289,6 +289,18 @@ static void kill_and_join(const char *extra) {
      * moments from a peer: 4 tensors. */
     assert_true(metrics_has(run, "node-03", "\"joined\":1"));
     assert_true(node_file_has(run, "node-03", "log.txt", "(4 tensors,"));
+    /* Three nodes met, then a joiner made three again: each time every node measured the
+     * links and the coordinator solved a ring order (diloco.measure_bytes). */
+    char mlog[8400], *log = NULL;
+    size_t ll = 0;
+    snprintf(mlog, sizeof mlog, "%s/master.log", run);
+    agora_assert_ok(agora_read_file(mlog, 1 << 22, &log, &ll, NULL));
+    int orders = 0;
+    for (const char *q = strstr(log, "ring order:"); q != NULL; q = strstr(q + 1, "ring order:"))
+        orders++;
+    if (orders < 2)
+        fail_msg("%d ring orders solved, wanted 2:\n%s", orders, log);
+    agora_free(log);
     agora_test_rmtree(dir);
     free(dir);
 }
