@@ -303,6 +303,24 @@ AGORA_API agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_ten
                                                  size_t n, uint64_t revision, int64_t deadline_ns,
                                                  agora_sync_info *info);
 
+/* How one peer takes part in a shared-state sync (spec §9, PCCL's strategies). */
+typedef enum agora_ss_strategy {
+    AGORA_SS_ENFORCE_POPULAR = 0, /* votes; pulls when outvoted; may serve (the default) */
+    AGORA_SS_RECEIVE_ONLY = 1,    /* does not vote and never serves: always takes the state
+                                     the others elect (a joiner whose state means nothing) */
+    AGORA_SS_SEND_ONLY = 2,       /* votes and may serve, but must hold the elected state:
+                                     if it does not, the master removes it from the ring */
+} agora_ss_strategy;
+
+/* agora_comm_sync_shared_state_ex: the same with a strategy. Besides the codes above:
+ *   AGORA_ENOTFOUND   no member voted (all RECEIVE_ONLY): there is no state to take.
+ *   AGORA_ECLOSED     (SEND_ONLY) this peer's state differed from the elected one and the
+ *                     master removed it; the others get AGORA_EPEER_LOST and retry. */
+AGORA_API agora_err agora_comm_sync_shared_state_ex(agora_comm *c, agora_shared_tensor *tensors,
+                                                    size_t n, uint64_t revision,
+                                                    agora_ss_strategy strategy, int64_t deadline_ns,
+                                                    agora_sync_info *info);
+
 /* ---- link measurement and ring order ---- */
 
 /* agora_comm_measure_links: every member calls it at the same point (like

@@ -703,7 +703,10 @@ static void reap_and_time_out(agora_master *m) {
     for (size_t i = m->n_peers; i-- > 0;) {
         mpeer *p = m->peers[i];
         if (p->fd < 0)
-            drop_peer(m, i, p->left ? "left (deathrattle)" : "connection lost");
+            drop_peer(m, i,
+                      p->left     ? "left (deathrattle)"
+                      : p->kicked ? "kicked (SEND_ONLY with another shared state)"
+                                  : "connection lost");
         else if (now - p->last_seen > hb)
             drop_peer(m, i, p->state >= PS_REG ? "heartbeat timeout" : "handshake timeout");
     }

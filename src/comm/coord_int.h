@@ -22,6 +22,7 @@ typedef struct agora__ss_entry {
 
 typedef struct agora__ss_vote {
     bool sent;
+    uint8_t strategy; /* agora_ss_strategy */
     uint64_t revision;
     uint32_t n;
     agora__ss_entry *e;
@@ -43,7 +44,8 @@ typedef struct mpeer {
     uint16_t port;
     uint32_t pool;
     int64_t last_seen;
-    bool left; /* sent the deathrattle */
+    bool left;   /* sent the deathrattle */
+    bool kicked; /* removed by the master (a SEND_ONLY peer with another state) */
     /* frame reassembly */
     uint8_t hdr_raw[AGORA_WIRE_HDR];
     size_t hdr_have;

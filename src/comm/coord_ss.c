@@ -1,10 +1,11 @@
 /* coord_ss.c: the coordinator's side of shared-state sync (spec §9).
  *
- * Every member reports (revision, [name, count, XXH3-64, flags]). When all have reported,
- * the most common report is elected (ties: the highest revision, then the lowest ring
- * rank; local entries are left out of the comparison), each outdated member is told which
- * tensors to pull and from which up-to-date member (round-robin over the up-to-date ones),
- * and each donor how many pullers to expect. A verdict follows once every member reported
+ * Every member reports (revision, strategy, [name, count, XXH3-64, flags]). When all have
+ * reported, the most common report among the voters (RECEIVE_ONLY members do not vote) is
+ * elected (ties: the highest revision, then the lowest ring rank; local entries are left
+ * out of the comparison), a SEND_ONLY member holding another state is removed, each outdated member
+ * is told which tensors to pull and from which up-to-date member (round-robin over the up-to-date
+ * ones), and each donor how many pullers to expect. A verdict follows once every member reported
  * done. Tensor bytes never pass through here.
  */
 #include <string.h>
@@ -28,8 +29,9 @@ agora_err agora__coord_ss_on_sync(agora_master *m, uint64_t peer_id, agora_rbuf 
         return AGORA_EPROTO;
     agora__ss_vote_clear(&p->ss);
     uint64_t rev = agora__r_u64(r);
+    uint8_t strategy = agora__r_u8(r);
     uint32_t n = agora__r_u32(r);
-    if (r->bad || n > SS_MAX_TENSORS)
+    if (r->bad || n > SS_MAX_TENSORS || strategy > AGORA_SS_SEND_ONLY)
         return AGORA_EPROTO;
     p->ss.e = agora_calloc(n ? n : 1, sizeof *p->ss.e);
     if (p->ss.e == NULL)
@@ -45,6 +47,7 @@ agora_err agora__coord_ss_on_sync(agora_master *m, uint64_t peer_id, agora_rbuf 
     }
     AGORA_TRY(agora__r_done(r));
     p->ss.revision = rev;
+    p->ss.strategy = strategy;
     p->ss.n = n;
     p->ss.sent = true;
     p->ss_done = false;
@@ -135,19 +138,57 @@ static void start_sync(agora_master *m) {
     }
     for (size_t r = 0; r < nm; r++)
         mem[r] = agora__coord_find(m, m->members[r]);
-    size_t best = 0, best_votes = 0;
+    /* RECEIVE_ONLY members neither stand nor vote */
+    size_t best = nm, best_votes = 0;
     for (size_t i = 0; i < nm; i++) {
+        if (mem[i]->ss.strategy == AGORA_SS_RECEIVE_ONLY)
+            continue;
         size_t v = 0;
         for (size_t j = 0; j < nm; j++)
-            v += same_vote(&mem[i]->ss, &mem[j]->ss) ? 1 : 0;
+            v += mem[j]->ss.strategy != AGORA_SS_RECEIVE_ONLY && same_vote(&mem[i]->ss, &mem[j]->ss)
+                     ? 1
+                     : 0;
         /* Ties go to the newer revision: one survivor and one fresh joiner must elect
          * the survivor's trained state, not the joiner's initial one. */
-        if (v > best_votes || (v == best_votes && mem[i]->ss.revision > mem[best]->ss.revision)) {
+        if (best == nm || v > best_votes ||
+            (v == best_votes && mem[i]->ss.revision > mem[best]->ss.revision)) {
             best_votes = v;
             best = i;
         }
     }
+    if (best == nm) { /* nobody voted: no state to hand out */
+        AGORA_LOG_WARN(AGORA_SUB_COORD, "shared state: every member is RECEIVE_ONLY");
+        for (size_t i = 0; i < nm; i++)
+            agora__coord_ss_reject(m, mem[i], AGORA_ENOTFOUND);
+        agora_free(mem);
+        agora_free(serve);
+        return;
+    }
     const agora__ss_vote *el = &mem[best]->ss;
+    /* SEND_ONLY members must hold the elected state: one that does not is removed (its
+     * connection closed; the reaper takes it out of the ring), and the others retry */
+    bool kicked = false;
+    for (size_t i = 0; i < nm; i++)
+        if (mem[i]->ss.strategy == AGORA_SS_SEND_ONLY && !same_vote(&mem[i]->ss, el)) {
+            AGORA_LOG_WARN(AGORA_SUB_COORD,
+                           "shared state: SEND_ONLY member %llu holds another state (revision "
+                           "%llu, elected %llu): removed",
+                           (unsigned long long)mem[i]->id, (unsigned long long)mem[i]->ss.revision,
+                           (unsigned long long)el->revision);
+            mem[i]->kicked = true;
+            agora__sock_close(&mem[i]->fd);
+            kicked = true;
+        }
+    if (kicked) {
+        for (size_t i = 0; i < nm; i++)
+            if (mem[i]->fd >= 0)
+                send_plan(m, mem[i], AGORA_EPEER_LOST, NULL, NULL, 0);
+        for (size_t i = 0; i < nm; i++)
+            agora__ss_vote_clear(&mem[i]->ss);
+        agora_free(mem);
+        agora_free(serve);
+        return;
+    }
     size_t rr = 0;
     mpeer **donor_of = agora_calloc(nm, sizeof *donor_of);
     if (donor_of == NULL) {
@@ -162,9 +203,9 @@ static void start_sync(agora_master *m) {
         for (uint32_t k = 0; k < el->n; k++)
             need_data |= must_pull(&mem[i]->ss, el, k);
         if (!need_data)
-            continue; /* only the revision differs */
-        for (;; rr = (rr + 1) % nm)
-            if (same_vote(&mem[rr]->ss, el))
+            continue;               /* only the revision differs */
+        for (;; rr = (rr + 1) % nm) /* a donor: up to date, and not RECEIVE_ONLY */
+            if (same_vote(&mem[rr]->ss, el) && mem[rr]->ss.strategy != AGORA_SS_RECEIVE_ONLY)
                 break;
         donor_of[i] = mem[rr];
         serve[rr]++;

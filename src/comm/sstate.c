@@ -47,13 +47,14 @@ static agora_shared_tensor *find(agora_shared_tensor *t, size_t n, const char *n
 }
 
 static agora_err report(agora_comm *c, agora_shared_tensor *t, size_t n, uint64_t rev,
-                        int64_t deadline) {
-    size_t cap = 16 + n * (2 + 63 + 16 + 1);
+                        agora_ss_strategy strategy, int64_t deadline) {
+    size_t cap = 17 + n * (2 + 63 + 16 + 1);
     uint8_t *buf = agora_malloc(cap);
     if (buf == NULL)
         return AGORA_ENOMEM;
     agora_wbuf w = {buf, 0, cap, false};
     agora__w_u64(&w, rev);
+    agora__w_u8(&w, (uint8_t)strategy);
     agora__w_u32(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         agora__w_str(&w, t[i].name);
@@ -243,6 +244,13 @@ static agora_err pull(agora_comm *c, agora_shared_tensor *t, size_t n, uint32_t 
 
 agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_tensor *tensors, size_t n,
                                        uint64_t revision, int64_t deadline, agora_sync_info *info) {
+    return agora_comm_sync_shared_state_ex(c, tensors, n, revision, AGORA_SS_ENFORCE_POPULAR,
+                                           deadline, info);
+}
+
+agora_err agora_comm_sync_shared_state_ex(agora_comm *c, agora_shared_tensor *tensors, size_t n,
+                                          uint64_t revision, agora_ss_strategy strategy,
+                                          int64_t deadline, agora_sync_info *info) {
     agora_sync_info local_info;
     if (info == NULL)
         info = &local_info;
@@ -256,7 +264,9 @@ agora_err agora_comm_sync_shared_state(agora_comm *c, agora_shared_tensor *tenso
         return AGORA_ECLOSED;
     if (c->world == 0)
         return AGORA_ESTATE;
-    AGORA_TRY(report(c, tensors, n, revision, deadline));
+    if (strategy < AGORA_SS_ENFORCE_POPULAR || strategy > AGORA_SS_SEND_ONLY)
+        return AGORA_EINVAL;
+    AGORA_TRY(report(c, tensors, n, revision, strategy, deadline));
     agora_rbuf r;
     AGORA_TRY(agora__peer_wait(c, AGORA_MSG_C2P_SS_PLAN, deadline, &r));
     agora_err err = (agora_err)agora__r_u32(&r);

@@ -74,7 +74,8 @@ typedef enum agora_msg_type {
     AGORA_MSG_C2P_PENDING = 18,      /* u32 joiners waiting */
     AGORA_MSG_P2P_HELLO = 19,        /* u64 epoch, u64 from_id, u32 stream, 32 mac */
     AGORA_MSG_P2P_DATA = 20,         /* codec piece: meta then codes */
-    AGORA_MSG_P2C_SS_SYNC = 21,      /* u64 rev, u32 n, n x {str name, u64 count, u64 hash} */
+    AGORA_MSG_P2C_SS_SYNC = 21,      /* u64 rev, u8 strategy, u32 n,
+                                        n x {str name, u64 count, u64 hash, u8 flags} */
     AGORA_MSG_C2P_SS_PLAN = 22,      /* u32 err, u64 rev, u32 ipv4, u16 port, u64 donor_id,
                                         u32 n_serve, u32 n_pull, n_pull x {str, u64 hash} */
     AGORA_MSG_P2P_SS_REQ = 23,       /* u64 epoch, u64 from_id, 32 mac, 32 nonce, u32 n,

@@ -10,6 +10,7 @@ agora_unit_test(comm_cluster SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_
   ring_data_macs_catch_tampering_on_the_path
   shared_state_macs_catch_tampering_on_the_path
   allreduce_async_runs_in_the_background
+  shared_state_strategies_receive_only_and_send_only
   passive_link_timing_reports_a_saturated_link
   initiate_timeout_withdraws_and_cluster_recovers measure_links_then_reduce_exact
   abort_unblocks_a_waiting_allreduce master_death_never_hangs_peers

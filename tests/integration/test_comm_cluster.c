@@ -1323,6 +1323,86 @@ static void shared_state_macs_catch_tampering_on_the_path(void **state) {
     run_tamper(scenario_ss_tamper, want, NULL);
 }
 
+// ---- shared-state strategies ----
+
+/* Three peers. (1) Peer 0 votes for state A at revision 3; peers 1 and 2 hold state B at
+ * revision 10 but are RECEIVE_ONLY: A is elected (by one vote against two non-votes) and
+ * both pull it from peer 0. (2) All RECEIVE_ONLY: AGORA_ENOTFOUND for everyone. (3) Peer 2
+ * is SEND_ONLY with state C against A: the master removes it (AGORA_ECLOSED there), the
+ * others get AGORA_EPEER_LOST, update the topology to a ring of two and sync with nothing
+ * to move. */
+static int scenario_strategies(const cluster *cl, int idx) {
+    agora_comm *c = peer_connect(cl, "key");
+    if (c == NULL || join_until(c, 3, 30000) != AGORA_OK)
+        return 10;
+    enum { N = 257 };
+    float x[N];
+    for (size_t j = 0; j < N; j++)
+        x[j] = idx == 0 ? (float)j : (float)(1000 + j);
+    agora_shared_tensor t[1] = {{"x", x, N, false}};
+    agora_sync_info si;
+    agora_ss_strategy s1 = idx == 0 ? AGORA_SS_ENFORCE_POPULAR : AGORA_SS_RECEIVE_ONLY;
+    agora_err rc = agora_comm_sync_shared_state_ex(c, t, 1, idx == 0 ? 3 : 10, s1,
+                                                   agora_deadline_in_ms(20000), &si);
+    if (rc != AGORA_OK || si.revision != 3 || x[N - 1] != (float)(N - 1) ||
+        si.tensors_pulled != (idx == 0 ? 0u : 1u)) {
+        fprintf(stderr, "phase 1: %s, revision %llu, pulled %u\n", agora_err_name(rc),
+                (unsigned long long)si.revision, si.tensors_pulled);
+        return 11;
+    }
+    rc = agora_comm_sync_shared_state_ex(c, t, 1, 3, AGORA_SS_RECEIVE_ONLY,
+                                         agora_deadline_in_ms(20000), &si);
+    if (rc != AGORA_ENOTFOUND) {
+        fprintf(stderr, "phase 2: %s\n", agora_err_name(rc));
+        return 12;
+    }
+    if (idx == 2)
+        x[0] = -1.0f; /* state C */
+    rc = agora_comm_sync_shared_state_ex(c, t, 1, 3,
+                                         idx == 2 ? AGORA_SS_SEND_ONLY : AGORA_SS_ENFORCE_POPULAR,
+                                         agora_deadline_in_ms(20000), &si);
+    int ret = 0;
+    if (idx == 2) {
+        ret = rc == AGORA_ECLOSED ? 0 : 13;
+    } else if (rc != AGORA_EPEER_LOST) {
+        ret = 14;
+    } else {
+        int64_t stop = agora_deadline_in_ms(20000); /* until the removal is in the ring */
+        agora_err u = AGORA_OK;
+        do {
+            u = agora_comm_update_topology(c, stop);
+        } while ((u == AGORA_EPEER_LOST || (u == AGORA_OK && agora_comm_world(c) != 2)) &&
+                 !agora_deadline_passed(stop));
+        if (u != AGORA_OK || agora_comm_world(c) != 2)
+            ret = 15;
+        else if (agora_comm_sync_shared_state(c, t, 1, 3, agora_deadline_in_ms(20000), &si) !=
+                     AGORA_OK ||
+                 si.rx_bytes != 0 || x[0] != 0.0f)
+            ret = 16;
+    }
+    if (ret)
+        fprintf(stderr, "phase 3: %s\n", agora_err_name(rc));
+    agora_comm_destroy(c);
+    return ret;
+}
+
+static void shared_state_strategies_receive_only_and_send_only(void **state) {
+    (void)state;
+    cluster *cl = cluster_new(3);
+    start_master(cl, NULL);
+    bool ok = run_peers(cl, scenario_strategies, 3, 60000, false);
+    char lp[600], err[AGORA_ERR_LEN], *log = NULL;
+    size_t ll = 0;
+    snprintf(lp, sizeof lp, "%s/master.log", cl->dir);
+    if (ok && (agora_read_file(lp, 1 << 24, &log, &ll, err) != AGORA_OK ||
+               strstr(log, "kicked (SEND_ONLY") == NULL)) {
+        print_message("the master did not report the removal\n");
+        ok = false;
+    }
+    agora_free(log);
+    cluster_free(cl, ok);
+}
+
 // ---- async all-reduce ----
 
 /* Both peers start an exact reduce with agora_comm_allreduce_async; while it is in flight
@@ -2144,6 +2224,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(ring_data_macs_catch_tampering_on_the_path),
         cmocka_unit_test(shared_state_macs_catch_tampering_on_the_path),
         cmocka_unit_test(allreduce_async_runs_in_the_background),
+        cmocka_unit_test(shared_state_strategies_receive_only_and_send_only),
         cmocka_unit_test(passive_link_timing_reports_a_saturated_link),
         cmocka_unit_test(initiate_timeout_withdraws_and_cluster_recovers),
         cmocka_unit_test(measure_links_then_reduce_exact),
