@@ -445,23 +445,48 @@ static void sim_cli_resume_matches_an_unbroken_run(void **state) {
     free(tmp);
 }
 
+/* A temporary directory with exp.ini holding `ini_text`, and the paths of run directories
+ * a, b and c in it. */
+typedef struct cli_fix {
+    char *tmp;
+    char ini[1024], a[1024], b[1024], c[1024];
+} cli_fix;
+
+static void fix_open(cli_fix *f, const char *ini_text) {
+    f->tmp = agora_test_tmpdir();
+    snprintf(f->ini, sizeof f->ini, "%s/exp.ini", f->tmp);
+    snprintf(f->a, sizeof f->a, "%s/a", f->tmp);
+    snprintf(f->b, sizeof f->b, "%s/b", f->tmp);
+    snprintf(f->c, sizeof f->c, "%s/c", f->tmp);
+    write_text(f->ini, ini_text);
+}
+
+static void fix_close(cli_fix *f) {
+    agora_test_rmtree(f->tmp);
+    free(f->tmp);
+}
+
+/* The output of the last run() from `anchor` on (strdup'ed; free it). */
+static char *output_from(const char *anchor) {
+    const char *at = strstr(g_out, anchor);
+    if (at == NULL)
+        fail_msg("'%s' not in the output:\n%s", anchor, g_out);
+    return strdup(at);
+}
+
 /* A compare stopped after 2 replicates and resumed to 3 prints and writes what one run of 3
  * does; other policies, other settings or fewer replicates than are done are refused. */
 static void sim_cli_compare_resumes_after_finished_replicates(void **state) {
     (void)state;
-    char *tmp = agora_test_tmpdir();
-    char ini[1024], a[1024], b[1024], args[4096];
-    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
-    snprintf(a, sizeof a, "%s/a", tmp);
-    snprintf(b, sizeof b, "%s/b", tmp);
-    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\n"
-                    "out_degree_mean = 20\n");
+    cli_fix f;
+    fix_open(&f, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\nout_degree_mean = 20\n");
+    const char *ini = f.ini, *a = f.a, *b = f.b;
+    char args[4096];
     const char *pols = "--policies engagement,random --progress off";
     snprintf(args, sizeof args, "sim compare '%s' %s --replicates 3 --run-dir '%s'", ini, pols, a);
     assert_int_equal(run(args), 0);
-    char *table = strstr(g_out, "metric ");
-    assert_non_null(table);
-    char *want = strdup(table);
+    char *want = output_from("metric ");
+    char *table;
     snprintf(args, sizeof args, "sim compare '%s' %s --replicates 2 --run-dir '%s'", ini, pols, b);
     assert_int_equal(run(args), 0);
     snprintf(args, sizeof args, "sim compare '%s' %s --replicates 3 --run-dir '%s' --resume", ini,
@@ -488,8 +513,7 @@ static void sim_cli_compare_resumes_after_finished_replicates(void **state) {
              ini, pols, b);
     assert_int_equal(run(args), 1);
     assert_non_null(strstr(g_out, "other sim.* settings"));
-    agora_test_rmtree(tmp);
-    free(tmp);
+    fix_close(&f);
 }
 
 /* Every sweep cell is exactly the compare run with its values set; a sweep stopped after
@@ -497,22 +521,17 @@ static void sim_cli_compare_resumes_after_finished_replicates(void **state) {
  * resume over another grid is refused. */
 static void sim_cli_sweep_matches_compare_and_resumes(void **state) {
     (void)state;
-    char *tmp = agora_test_tmpdir();
-    char ini[1024], a[1024], b[1024], c[1024], args[4096];
-    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
-    snprintf(a, sizeof a, "%s/a", tmp);
-    snprintf(b, sizeof b, "%s/b", tmp);
-    snprintf(c, sizeof c, "%s/c", tmp);
-    write_text(ini, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\n"
-                    "out_degree_mean = 20\n");
+    cli_fix f;
+    fix_open(&f, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\nout_degree_mean = 20\n");
+    const char *ini = f.ini, *a = f.a, *b = f.b, *c = f.c;
+    char args[4096];
     const char *grid = "--vary sim.beta_neg=0,1 --vary sim.kernel=logistic,flat "
                        "--policies engagement --progress off";
     snprintf(args, sizeof args, "sim sweep '%s' %s --replicates 2 --run-dir '%s'", ini, grid, a);
     assert_int_equal(run(args), 0);
     assert_non_null(strstr(g_out, "4 cells x 2 policies x 2 replicates"));
-    char *table = strstr(g_out, "ANB vs chrono: population");
-    assert_non_null(table);
-    char *want = strdup(table);
+    char *want = output_from("ANB vs chrono: population");
+    char *table;
     /* cell 2 is beta_neg=1, kernel=logistic: its rows are compare's, value for value */
     snprintf(args, sizeof args,
              "sim compare '%s' --policies engagement --progress off --replicates 2 "
@@ -563,27 +582,22 @@ static void sim_cli_sweep_matches_compare_and_resumes(void **state) {
     assert_int_equal(run(args), 1);
     assert_non_null(strstr(g_out, "cannot resume"));
     assert_non_null(strstr(g_out, "not sim.beta_neg=0,2 sim.kernel=logistic,flat"));
-    agora_test_rmtree(tmp);
-    free(tmp);
+    fix_close(&f);
 }
 
 /* A compare killed (SIGKILL) inside a replicate, after its chrono branch, resumes from the
  * burn-in and chrono states it saved: the table and compare.csv equal an unbroken run's. */
 static void sim_cli_compare_resumes_inside_a_replicate(void **state) {
     (void)state;
-    char *tmp = agora_test_tmpdir();
-    char ini[1024], a[1024], b[1024], args[4096];
-    snprintf(ini, sizeof ini, "%s/exp.ini", tmp);
-    snprintf(a, sizeof a, "%s/a", tmp);
-    snprintf(b, sizeof b, "%s/b", tmp);
-    write_text(ini, "[sim]\nn_agents = 3000\nn_steps = 60\nburnin_steps = 20\n"
-                    "out_degree_mean = 20\n");
+    cli_fix f;
+    fix_open(&f, "[sim]\nn_agents = 3000\nn_steps = 60\nburnin_steps = 20\nout_degree_mean = 20\n");
+    const char *ini = f.ini, *a = f.a, *b = f.b;
+    char args[4096];
     const char *pols = "--policies engagement,random --replicates 2 --progress off";
     snprintf(args, sizeof args, "sim compare '%s' %s --run-dir '%s'", ini, pols, a);
     assert_int_equal(run(args), 0);
-    char *table = strstr(g_out, "metric ");
-    assert_non_null(table);
-    char *want = strdup(table);
+    char *want = output_from("metric ");
+    char *table;
     /* the same, killed as soon as replicate 1's chrono branch is saved */
     char cmd[8192], base[2048];
     snprintf(base, sizeof base, "%s/replicate.base.ckpt", b);
@@ -613,8 +627,7 @@ static void sim_cli_compare_resumes_inside_a_replicate(void **state) {
     same_file(a, b, "compare.csv");
     assert_false(exists(b, "replicate.base.ckpt")); /* recorded: the checkpoints went */
     free(want);
-    agora_test_rmtree(tmp);
-    free(tmp);
+    fix_close(&f);
 }
 
 int main(int argc, char **argv) {
