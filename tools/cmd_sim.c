@@ -572,6 +572,9 @@ static const agora_cli_flag k_flags[] = {
      "compare, sweep: replicates (sim.replicates)"},
     {"--vary", AGORA_CLI_LIST, &g_opts.varies, "KEY=V1,V2,...",
      "sweep: a sim.* key and its values (repeatable: the grid is the product)"},
+    {"--metrics", AGORA_CLI_STR, &g_opts.metrics, "LIST",
+     "sweep: metrics to print and plot, by their sweep_summary.csv ids (default: anb_pop, "
+     "anb_p99, ne_feed, or1_retweets, opinion_var, rpe)"},
     {"--resume", AGORA_CLI_SWITCH, &g_opts.resume, NULL,
      "continue in --run-dir: run from its checkpoint, compare or sweep after its finished "
      "replicates"},
@@ -621,8 +624,8 @@ static int sim_main(int argc, char **argv) {
         return agora_cli_usage("sim", "missing action (run, compare or sweep)");
     if (npos < 2)
         return agora_cli_usage("sim", "missing EXPERIMENT.ini");
-    if (g_opts.varies.n > 0 && strcmp(pos[0], "sweep") != 0)
-        return agora_cli_usage("sim", "--vary is for sweep");
+    if ((g_opts.varies.n > 0 || g_opts.metrics != NULL) && strcmp(pos[0], "sweep") != 0)
+        return agora_cli_usage("sim", "--vary and --metrics are for sweep");
     if (strcmp(pos[0], "run") == 0) {
         if (g_opts.policies != NULL || g_opts.replicates != 0)
             return agora_cli_usage("sim", "--policies and --replicates are for compare and sweep");

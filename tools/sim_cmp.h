@@ -16,6 +16,7 @@ typedef struct sim_opts {
     const char *run_dir, *policies, *progress;
     agora_cli_list sets;
     agora_cli_list varies; /* sweep: KEY=V1,V2,... */
+    const char *metrics;   /* sweep: metric ids printed and plotted (NULL: the headline six) */
     int64_t replicates;
     bool resume;
 } sim_opts;

@@ -37,14 +37,47 @@ typedef struct sw_key {
 typedef struct sweep {
     sw_key key[SW_MAXK];
     int nk, nc, np, pol[SW_MAXP];
+    int head[C_N], nh; /* the metrics printed and plotted */
     int64_t R;
     agora_sim_params *cells; /* nc */
     double *rows;            /* nc x R x np x C_N */
 } sweep;
 
-/* The headline metrics: printed, and plotted against the first key. */
+/* The headline metrics printed, and plotted against the first key, unless --metrics names
+ * others. */
 static const int k_head[] = {C_ANB_POP, C_ANB_P99, C_NE_FEED, C_OR1_RT, C_VAR, C_RPE};
 #define N_HEAD (sizeof k_head / sizeof k_head[0])
+
+/* --metrics id,id,...: the ids of sweep_summary.csv */
+static int parse_metrics(const char *cmd, const char *list, sweep *w) {
+    w->nh = 0;
+    if (list == NULL) {
+        for (size_t h = 0; h < N_HEAD; h++)
+            w->head[w->nh++] = k_head[h];
+        return 0;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        int m = -1;
+        for (int i = 0; i < C_N && m < 0; i++)
+            if (strcmp(sim_cmp_ids[i], tok) == 0)
+                m = i;
+        if (m < 0)
+            return agora_cli_usage(cmd,
+                                   "--metrics: unknown metric '%s' (the ids of "
+                                   "sweep_summary.csv, e.g. anb_pop, bimodality, rpe)",
+                                   tok);
+        for (int i = 0; i < w->nh; i++)
+            if (w->head[i] == m)
+                return agora_cli_usage(cmd, "--metrics: '%s' listed twice", tok);
+        w->head[w->nh++] = m;
+    }
+    if (w->nh == 0)
+        return agora_cli_usage(cmd, "--metrics is empty");
+    return 0;
+}
 
 static int parse_vary(const char *cmd, const char *s, sw_key *k) {
     const char *eq = strchr(s, '=');
@@ -188,8 +221,8 @@ static agora_err write_plots(const sweep *w, const char *dir, char err[AGORA_ERR
         for (int v = 0; v < k0->nv && n < sizeof xl; v++)
             n += (size_t)snprintf(xl + n, sizeof xl - n, " %d=%s", v, k0->vals[v]);
     }
-    for (size_t h = 0; h < N_HEAD && rc == AGORA_OK; h++) {
-        int m = k_head[h];
+    for (int h = 0; h < w->nh && rc == AGORA_OK; h++) {
+        int m = w->head[h];
         for (int o = 0; o < rest; o++)
             for (int k = 0; k < w->np; k++) {
                 int si = o * w->np + k;
@@ -238,8 +271,8 @@ static void print_tables(const sweep *w, const char *dir) {
     printf("agora sim sweep: %d cell%s x %d policies x %lld replicate%s; run dir %s\n", w->nc,
            w->nc == 1 ? "" : "s", w->np, (long long)w->R, w->R == 1 ? "" : "s", dir);
     printf("mean [95%% bootstrap CI over replicates]; every metric: sweep_summary.csv\n");
-    for (size_t h = 0; h < N_HEAD; h++) {
-        int m = k_head[h];
+    for (int h = 0; h < w->nh; h++) {
+        int m = w->head[h];
         printf("\n%-*s", lw, sim_cmp_names[m]);
         for (int k = 0; k < w->np; k++)
             printf(" | %-24s", agora_sim_recsys_name(w->pol[k]));
@@ -293,7 +326,10 @@ static int build(const char *cmd, const char *cfg, const sim_opts *o, sweep *w,
             return agora_cli_usage(cmd, "the grid has more than %d cells", SW_MAXCELLS);
     }
     w->nc = (int)nc;
-    int ec = sim_load_config(cmd, cfg, o, NULL, 0, base);
+    int ec = parse_metrics(cmd, o->metrics, w);
+    if (ec)
+        return ec;
+    ec = sim_load_config(cmd, cfg, o, NULL, 0, base);
     if (ec)
         return ec;
     ec = sim_parse_policies(o->policies ? o->policies : "chrono,engagement", w->pol, SW_MAXP,

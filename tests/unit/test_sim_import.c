@@ -331,6 +331,8 @@ static void sim_cli_rejects_bad_config_and_usage(void **state) {
         {"--vary sim.beta_neg=0,1 --set sim.beta_neg=1", "both --set and --vary"},
         {"--vary sim.beta_neg=0 --vary sim.beta_neg=1", "given twice"},
         {"", "needs at least one --vary"},
+        {"--vary sim.beta_neg=0 --metrics anb_pop,nope", "unknown metric 'nope'"},
+        {"--vary sim.beta_neg=0 --metrics rpe,rpe", "'rpe' listed twice"},
     };
     write_text(ini, "[sim]\nn_agents = 300\nn_steps = 20\nburnin_steps = 8\n");
     for (size_t i = 0; i < sizeof bad_vary / sizeof bad_vary[0]; i++) {
@@ -342,7 +344,7 @@ static void sim_cli_rejects_bad_config_and_usage(void **state) {
     }
     snprintf(args, sizeof args, "sim run '%s' --vary sim.beta_neg=0,1", ini);
     assert_int_equal(run(args), 2);
-    assert_non_null(strstr(g_out, "--vary is for sweep"));
+    assert_non_null(strstr(g_out, "--vary and --metrics are for sweep"));
     assert_int_equal(run("sim frobnicate x.ini"), 2);
     assert_int_equal(run("sim run"), 2);
     write_text(ini, "[sim]\ngraph_init = file\nedges = /nonexistent/e.txt\n");
@@ -557,6 +559,14 @@ static void sim_cli_sweep_matches_compare_and_resumes(void **state) {
     assert_non_null(strstr(sum, "cell,sim.beta_neg,sim.kernel,policy,metric,mean,ci_lo,ci_hi"));
     assert_non_null(strstr(sum, "\n3,1,flat,eng_oracle,anb_pop,"));
     agora_free(sum);
+    /* --metrics picks what is printed and plotted */
+    snprintf(args, sizeof args,
+             "sim sweep '%s' %s --replicates 1 --run-dir '%s' --metrics bimodality,rpe", ini, grid,
+             c);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(g_out, "bimodality coeff."));
+    assert_null(strstr(g_out, "ANB vs chrono: population"));
+    assert_true(exists(c, "sweep_bimodality.svg") && !exists(c, "sweep_anb_pop.svg"));
     char *svg = slurp(a, "sweep_anb_pop.svg");
     assert_non_null(strstr(svg, "eng_oracle, kernel=flat"));
     assert_non_null(strstr(svg, "<circle"));
