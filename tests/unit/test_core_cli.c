@@ -97,6 +97,8 @@ static void cli_sizes_out_of_range_are_usage_errors(void **state) {
         snprintf(want, sizeof want, "bad size '%s'", bad[i]);
         expect_usage(a, want);
     }
+    /* and a data protection mode it does not know, before any peer starts */
+    expect_usage("comm-bench --sizes 4 --data-auth nope", "'nope' is not auto, mac or checksum");
 }
 
 /* Every command with a progress display takes the same --progress modes and names
