@@ -79,6 +79,29 @@ enum { FMA_ITERS = 20000000, FMA_CHAINS = 12 };
 static void *fma_thread(void *arg) {
     double *out = arg;
     int zmm = __builtin_cpu_supports("avx512f");
+    /* zero the chains first: left as they are, the registers may hold what earlier code
+     * left there, and subnormal operands run through microcode (this read 1.8 GFLOP/s
+     * after the AMX kernel had run) */
+    if (zmm)
+        __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\tvmovaps %%zmm0, %%zmm1\n\t"
+                         "vmovaps %%zmm0, %%zmm2\n\tvmovaps %%zmm0, %%zmm3\n\t"
+                         "vmovaps %%zmm0, %%zmm4\n\tvmovaps %%zmm0, %%zmm5\n\t"
+                         "vmovaps %%zmm0, %%zmm6\n\tvmovaps %%zmm0, %%zmm7\n\t"
+                         "vmovaps %%zmm0, %%zmm8\n\tvmovaps %%zmm0, %%zmm9\n\t"
+                         "vmovaps %%zmm0, %%zmm10\n\tvmovaps %%zmm0, %%zmm11\n\t"
+                         "vmovaps %%zmm0, %%zmm14\n\tvmovaps %%zmm0, %%zmm15" ::
+                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                               "xmm8", "xmm9", "xmm10", "xmm11", "xmm14", "xmm15");
+    else
+        __asm__ volatile("vxorps %%ymm0, %%ymm0, %%ymm0\n\tvmovaps %%ymm0, %%ymm1\n\t"
+                         "vmovaps %%ymm0, %%ymm2\n\tvmovaps %%ymm0, %%ymm3\n\t"
+                         "vmovaps %%ymm0, %%ymm4\n\tvmovaps %%ymm0, %%ymm5\n\t"
+                         "vmovaps %%ymm0, %%ymm6\n\tvmovaps %%ymm0, %%ymm7\n\t"
+                         "vmovaps %%ymm0, %%ymm8\n\tvmovaps %%ymm0, %%ymm9\n\t"
+                         "vmovaps %%ymm0, %%ymm10\n\tvmovaps %%ymm0, %%ymm11\n\t"
+                         "vmovaps %%ymm0, %%ymm14\n\tvmovaps %%ymm0, %%ymm15" ::
+                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                               "xmm8", "xmm9", "xmm10", "xmm11", "xmm14", "xmm15");
     int64_t t0 = agora_now_ns();
     for (long i = 0; i < FMA_ITERS; i++) {
         if (zmm)

@@ -46,23 +46,44 @@ int agora__num_threads(void) {
 }
 
 /* ---- which library runs a product ----
- * oneDNN's dnnl_sgemm ran the model's forward and input-gradient products (first operand not
- * transposed) 1.01-1.19x as fast as OpenBLAS 0.3.21 on this project's AVX-512 machine, and
- * 0.99-1.09x with both held to AVX2; the weight-gradient products (first operand
- * transposed) 0.72-1.04x, so those stay on OpenBLAS (docs/train.md, "Stop 12"). Written
- * only before kernels run (agora_sgemm_select's contract), read by every product. */
-static int g_dnnl = USE_DNNL;
+ * On CPUs with AMX-BF16, every product runs on our own tile kernel (sgemm_amx.c: fp32 split
+ * into three bf16 parts, fp32-accurate), about twice OpenBLAS's rate per core (docs/train.md,
+ * "Stop 15"). Elsewhere, oneDNN's dnnl_sgemm ran the model's forward and input-gradient
+ * products (first operand not transposed) 1.01-1.19x as fast as OpenBLAS 0.3.21 on this
+ * project's AVX-512 machine, and 0.99-1.09x with both held to AVX2; the weight-gradient
+ * products (first operand transposed) 0.72-1.04x, so those stay on OpenBLAS (docs/train.md,
+ * "Stop 12"). The choice is static for a machine, so a resumed run takes the same path.
+ * Written only before kernels run (agora_sgemm_select's contract), read by every product. */
+enum { LIB_OPENBLAS, LIB_DNNL, LIB_AMX, LIB_AUTO };
+static int g_lib = -1; /* resolved on first use */
+static int g_lib_want = LIB_AUTO;
 static int g_env_read;
+
+static void sgemm_resolve(void) {
+    int want = g_lib_want;
+    if (want == LIB_AUTO)
+        want = agora__amx_available() ? LIB_AMX : LIB_DNNL;
+    if (want == LIB_AMX && !agora__amx_available())
+        want = LIB_DNNL;
+    if (want == LIB_DNNL && !USE_DNNL)
+        want = LIB_OPENBLAS;
+    g_lib = want;
+}
 
 static agora_err sgemm_parse(const char *name) {
     if (name == NULL)
         return AGORA_EINVAL;
     if (strcmp(name, "openblas") == 0)
-        g_dnnl = 0;
+        g_lib_want = LIB_OPENBLAS;
+    else if (strcmp(name, "onednn") == 0)
+        g_lib_want = LIB_DNNL;
+    else if (strcmp(name, "amx") == 0)
+        g_lib_want = LIB_AMX;
     else if (strcmp(name, "auto") == 0)
-        g_dnnl = USE_DNNL;
+        g_lib_want = LIB_AUTO;
     else
         return AGORA_EINVAL;
+    sgemm_resolve();
     return AGORA_OK;
 }
 
@@ -73,7 +94,9 @@ agora_err agora_sgemm_select(const char *name) {
 
 const char *agora_sgemm_name(void) {
 #ifdef AGORA_HAVE_BLAS
-    return g_dnnl ? "onednn+openblas" : "openblas";
+    if (g_lib < 0)
+        sgemm_resolve();
+    return g_lib == LIB_AMX ? "amx-bf16x6" : g_lib == LIB_DNNL ? "onednn+openblas" : "openblas";
 #else
     return "reference";
 #endif
@@ -88,8 +111,11 @@ void agora__blas_setup(void) {
     g_env_read = 1;
     const char *e = getenv("AGORA_SGEMM");
     if (e != NULL && *e != '\0' && sgemm_parse(e) != AGORA_OK)
-        AGORA_LOG_WARN(AGORA_SUB_TRAIN, "AGORA_SGEMM=%s is not auto or openblas; keeping %s", e,
+        AGORA_LOG_WARN(AGORA_SUB_TRAIN,
+                       "AGORA_SGEMM=%s is not auto, amx, onednn or openblas; keeping %s", e,
                        agora_sgemm_name());
+    if (g_lib < 0)
+        sgemm_resolve();
 }
 
 // ---- vector helpers ----
@@ -212,22 +238,8 @@ enum { NO_T = 0, YES_T = 1 };
 
 /* C (M,N) = alpha * A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T,
  * row-major. */
-static void gemm1a(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
-                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    if (M == 0 || N == 0)
-        return;
-#ifdef AGORA_HAVE_BLAS
-#if USE_DNNL
-    /* Inside our team oneDNN runs on the calling thread; outside it, only when OpenMP has
-     * one thread (else it would wake a pool for a product we chose to keep serial). */
-    if (g_dnnl && !ta && (omp_in_parallel() || omp_get_max_threads() == 1) &&
-        dnnl_sgemm('N', tb ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, alpha, A,
-                   (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C, (dnnl_dim_t)ldc) == dnnl_success)
-        return;
-#endif
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-#else
+void agora__sgemm_plain(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                        size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     for (size_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         for (size_t j = 0; j < N; j++)
@@ -242,6 +254,33 @@ static void gemm1a(int ta, int tb, size_t M, size_t N, size_t K, float alpha, co
                     c[j] += a * B[k * ldb + j];
         }
     }
+}
+
+/* C (M,N) = alpha * A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T,
+ * row-major. */
+static void gemm1a(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (M == 0 || N == 0)
+        return;
+#ifdef AGORA_HAVE_BLAS
+    if (g_lib < 0)
+        sgemm_resolve();
+    if (g_lib == LIB_AMX) {
+        agora__sgemm_amx(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#if USE_DNNL
+    /* Inside our team oneDNN runs on the calling thread; outside it, only when OpenMP has
+     * one thread (else it would wake a pool for a product we chose to keep serial). */
+    if (g_lib == LIB_DNNL && !ta && (omp_in_parallel() || omp_get_max_threads() == 1) &&
+        dnnl_sgemm('N', tb ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, alpha, A,
+                   (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C, (dnnl_dim_t)ldc) == dnnl_success)
+        return;
+#endif
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+#else
+    agora__sgemm_plain(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
 }
 

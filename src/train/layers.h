@@ -109,6 +109,15 @@ extern const agora__kernels agora__kernels_ref;
 /* Pins OpenBLAS to one thread (our OpenMP loops split the work) and, the first time, applies
  * AGORA_SGEMM (agora_sgemm_select); idempotent. */
 void agora__blas_setup(void);
+/* C (M,N) = alpha * A' @ B' + beta * C, row-major, A' = A^T when ta, B' = B^T when tb: the
+ * plain triple loop (beta = 0 never reads C). */
+void agora__sgemm_plain(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                        size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* The same contract on Intel AMX (sgemm_amx.c), single-threaded, fp32-accurate; only where
+ * agora__amx_available() (which asks the kernel for the tile state once) says 1. */
+void agora__sgemm_amx(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                      size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+int agora__amx_available(void);
 /* Threads our OpenMP regions use (1 without OpenMP). */
 int agora__num_threads(void);
 

@@ -107,9 +107,10 @@ static void train_ops_matmul_grad_matches_finite_difference(void **state) {
     free(c.x), free(c.w), free(c.r), free(c.y), free(dx), free(dw);
 }
 
-/* The products run under both library choices (agora_sgemm_select): with oneDNN built in,
- * "auto" sends the forward and input-gradient products through dnnl_sgemm. */
-static const char *const k_sgemm[] = {"auto", "openblas"};
+/* The products run under every library choice (agora_sgemm_select): "amx" is our AMX tile
+ * kernel where the CPU has it (else "onednn"); "onednn" sends the forward and input-gradient
+ * products through dnnl_sgemm where it is built in; "auto" is the first of those available. */
+static const char *const k_sgemm[] = {"auto", "amx", "onednn", "openblas"};
 
 static void matmul_fast_matches_ref(void) {
     size_t N = 300, K = 96, M = 200;
@@ -145,20 +146,89 @@ static void train_ops_matmul_fast_matches_ref(void **state) {
 
 static void train_ops_sgemm_select_names_and_rejects(void **state) {
     (void)state;
+#if defined(AGORA_HAVE_BLAS) && defined(AGORA_HAVE_DNNL) && defined(AGORA_HAVE_OPENMP)
+    const char *dnnl = "onednn+openblas";
+#else
+    const char *dnnl = "openblas";
+#endif
+    const char *amx = agora__amx_available() ? "amx-bf16x6" : dnnl;
     assert_int_equal(agora_sgemm_select("openblas"), AGORA_OK);
 #ifdef AGORA_HAVE_BLAS
     assert_string_equal(agora_sgemm_name(), "openblas");
+    assert_int_equal(agora_sgemm_select("onednn"), AGORA_OK);
+    assert_string_equal(agora_sgemm_name(), dnnl);
+    assert_int_equal(agora_sgemm_select("amx"), AGORA_OK);
+    assert_string_equal(agora_sgemm_name(), amx);
 #endif
-    assert_int_equal(agora_sgemm_select("onednn"), AGORA_EINVAL);
+    assert_int_equal(agora_sgemm_select("mkl"), AGORA_EINVAL);
     assert_int_equal(agora_sgemm_select(NULL), AGORA_EINVAL);
     assert_int_equal(agora_sgemm_select("auto"), AGORA_OK);
-#if defined(AGORA_HAVE_BLAS) && defined(AGORA_HAVE_DNNL) && defined(AGORA_HAVE_OPENMP)
-    assert_string_equal(agora_sgemm_name(), "onednn+openblas");
-#elif defined(AGORA_HAVE_BLAS)
-    assert_string_equal(agora_sgemm_name(), "openblas");
+#ifdef AGORA_HAVE_BLAS
+    assert_string_equal(agora_sgemm_name(), amx);
 #else
     assert_string_equal(agora_sgemm_name(), "reference");
 #endif
+}
+
+/* One product of agora__sgemm_amx against a double-precision sum: every element within
+ * fp32's error bound for a K-term sum (K * 2^-24 * sum |a||b|, with room), and beta = 0
+ * never reads C (filled with NaN). */
+static void amx_case(int ta, int tb, size_t M, size_t N, size_t K, float alpha, float beta) {
+    size_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 7;
+    float *A = randn((ta ? K : M) * lda, 11 + M, 1), *B = randn((tb ? N : K) * ldb, 12 + N, 1);
+    float *C = randn(M * ldc, 13 + K, 1), *C0 = malloc(M * ldc * sizeof *C0);
+    /* full 24-bit significands, so all three bf16 parts of every operand are non-zero */
+    for (size_t i = 0; i < (ta ? K : M) * lda; i++)
+        A[i] *= 1.23456789f;
+    for (size_t i = 0; i < (tb ? N : K) * ldb; i++)
+        B[i] *= 0.87654321f;
+    if (beta == 0.0f)
+        for (size_t i = 0; i < M * ldc; i++)
+            C[i] = NAN;
+    memcpy(C0, C, M * ldc * sizeof *C0);
+    agora__sgemm_amx(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double s = 0, mag = 0;
+            for (size_t k = 0; k < K; k++) {
+                double a = ta ? A[k * lda + i] : A[i * lda + k];
+                double b = tb ? B[j * ldb + k] : B[k * ldb + j];
+                s += a * b;
+                mag += fabs(a * b);
+            }
+            double want = alpha * s + (beta == 0.0f ? 0.0 : beta * (double)C0[i * ldc + j]);
+            double tol =
+                4.0 * (double)K * 0x1p-24 * fabs(alpha) * mag + 0x1p-23 * fabs(want) + 1e-30;
+            double got = C[i * ldc + j];
+            if (!(fabs(got - want) <= tol))
+                fail_msg("amx %c%c %zux%zux%zu alpha %g beta %g: C[%zu][%zu] = %.9g, want %.9g",
+                         ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, (double)alpha, (double)beta, i, j,
+                         got, want);
+        }
+    /* the padding between rows of C is never written */
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = N; j < ldc; j++)
+            assert_memory_equal(&C[i * ldc + j], &C0[i * ldc + j], sizeof(float));
+    free(A), free(B), free(C), free(C0);
+}
+
+static void train_ops_sgemm_amx_matches_double(void **state) {
+    (void)state;
+    if (!agora__amx_available()) {
+        print_message("no AMX-BF16 here: only the fallback is checked\n");
+    }
+    /* shapes: edges of the 32 x 32 block, K blocks of 32, several K panels (K > 768) and
+     * several column panels (N above the panel width at K = 512), every transpose */
+    static const size_t shapes[][3] = {{1, 1, 1},      {33, 47, 29},   {64, 64, 64},
+                                       {17, 80, 1300}, {40, 600, 800}, {96, 16, 31}};
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.5f, 0.25f}, {-2.0f, 1.0f}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                for (size_t c = 0; c < sizeof ab / sizeof ab[0]; c++)
+                    amx_case(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], ab[c][0], ab[c][1]);
+    /* an empty sum: C = beta C */
+    amx_case(0, 0, 5, 7, 0, 1.0f, 0.5f);
 }
 
 /* q/k/v-style batches: three outputs of different widths from one input, forward and
@@ -549,6 +619,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(train_ops_matmul_fast_matches_ref),
         cmocka_unit_test(train_ops_matmul_multi_fast_matches_ref),
         cmocka_unit_test(train_ops_sgemm_select_names_and_rejects),
+        cmocka_unit_test(train_ops_sgemm_amx_matches_double),
         cmocka_unit_test(train_ops_rmsnorm_grad_matches_finite_difference),
         cmocka_unit_test(train_ops_rmsnorm_fast_matches_ref),
         cmocka_unit_test(train_ops_rope_grad_matches_finite_difference),
