@@ -2,8 +2,9 @@
  *
  * usage: bench_train PRESET T B STEPS [VOCAB]
  * Measures the 2-thread sgemm peak in the same process before and after (OpenBLAS with its
- * own two threads, and our OpenMP-split path, which runs that product through oneDNN when
- * built with it; the highest is the reference), and times STEPS
+ * own two threads, and our OpenMP-split path, which runs that product on the AMX kernel where
+ * the CPU has it, else through oneDNN when built with it; the highest is the reference), and
+ * times STEPS
  * full training steps (forward, backward, clip, AdamW) after one warm-up step, on random
  * tokens. Prints one line of key=value figures: tokens/s, MFU against the peak, and memory:
  * rss_mb is the process's peak RSS; train_mb is that peak minus the RSS just before the
@@ -12,8 +13,9 @@
  * fma_gflops is the machine's floating-point ceiling: two threads at once, each running
  * twelve independent chains of the widest FMA instruction the CPU has (512-bit with
  * AVX-512, else 256-bit), registers only; sgemm_vs_fma is the sgemm peak as a share of it,
- * which says how much a better sgemm than OpenBLAS's could still win. sgemm names the
- * libraries that ran the products (AGORA_SGEMM=openblas: OpenBLAS alone).
+ * which says how much a better sgemm than OpenBLAS's could still win (above 1 with the AMX
+ * kernel, whose bf16 tile unit is not bound by the FMA ports). sgemm names what ran the
+ * products (AGORA_SGEMM=openblas: OpenBLAS alone; onednn: oneDNN and OpenBLAS, no AMX).
  */
 #include <pthread.h>
 #include <stdio.h>
