@@ -13,10 +13,10 @@
  * with its HF name ("model.layers.3.self_attn.q_proj.weight"). Activations are one more
  * slab sized for (max_batch, max_seq).
  *
- * Kernels: matmuls use cblas_sgemm and dnnl_sgemm (row-major; agora_sgemm_select), everything
- * else OpenMP loops. Every fast kernel has a plain `_ref` twin (see src/train/layers.h);
- * agora_model_use_ref() switches a model to the reference kernels, which tests hold the fast
- * ones to.
+ * Kernels: matmuls use our fp32-accurate AMX kernel where the CPU has AMX-BF16, else
+ * cblas_sgemm and dnnl_sgemm (row-major; agora_sgemm_select), everything else OpenMP loops. Every
+ * fast kernel has a plain `_ref` twin (see src/train/layers.h); agora_model_use_ref() switches a
+ * model to the reference kernels, which tests hold the fast ones to.
  */
 #ifndef AGORA_TRAIN_H
 #define AGORA_TRAIN_H
@@ -312,14 +312,17 @@ AGORA_API agora_adamw *agora_trainer_optimizer(agora_trainer *t);
 /* Peak FLOP/s used for MFU (measured at create unless train.peak_gflops is set). */
 AGORA_API double agora_trainer_peak_flops(const agora_trainer *t);
 
-/* Which library runs the matmuls. "auto" (the default): with oneDNN built in (AGORA_DNNL),
- * its dnnl_sgemm runs the forward and input-gradient products and OpenBLAS the
- * weight-gradient ones; "openblas": OpenBLAS runs them all. AGORA_EINVAL for another name.
+/* Which library runs the matmuls. "auto" (the default): "amx" where the CPU and kernel allow
+ * AMX-BF16 tiles, else "onednn". "amx": our AMX kernel (fp32 operands split exactly into
+ * three bf16 parts, fp32-accurate; src/train/sgemm_amx.c), or "onednn" where it cannot run.
+ * "onednn": with oneDNN built in (AGORA_DNNL), its dnnl_sgemm runs the forward and
+ * input-gradient products and OpenBLAS the weight-gradient ones (else OpenBLAS alone);
+ * "openblas": OpenBLAS runs them all. AGORA_EINVAL for another name.
  * The environment variable AGORA_SGEMM applies the same names when the first model is
  * created, unless this was called before. Call it before training, never while kernels
  * run. */
 AGORA_API agora_err agora_sgemm_select(const char *name);
-/* "onednn+openblas", "openblas", or "reference" (built without BLAS). */
+/* "amx-bf16x6", "onednn+openblas", "openblas", or "reference" (built without BLAS). */
 AGORA_API const char *agora_sgemm_name(void);
 
 /* Measures the sgemm throughput (GFLOP/s) of an n x n x n product through the same
