@@ -47,7 +47,7 @@ int agora__num_threads(void) {
 
 /* ---- which library runs a product ----
  * On CPUs with AMX-BF16, every product runs on our own tile kernel (sgemm_amx.c: fp32 split
- * into three bf16 parts, fp32-accurate), about twice OpenBLAS's rate per core (docs/train.md,
+ * into three bf16 parts, fp32-accurate), 1.4-1.8x OpenBLAS's rate per core (docs/train.md,
  * "Stop 15"). Elsewhere, oneDNN's dnnl_sgemm ran the model's forward and input-gradient
  * products (first operand not transposed) 1.01-1.19x as fast as OpenBLAS 0.3.21 on this
  * project's AVX-512 machine, and 0.99-1.09x with both held to AVX2; the weight-gradient
