@@ -229,6 +229,18 @@ static void train_ops_sgemm_amx_matches_double(void **state) {
                     amx_case(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], ab[c][0], ab[c][1]);
     /* an empty sum: C = beta C */
     amx_case(0, 0, 5, 7, 0, 1.0f, 0.5f);
+    /* and 40 random shapes (fixed seed): sizes 1-80 x 1-80 x 1-1100, any transposes,
+     * beta 0 or 1 */
+    uint32_t st = 12345u;
+    for (int i = 0; i < 40; i++) {
+        uint32_t r[4];
+        for (int j = 0; j < 4; j++) {
+            st = st * 1664525u + 1013904223u;
+            r[j] = st >> 8;
+        }
+        amx_case((int)(r[3] & 1u), (int)((r[3] >> 1) & 1u), 1 + r[0] % 80, 1 + r[1] % 80,
+                 1 + r[2] % 1100, 1.0f, (r[3] >> 2) & 1u ? 1.0f : 0.0f);
+    }
 }
 
 /* q/k/v-style batches: three outputs of different widths from one input, forward and
