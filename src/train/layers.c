@@ -256,15 +256,13 @@ void agora__sgemm_plain(int ta, int tb, size_t M, size_t N, size_t K, float alph
     }
 }
 
-/* C (M,N) = alpha * A' (M,K) @ B' (K,N) + beta*C, with A' = A or A^T, B' = B or B^T,
- * row-major. */
+/* agora__sgemm_plain's contract, on the library g_lib names (resolved by gemm_run before any
+ * thread reads it). */
 static void gemm1a(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     if (M == 0 || N == 0)
         return;
 #ifdef AGORA_HAVE_BLAS
-    if (g_lib < 0)
-        sgemm_resolve();
     if (g_lib == LIB_AMX) {
         agora__sgemm_amx(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -382,6 +380,8 @@ __attribute__((destructor)) static void gp_print(void) {
 #endif
 
 static void gemm_run(const gemm_op *ops, int n) {
+    if (g_lib < 0) /* here, before the team starts: no thread writes it while others read */
+        sgemm_resolve();
     double flops = 0;
     for (int i = 0; i < n; i++)
         flops += (double)ops[i].M * (double)ops[i].N * (double)ops[i].K;
